@@ -1,0 +1,88 @@
+"""The one error root of the ``crypto`` package and its narrow subclasses.
+
+``CryptoError`` itself is never raised. Every subclass has a docstring written for the person using
+the app: what probably happened and what they can do about it.
+"""
+
+from __future__ import annotations
+
+
+class CryptoError(Exception):
+    """Root of every error raised by ``crypto``. Never raised itself."""
+
+
+class UnlockError(CryptoError):
+    """The vault could not be unlocked: the passphrase or recovery key is wrong, or the vault files
+    are damaged. Check the passphrase (caps lock, keyboard layout) and try again; if it keeps failing,
+    unlock with your recovery key or restore a backup.
+
+    Deliberately opaque: a wrong passphrase, a wrong recovery key, a corrupted header and a database
+    that fails its HMAC all raise exactly this, with exactly this message.
+    """
+
+    MESSAGE = "could not unlock: wrong passphrase or damaged vault"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
+class UnlockThrottledError(CryptoError):
+    """Too many failed unlock attempts in a row. Wait for the time shown, then try again."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"too many failed attempts: wait {retry_after:.0f} s before trying again"
+        )
+
+
+class RecoveryKeyFormatError(CryptoError):
+    """The recovery key as typed is not well formed (a missing group or a typo): its checksum does
+    not match. Compare it with the printed copy character by character."""
+
+
+class VaultNotFoundError(CryptoError):
+    """There is no vault in this folder. Create one with ``quietroom init`` or point ``--vault`` at
+    the folder that holds it."""
+
+
+class VaultExistsError(CryptoError):
+    """A vault already exists in this folder; it was left untouched. Choose another folder."""
+
+
+class VaultBusyError(CryptoError):
+    """The vault is open in another Quietroom window or process. Close it there first."""
+
+
+class VaultLockedError(CryptoError):
+    """The vault is locked; unlock it again to continue."""
+
+
+class WeakParametersError(CryptoError):
+    """The key-derivation parameters are weaker than the minimum allowed (OWASP: m=19 MiB, t=2, p=1)
+    or outside the supported range. Test-only parameters cannot be used outside the test suite."""
+
+
+class PassphrasePolicyError(CryptoError):
+    """The new passphrase is not acceptable (empty or too long)."""
+
+
+class SchemaError(CryptoError):
+    """The vault database was written by a newer version of Quietroom, or a migration failed. Update
+    Quietroom; the vault was not changed."""
+
+
+class AuditError(CryptoError):
+    """An audit entry could not be written (for example its details are too large or hold a type
+    that is not allowed). Nothing was committed."""
+
+
+class AuditIntegrityError(CryptoError):
+    """The audit log failed verification: an entry was changed, removed, reordered, or the database
+    was rolled back to an older copy. The first bad entry is named; keep the vault and a backup as
+    evidence and contact support."""
+
+    def __init__(self, first_bad_seq: int, reason: str) -> None:
+        self.first_bad_seq = first_bad_seq
+        self.reason = reason
+        super().__init__(f"audit log damaged at entry {first_bad_seq}: {reason}")
