@@ -13,8 +13,8 @@ class CryptoError(Exception):
 
 class UnlockError(CryptoError):
     """The vault could not be unlocked: the passphrase or recovery key is wrong, or the vault files
-    are damaged. Check the passphrase (caps lock, keyboard layout) and try again; if it keeps failing,
-    unlock with your recovery key or restore a backup.
+    are damaged. Check the passphrase (caps lock, keyboard layout) and try again; if it keeps
+    failing, unlock with your recovery key or restore a backup.
 
     Deliberately opaque: a wrong passphrase, a wrong recovery key, a corrupted header and a database
     that fails its HMAC all raise exactly this, with exactly this message.
@@ -31,9 +31,7 @@ class UnlockThrottledError(CryptoError):
 
     def __init__(self, retry_after: float) -> None:
         self.retry_after = retry_after
-        super().__init__(
-            f"too many failed attempts: wait {retry_after:.0f} s before trying again"
-        )
+        super().__init__(f"too many failed attempts: wait {retry_after:.0f} s before trying again")
 
 
 class RecoveryKeyFormatError(CryptoError):
@@ -86,3 +84,8 @@ class AuditIntegrityError(CryptoError):
         self.first_bad_seq = first_bad_seq
         self.reason = reason
         super().__init__(f"audit log damaged at entry {first_bad_seq}: {reason}")
+
+
+class KeyFormatError(CryptoError):
+    """A database key must be exactly 32 raw bytes. Anything else is refused, because SQLCipher
+    silently runs its own PBKDF2 over any key string that is not a raw hex key."""

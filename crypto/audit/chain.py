@@ -1,0 +1,127 @@
+"""The keyed MAC chain over audit entries, and its verification.
+
+``MAC_n = HMAC-SHA256(audit key of entry n's epoch, encode(entry n) || MAC_{n-1})`` with
+``MAC_0`` = 32 zero bytes. A key epoch changes only through a ``vault.rekeyed`` entry, sealed with
+the old key and naming the new epoch; so history re-sealed with a newer key fails (its entries claim
+an epoch that was not in force at their sequence number, or carry MACs of the wrong key).
+The checkpoint outside the database catches truncation and rollback of the database file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from crypto.audit.actions import AuditAction
+from crypto.audit.entry import AuditEntry
+from crypto.errors import AuditIntegrityError
+from crypto.header import Checkpoint
+
+GENESIS_MAC = bytes(32)
+_CHECKPOINT_LABEL = b"QRCHECKPOINT1"
+
+
+def entry_mac(key: bytes, entry: AuditEntry, prev_mac: bytes) -> bytes:
+    return hmac.new(key, entry.encode() + prev_mac, hashlib.sha256).digest()
+
+
+def checkpoint_tag(key: bytes, vault_id: str, seq: int, epoch: int, mac: bytes) -> bytes:
+    message = _CHECKPOINT_LABEL + vault_id.encode("ascii") + struct.pack(">QI", seq, epoch) + mac
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def make_checkpoint(key: bytes, vault_id: str, seq: int, epoch: int, mac: bytes) -> Checkpoint:
+    return Checkpoint(
+        seq=seq, epoch=epoch, mac=mac, tag=checkpoint_tag(key, vault_id, seq, epoch, mac)
+    )
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    seq: int
+    epoch: int
+    mac: bytes
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    entries: int
+    head: ChainHead
+    checkpoint_seq: int
+
+    @property
+    def checkpoint_lag(self) -> int:
+        """Entries committed after the last checkpoint write (non-zero only after a crash)."""
+        return self.head.seq - self.checkpoint_seq
+
+
+def walk(
+    rows: Iterable[tuple[AuditEntry, bytes]], keys: Mapping[int, bytes], start: ChainHead
+) -> ChainHead:
+    """Check each (entry, stored MAC) in order after ``start``; return the new head.
+
+    A head's ``epoch`` is the key epoch the *next* entry must carry.
+    """
+    seq, mac, expected_epoch = start.seq, start.mac, start.epoch
+    for entry, stored in rows:
+        seq += 1
+        if entry.seq != seq:
+            raise AuditIntegrityError(seq, "entry missing or out of order")
+        if entry.epoch != expected_epoch:
+            raise AuditIntegrityError(seq, "sealed with a key that was not in force")
+        key = keys.get(entry.epoch)
+        if key is None:
+            raise AuditIntegrityError(seq, "sealed with an unknown key")
+        mac = entry_mac(key, entry, mac)
+        if not hmac.compare_digest(mac, stored):
+            raise AuditIntegrityError(seq, "entry changed (MAC mismatch)")
+        if entry.action == AuditAction.REKEY:
+            expected_epoch = _next_epoch(entry, seq)
+    return ChainHead(seq=seq, epoch=expected_epoch, mac=mac)
+
+
+GENESIS = ChainHead(seq=0, epoch=0, mac=GENESIS_MAC)
+
+
+def verify_checkpoint(
+    checkpoint: Checkpoint | None,
+    key: bytes,
+    vault_id: str,
+    last_seq: int,
+    mac_at: Mapping[int, bytes],
+) -> int:
+    """Check the checkpoint's own tag and that the log still holds the entry it names; return the
+    checkpoint's sequence number (0 for a vault whose checkpoint has never been written)."""
+    if checkpoint is None:
+        if last_seq:
+            raise AuditIntegrityError(1, "checkpoint missing")
+        return 0
+    expected = checkpoint_tag(key, vault_id, checkpoint.seq, checkpoint.epoch, checkpoint.mac)
+    if not hmac.compare_digest(expected, checkpoint.tag):
+        raise AuditIntegrityError(checkpoint.seq, "checkpoint does not match its key")
+    if checkpoint.seq > last_seq:
+        raise AuditIntegrityError(
+            last_seq + 1,
+            f"log truncated or database rolled back: checkpoint names entry {checkpoint.seq}, "
+            f"log ends at {last_seq}",
+        )
+    stored = mac_at.get(checkpoint.seq)
+    if stored is None or not hmac.compare_digest(stored, checkpoint.mac):
+        raise AuditIntegrityError(
+            checkpoint.seq, "database rolled back or forked: entry differs from the checkpoint"
+        )
+    return checkpoint.seq
+
+
+def _next_epoch(entry: AuditEntry, seq: int) -> int:
+    new_epoch = entry.details_dict().get("new_epoch")
+    if (
+        not isinstance(new_epoch, int)
+        or isinstance(new_epoch, bool)
+        or new_epoch != entry.epoch + 1
+    ):
+        raise AuditIntegrityError(seq, "rekey entry names no valid next key")
+    return new_epoch

@@ -1,0 +1,113 @@
+"""The audit tables inside the vault database: schema, append, and reading rows back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from crypto.audit.entry import AuditEntry
+from crypto.database import Connection
+from crypto.migrations import Migration, statements
+
+_SELECT = (
+    "SELECT seq, at, actor, action, object_type, object_id, outcome, details, epoch, mac"
+    " FROM audit_log"
+)
+
+
+def _append_only(table: str) -> tuple[str, str]:
+    return (
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+    )
+
+
+VAULT_MIGRATIONS = (
+    Migration(
+        1,
+        "audit log and key archive",
+        statements(
+            "CREATE TABLE audit_log("
+            " seq INTEGER PRIMARY KEY CHECK (seq > 0),"
+            " at TEXT NOT NULL,"
+            " actor TEXT NOT NULL,"
+            " action TEXT NOT NULL,"
+            " object_type TEXT NOT NULL DEFAULT '',"
+            " object_id TEXT NOT NULL DEFAULT '',"
+            " outcome TEXT NOT NULL,"
+            " details TEXT NOT NULL DEFAULT '{}',"
+            " epoch INTEGER NOT NULL CHECK (epoch >= 0),"
+            " mac BLOB NOT NULL CHECK (length(mac) = 32))",
+            *_append_only("audit_log"),
+            "CREATE INDEX audit_log_action ON audit_log(action, at)",
+            "CREATE INDEX audit_log_object ON audit_log(object_type, object_id)",
+            # Audit keys of earlier epochs, kept so that history sealed before a rekey verifies.
+            "CREATE TABLE audit_keys(epoch INTEGER PRIMARY KEY, key BLOB NOT NULL)",
+            *_append_only("audit_keys"),
+        ),
+    ),
+)
+
+
+def insert(conn: Connection, entry: AuditEntry, mac: bytes) -> None:
+    conn.execute(
+        "INSERT INTO audit_log(seq, at, actor, action, object_type, object_id, outcome,"
+        " details, epoch, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.seq,
+            entry.at,
+            entry.actor,
+            entry.action,
+            entry.object_type,
+            entry.object_id,
+            entry.outcome,
+            entry.details,
+            entry.epoch,
+            mac,
+        ),
+    )
+
+
+def rows(conn: Connection, after_seq: int = 0) -> Iterator[tuple[AuditEntry, bytes]]:
+    cursor = conn.execute(_SELECT + " WHERE seq > ? ORDER BY seq", (after_seq,))
+    while batch := cursor.fetchmany(4096):
+        for row in batch:
+            yield _entry(row), bytes(row[9])
+
+
+def _entry(row: tuple[object, ...]) -> AuditEntry:
+    seq, at, actor, action, object_type, object_id, outcome, details, epoch, _ = row
+    return AuditEntry(
+        seq=int(seq),  # type: ignore[call-overload]
+        at=str(at),
+        actor=str(actor),
+        action=str(action),
+        object_type=str(object_type),
+        object_id=str(object_id),
+        outcome=str(outcome),
+        details=str(details),
+        epoch=int(epoch),  # type: ignore[call-overload]
+    )
+
+
+def last(conn: Connection) -> tuple[AuditEntry, bytes] | None:
+    row = conn.execute(_SELECT + " ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if row is None else (_entry(row), bytes(row[9]))
+
+
+def mac_at(conn: Connection, seq: int) -> bytes | None:
+    row = conn.execute("SELECT mac FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def count(conn: Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+
+
+def archived_keys(conn: Connection) -> dict[int, bytes]:
+    return {int(e): bytes(k) for e, k in conn.execute("SELECT epoch, key FROM audit_keys")}
+
+
+def archive_key(conn: Connection, epoch: int, key: bytes) -> None:
+    conn.execute("INSERT INTO audit_keys(epoch, key) VALUES (?, ?)", (epoch, key))

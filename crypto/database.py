@@ -1,0 +1,67 @@
+"""Opening a SQLCipher 4 database with a raw 256-bit key, and nothing else.
+
+SQLCipher treats any key string that is not of the form ``x'<64 hex>'`` as a passphrase and runs
+PBKDF2 over it, silently. Our keys are already derived (Argon2id, then HKDF), so the only door in is
+``open_database(path, key: bytes)`` with exactly 32 bytes; anything else is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from crypto.errors import KeyFormatError, UnlockError
+
+Connection = Any  # sqlcipher3 ships no type information
+DatabaseError = sqlcipher3.DatabaseError
+IntegrityError = sqlcipher3.IntegrityError
+
+KEY_BYTES = 32
+
+
+def raw_key_literal(key: bytes) -> str:
+    """The only key form we hand to SQLCipher: ``"x'<64 hex digits>'"``."""
+    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+        raise KeyFormatError("a database key must be exactly 32 raw bytes")
+    return f"\"x'{key.hex()}'\""
+
+
+def open_database(path: Path, key: bytes) -> Connection:
+    """Open (or create) the encrypted database at ``path``; raise ``UnlockError`` if the key does
+    not open it or a page fails its HMAC."""
+    literal = raw_key_literal(key)
+    conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA key = {literal}")
+        # Memory wiping is process-wide in SQLCipher and cannot be turned off once on.
+        conn.execute("PRAGMA cipher_memory_security = ON")
+        # Reading the schema forces key derivation and the HMAC check of page 1.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlcipher3.DatabaseError:
+        with contextlib.suppress(sqlcipher3.Error):
+            conn.close()
+        raise UnlockError() from None
+    return conn
+
+
+def attach_encrypted(conn: Connection, path: Path, alias: str, key: bytes) -> None:
+    """Attach another encrypted database, keyed with a raw key as well."""
+    if not alias.isidentifier():
+        raise ValueError("bad alias")
+    literal = raw_key_literal(key)
+    conn.execute(f"ATTACH DATABASE ? AS {alias} KEY {literal}", (str(path),))
+
+
+def integrity_problems(conn: Connection) -> list[str]:
+    """Run SQLCipher's page-HMAC check and SQLite's integrity check; return what they report."""
+    problems = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check")]
+    checks = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    return problems + [c for c in checks if c != "ok"]

@@ -1,0 +1,1 @@
+"""The practice domain: everything a therapist does with the vault, with no Qt import."""
