@@ -35,6 +35,8 @@ def open_database(path: Path, key: bytes) -> Connection:
     literal = raw_key_literal(key)
     conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
     try:
+        # SQLCipher logs to stderr by default; our errors carry what the person needs.
+        conn.execute("PRAGMA cipher_log_level = NONE")
         conn.execute(f"PRAGMA key = {literal}")
         # Memory wiping is process-wide in SQLCipher and cannot be turned off once on.
         conn.execute("PRAGMA cipher_memory_security = ON")
@@ -62,6 +64,9 @@ def attach_encrypted(conn: Connection, path: Path, alias: str, key: bytes) -> No
 
 def integrity_problems(conn: Connection) -> list[str]:
     """Run SQLCipher's page-HMAC check and SQLite's integrity check; return what they report."""
-    problems = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check")]
-    checks = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    try:
+        problems = [str(row[0]) for row in conn.execute("PRAGMA cipher_integrity_check")]
+        checks = [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
+    except sqlcipher3.DatabaseError as exc:
+        return [f"database damaged: {exc}"]
     return problems + [c for c in checks if c != "ok"]

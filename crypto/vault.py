@@ -39,7 +39,13 @@ from crypto.audit.chain import (
     walk,
 )
 from crypto.audit.entry import AuditEntry, Scalar, canonical_details, check_field
-from crypto.database import Connection, integrity_problems, open_database, raw_key_literal
+from crypto.database import (
+    Connection,
+    DatabaseError,
+    integrity_problems,
+    open_database,
+    raw_key_literal,
+)
 from crypto.errors import (
     AuditIntegrityError,
     PassphrasePolicyError,
@@ -326,11 +332,15 @@ class Vault:
                 vault._prepare()
                 damage = vault._quick_verify(accept_audit_damage)
                 vault._record_unlock(method, tuple(attempts.load()), damage)
-                attempts.clear()
-                _remove_stale_databases(path, header.database)
+            except DatabaseError:
+                # A page failing its HMAC puts SQLCipher in an error state: a damaged vault.
+                vault._close()
+                raise UnlockError() from None
             except BaseException:
                 vault._close()
                 raise
+            attempts.clear()
+            _remove_stale_databases(path, header.database)
             return vault
         except BaseException:
             if file_lock.is_locked:
@@ -496,25 +506,29 @@ class Vault:
 
     # ------------------------------------------------------------------ audit verification/export
     def _check_chain(self, *, full: bool) -> VerifyReport:
+        """Full: walk every entry from the first, then the checkpoint (so the lowest bad entry is
+        named). Quick: no gaps, the checkpoint, then the chain from the checkpoint to the end."""
         conn = self._require_open()
         keys = self._require_keys()
         last = store.last(conn)
         last_seq = last[0].seq if last else 0
-        if store.count(conn) != last_seq:
-            raise AuditIntegrityError(_first_gap(conn), "entry missing")
         checkpoint = self._header.checkpoint
+        if full:
+            head = walk(store.rows(conn), self._audit_keys, ChainHead(0, 0, GENESIS_MAC))
+        elif store.count(conn) != last_seq:
+            raise AuditIntegrityError(_first_gap(conn), "entry missing")
         mac_at = {}
         if checkpoint is not None and (stored := store.mac_at(conn, checkpoint.seq)) is not None:
             mac_at[checkpoint.seq] = stored
         cp_seq = verify_checkpoint(checkpoint, bytes(keys.audit), self.vault_id, last_seq, mac_at)
-        if full or checkpoint is None:
+        if not full:
             start = ChainHead(0, 0, GENESIS_MAC)
-        else:
-            prev = store.mac_at(conn, checkpoint.seq - 1) if checkpoint.seq > 1 else GENESIS_MAC
-            if prev is None:
-                raise AuditIntegrityError(checkpoint.seq - 1, "entry missing")
-            start = ChainHead(checkpoint.seq - 1, checkpoint.epoch, prev)
-        head = walk(store.rows(conn, start.seq), self._audit_keys, start)
+            if checkpoint is not None:
+                prev = store.mac_at(conn, checkpoint.seq - 1) if checkpoint.seq > 1 else GENESIS_MAC
+                if prev is None:
+                    raise AuditIntegrityError(checkpoint.seq - 1, "entry missing")
+                start = ChainHead(checkpoint.seq - 1, checkpoint.epoch, prev)
+            head = walk(store.rows(conn, start.seq), self._audit_keys, start)
         if head.epoch != self._header.generation:
             raise AuditIntegrityError(head.seq, "log does not end under the current key")
         return VerifyReport(entries=last_seq, head=head, checkpoint_seq=cp_seq)

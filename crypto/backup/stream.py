@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -262,17 +262,16 @@ def write_backup(
         cancel=cancel,
     )
     with writer:
-        for piece in _iter_source(src):
+        for piece in iter_source(src):
             writer.write(piece)
     return writer.close()
 
 
-def _iter_source(src: Readable | Iterable[bytes]) -> Iterator[bytes]:
+def iter_source(src: Readable | Iterable[bytes]) -> Iterator[bytes]:
     reader: Callable[[int], bytes] | None = getattr(src, "read", None)
     try:
         if reader is None:
-            assert not hasattr(src, "read")
-            yield from src  # type: ignore[misc]
+            yield from cast(Iterable[bytes], src)
             return
         while piece := reader(CHUNK_SIZE):
             yield piece
@@ -340,7 +339,7 @@ class BackupReader:
         return total
 
     def read(self, size: int = -1) -> bytes:
-        """File-like read of verified plaintext; ``read()`` with no size reads it all into memory."""
+        """File-like read of verified plaintext; ``read()`` loads all of it into memory."""
         if size < 0:
             return b"".join(self.chunks())
         parts: list[bytes] = []
@@ -442,7 +441,8 @@ def open_backup(
         opened_with: OpenedWith = (
             "backup passphrase" if slot.type is SlotType.PASSPHRASE else "recovery key"
         )
-        return BackupReader(src, header, keys.payload_key(file_key, header.payload_nonce), opened_with)
+        payload_key = keys.payload_key(file_key, header.payload_nonce)
+        return BackupReader(src, header, payload_key, opened_with)
     raise WrongKeyError()
 
 

@@ -1,0 +1,293 @@
+"""Signalling messages: checked frozen dataclasses and their strict JSON form.
+
+This module is pure: no I/O, no crypto. Every message is a JSON object with a ``type`` and exactly
+the fields listed below (unknown types, unknown or missing fields, wrong JSON types, duplicate keys
+and out-of-range lengths are refused with :class:`MessageFormatError`):
+
+==========  ======================================================================================
+type        fields
+==========  ======================================================================================
+hello       ``name``: display name the client typed, 1..64 characters, no control characters
+admit       (none) the therapist lets the client in
+decline     (none) the therapist does not let the client in
+offer       ``sdp``: SDP offer, 1..32768 characters
+answer      ``sdp``: SDP answer, 1..32768 characters
+ice         ``candidate`` (0..1024 chars, empty = end of candidates), ``sdpMid`` (string 0..64 or
+            null), ``sdpMLineIndex`` (integer 0..1023 or null)
+commit      ``hash``: SHA-256 commitment to the offerer's verification nonce (32 bytes, base64url)
+reveal      ``nonce``: a verification nonce (32 bytes, base64url)
+bye         ``reason``: one of ``hangup``, ``declined``, ``timeout``, ``error``
+==========  ======================================================================================
+
+Chat is not here: it travels over the WebRTC data channel, end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Final
+
+from telehealth.encoding import b64url_decode, b64url_encode
+from telehealth.errors import MessageFormatError
+
+MAX_NAME_CHARS: Final = 64
+MAX_SDP_CHARS: Final = 32_768
+MAX_CANDIDATE_CHARS: Final = 1024
+MAX_MID_CHARS: Final = 64
+MAX_MLINE_INDEX: Final = 1023
+DIGEST_BYTES: Final = 32
+NONCE_BYTES: Final = 32
+BYE_REASONS: Final = frozenset({"hangup", "declined", "timeout", "error"})
+# The longest JSON a valid message can have: an SDP is printable ASCII plus CR/LF, so JSON escaping
+# at most doubles it; 1024 leaves room for the keys and a fully \u-escaped name.
+MAX_MESSAGE_JSON_CHARS: Final = MAX_SDP_CHARS * 2 + 1024
+# Zero-width (non-)joiners are format characters that real names and emoji need; every other
+# format character (bidi overrides in particular) could make a name display misleadingly.
+_ALLOWED_FORMAT_CHARS: Final = frozenset({"\u200c", "\u200d"})
+
+
+def _check_text(value: object, what: str, *, low: int, high: int) -> str:
+    if not isinstance(value, str):
+        raise MessageFormatError(f"{what} must be a string")
+    if not low <= len(value) <= high:
+        raise MessageFormatError(f"{what} must be {low}..{high} characters")
+    return value
+
+
+def _check_no_controls(value: str, what: str) -> None:
+    if any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+        and ch not in _ALLOWED_FORMAT_CHARS
+        for ch in value
+    ):
+        raise MessageFormatError(f"{what} contains control or unassigned characters")
+
+
+def _check_sdp(value: object) -> str:
+    sdp = _check_text(value, "sdp", low=1, high=MAX_SDP_CHARS)
+    if not sdp.isascii() or any(ch < " " and ch not in "\r\n" for ch in sdp) or "\x7f" in sdp:
+        raise MessageFormatError("sdp must be printable ASCII lines")
+    return sdp
+
+
+def _check_bytes(value: object, what: str, size: int) -> bytes:
+    if not isinstance(value, bytes) or len(value) != size:
+        raise MessageFormatError(f"{what} must be exactly {size} bytes")
+    return value
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The client announces itself in the waiting room."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        name = _check_text(self.name, "name", low=1, high=MAX_NAME_CHARS)
+        _check_no_controls(name, "name")
+        if not name.strip():
+            raise MessageFormatError("name must not be blank")
+
+
+@dataclass(frozen=True)
+class Admit:
+    """The therapist admits the client from the waiting room."""
+
+
+@dataclass(frozen=True)
+class Decline:
+    """The therapist does not admit the client."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The offerer's SDP offer."""
+
+    sdp: str
+
+    def __post_init__(self) -> None:
+        _check_sdp(self.sdp)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answerer's SDP answer."""
+
+    sdp: str
+
+    def __post_init__(self) -> None:
+        _check_sdp(self.sdp)
+
+
+@dataclass(frozen=True)
+class Ice:
+    """One trickled ICE candidate, shaped like the browser's ``RTCIceCandidateInit``."""
+
+    candidate: str
+    sdp_mid: str | None
+    sdp_mline_index: int | None
+
+    def __post_init__(self) -> None:
+        candidate = _check_text(self.candidate, "candidate", low=0, high=MAX_CANDIDATE_CHARS)
+        if not candidate.isascii() or any(not " " <= ch <= "~" for ch in candidate):
+            raise MessageFormatError("candidate must be printable ASCII")
+        if self.sdp_mid is not None:
+            mid = _check_text(self.sdp_mid, "sdpMid", low=0, high=MAX_MID_CHARS)
+            if not mid.isascii() or any(not " " <= ch <= "~" for ch in mid):
+                raise MessageFormatError("sdpMid must be printable ASCII")
+        index = self.sdp_mline_index
+        if index is not None and (type(index) is not int or not 0 <= index <= MAX_MLINE_INDEX):
+            raise MessageFormatError("sdpMLineIndex must be an integer 0..1023 or null")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """The offerer's commitment to its verification nonce, sent before it sees the answer."""
+
+    digest: bytes
+
+    def __post_init__(self) -> None:
+        _check_bytes(self.digest, "hash", DIGEST_BYTES)
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """A verification nonce: the answerer's (sent with its answer) or the offerer's (opening its
+    earlier commitment)."""
+
+    nonce: bytes
+
+    def __post_init__(self) -> None:
+        _check_bytes(self.nonce, "nonce", NONCE_BYTES)
+
+
+@dataclass(frozen=True)
+class Bye:
+    """One side leaves the call."""
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reason, str) or self.reason not in BYE_REASONS:
+            raise MessageFormatError("bye reason is not one of the known reasons")
+
+
+Message = Hello | Admit | Decline | Offer | Answer | Ice | Commit | Reveal | Bye
+
+
+def _fields(message: Message) -> dict[str, Any]:
+    """The JSON fields of ``message`` in their wire order, ``type`` first."""
+    match message:
+        case Hello(name=name):
+            return {"type": "hello", "name": name}
+        case Admit():
+            return {"type": "admit"}
+        case Decline():
+            return {"type": "decline"}
+        case Offer(sdp=sdp):
+            return {"type": "offer", "sdp": sdp}
+        case Answer(sdp=sdp):
+            return {"type": "answer", "sdp": sdp}
+        case Ice(candidate=candidate, sdp_mid=mid, sdp_mline_index=index):
+            return {"type": "ice", "candidate": candidate, "sdpMid": mid, "sdpMLineIndex": index}
+        case Commit(digest=digest):
+            return {"type": "commit", "hash": b64url_encode(digest)}
+        case Reveal(nonce=nonce):
+            return {"type": "reveal", "nonce": b64url_encode(nonce)}
+        case Bye(reason=reason):
+            return {"type": "bye", "reason": reason}
+    raise MessageFormatError("not a signalling message")  # pragma: no cover - exhaustive
+
+
+def to_json(message: Message) -> str:
+    """Serialise compactly (no spaces, fields in wire order, non-ASCII kept as UTF-8)."""
+    return json.dumps(_fields(message), separators=(",", ":"), ensure_ascii=False)
+
+
+_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "hello": frozenset({"name"}),
+    "admit": frozenset(),
+    "decline": frozenset(),
+    "offer": frozenset({"sdp"}),
+    "answer": frozenset({"sdp"}),
+    "ice": frozenset({"candidate", "sdpMid", "sdpMLineIndex"}),
+    "commit": frozenset({"hash"}),
+    "reveal": frozenset({"nonce"}),
+    "bye": frozenset({"reason"}),
+}
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise MessageFormatError("duplicate field in message")
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise MessageFormatError(f"{name} is not allowed in a message")
+
+
+def parse_json_object(text: str, *, max_chars: int) -> dict[str, Any]:
+    """Parse ``text`` as one JSON object: no duplicate keys, no NaN/Infinity, bounded length."""
+    if not isinstance(text, str):
+        raise MessageFormatError("a message must be text")
+    if len(text) > max_chars:
+        raise MessageFormatError("message too long")
+    try:
+        value = json.loads(
+            text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant
+        )
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, MessageFormatError):
+            raise
+        raise MessageFormatError("message is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise MessageFormatError("a message must be a JSON object")
+    return value
+
+
+def _decode_b64(value: object, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise MessageFormatError(f"{what} must be a base64url string")
+    try:
+        return b64url_decode(value)
+    except ValueError:
+        raise MessageFormatError(f"{what} must be unpadded base64url") from None
+
+
+def from_json(text: str) -> Message:
+    """Parse and validate one message; raise :class:`MessageFormatError` on anything unexpected."""
+    obj = parse_json_object(text, max_chars=MAX_MESSAGE_JSON_CHARS)
+    kind = obj.pop("type", None)
+    if not isinstance(kind, str) or kind not in _FIELDS:
+        raise MessageFormatError("unknown message type")
+    if set(obj) != _FIELDS[kind]:
+        raise MessageFormatError(f"{kind} message has missing or unexpected fields")
+    match kind:
+        case "hello":
+            return Hello(name=obj["name"])
+        case "admit":
+            return Admit()
+        case "decline":
+            return Decline()
+        case "offer":
+            return Offer(sdp=obj["sdp"])
+        case "answer":
+            return Answer(sdp=obj["sdp"])
+        case "ice":
+            return Ice(
+                candidate=obj["candidate"],
+                sdp_mid=obj["sdpMid"],
+                sdp_mline_index=obj["sdpMLineIndex"],
+            )
+        case "commit":
+            return Commit(digest=_decode_b64(obj["hash"], "hash"))
+        case "reveal":
+            return Reveal(nonce=_decode_b64(obj["nonce"], "nonce"))
+        case _:
+            return Bye(reason=obj["reason"])

@@ -1,0 +1,98 @@
+"""Fixtures for the telehealth tests: vector files, sample SDP, a relay on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from telehealth.relay import RelayLimits, RelayServer, start_relay
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+class FakeClock:
+    """A monotonic clock that only moves when a test says so."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def load_vectors() -> Callable[[str], Any]:
+    def load(name: str) -> Any:
+        return json.loads((VECTORS / name).read_text(encoding="utf-8"))
+
+    return load
+
+
+def _sdp(fingerprints: list[str], media_fingerprints: list[str] | None = None) -> str:
+    lines = ["v=0", "o=- 4611731400430051336 2 IN IP4 127.0.0.1", "s=-", "t=0 0"]
+    lines += [f"a=fingerprint:{fp}" for fp in fingerprints]
+    lines += ["a=group:BUNDLE 0", "m=audio 9 UDP/TLS/RTP/SAVPF 111", "c=IN IP4 0.0.0.0"]
+    lines += [f"a=fingerprint:{fp}" for fp in media_fingerprints or []]
+    lines += ["a=setup:actpass", "a=mid:0", "a=rtpmap:111 opus/48000/2"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+@pytest.fixture
+def make_sdp() -> Callable[..., str]:
+    """Build a minimal SDP with the given session-level (and media-level) fingerprint lines."""
+    return _sdp
+
+
+@pytest.fixture
+def relay_server(
+    tmp_path: Path,
+) -> Callable[..., contextlib.AbstractAsyncContextManager[tuple[RelayServer, str]]]:
+    """``async with relay_server(limits=..., clock=...) as (server, base_url)``: a real relay on
+    127.0.0.1 with a free port, stopped afterwards."""
+
+    @contextlib.asynccontextmanager
+    async def run(**kwargs: Any) -> AsyncIterator[tuple[RelayServer, str]]:
+        kwargs.setdefault("static_dir", tmp_path / "no-web")
+        kwargs.setdefault("limits", RelayLimits(sweep_interval=3600.0))
+        server = await start_relay("127.0.0.1", 0, **kwargs)
+        try:
+            yield server, f"http://127.0.0.1:{server.port}"
+        finally:
+            await server.stop()
+
+    return run
+
+
+_CLOSED = (
+    aiohttp.WSMsgType.CLOSE,
+    aiohttp.WSMsgType.CLOSED,
+    aiohttp.WSMsgType.CLOSING,
+    aiohttp.WSMsgType.ERROR,
+)
+
+
+async def receive_close(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> int | None:
+    """Read until the server closes ``ws``; return its close code (presence notices skipped)."""
+    while True:
+        msg = await ws.receive(timeout=timeout)
+        if msg.type in _CLOSED:
+            return ws.close_code
+
+
+@pytest.fixture
+def wait_closed() -> Callable[..., Any]:
+    return receive_close
