@@ -1,0 +1,153 @@
+"""One function per ``quietroom`` subcommand. Each returns an exit status."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from crypto.errors import AuditIntegrityError
+from crypto.header import VaultHeader
+from crypto.vault import HEADER_NAME, vault_exists
+from desktop.cli.secrets_input import ask
+from desktop.core.practice import Practice, kdf_for_profile
+
+RECOVERY_NOTICE = """\
+Your recovery key (shown once, never stored by Quietroom):
+
+    {key}
+
+Print it or write it down and keep it somewhere safe, away from this computer. It unlocks the
+vault if you forget your passphrase. Anyone holding it and your files can read your records.
+"""
+
+
+def init(args: argparse.Namespace) -> int:
+    passphrase = ask("New passphrase: ", args.passphrase_file, confirm=True)
+    if args.kdf_profile == "calibrated":
+        print(
+            "Measuring this computer to tune the key derivation (a few seconds)...", file=sys.stderr
+        )
+    kdf = kdf_for_profile(args.kdf_profile)
+    practice, recovery = Practice.create(args.vault, passphrase, kdf=kdf)
+    practice.lock()
+    print(f"Created a vault in {args.vault}")
+    print(
+        f"Key derivation: Argon2id, {kdf.memory_kib // 1024} MiB, {kdf.time_cost} passes, "
+        f"{kdf.parallelism} lanes ({kdf.profile})"
+    )
+    print(RECOVERY_NOTICE.format(key=recovery.formatted()))
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    path: Path = args.vault
+    if not vault_exists(path):
+        print(f"No vault in {path}. Create one with: quietroom init")
+        return 0
+    try:
+        header = VaultHeader.from_bytes((path / HEADER_NAME).read_bytes())
+    except Exception:
+        print(f"Vault in {path}: header unreadable (damaged?)")
+        return 1
+    kdf = header.kdf
+    print(f"Vault in {path}")
+    print(f"  created      {header.created_at}")
+    print(f"  key version  {header.generation}")
+    print(f"  KDF          Argon2id m={kdf.memory_kib} KiB t={kdf.time_cost} p={kdf.parallelism}")
+    print(f"  audit entries checkpointed: {header.checkpoint.seq if header.checkpoint else 0}")
+    return 0
+
+
+@contextlib.contextmanager
+def unlocked(args: argparse.Namespace, prompt: str = "Passphrase: ") -> Iterator[Practice]:
+    passphrase = ask(prompt, args.passphrase_file)
+    practice = Practice.unlock(
+        args.vault, passphrase, accept_audit_damage=getattr(args, "accept_audit_damage", False)
+    )
+    _report_unlock(practice)
+    try:
+        yield practice
+    finally:
+        practice.lock()
+
+
+def _report_unlock(practice: Practice) -> None:
+    info = practice.unlock_info
+    if info is None:
+        return
+    if info.failed_attempts:
+        print(
+            f"Note: {len(info.failed_attempts)} failed unlock attempt(s) since the last unlock, "
+            f"the last at {info.failed_attempts[-1].at}.",
+            file=sys.stderr,
+        )
+    if info.audit_damage is not None:
+        print(f"WARNING: {info.audit_damage} (acknowledged and recorded)", file=sys.stderr)
+
+
+def passphrase_change(args: argparse.Namespace) -> int:
+    with unlocked(args, "Current passphrase: ") as practice:
+        new = ask("New passphrase: ", args.new_passphrase_file, confirm=True)
+        practice.change_passphrase(new)
+    print("Passphrase changed. The old passphrase no longer unlocks this vault.")
+    return 0
+
+
+def recover(args: argparse.Namespace) -> int:
+    key = ask("Recovery key: ", args.recovery_key_file)
+    new = ask("New passphrase: ", args.new_passphrase_file, confirm=True)
+    practice = Practice.recover(args.vault, key, new, accept_audit_damage=args.accept_audit_damage)
+    _report_unlock(practice)
+    practice.lock()
+    print(
+        "Recovered: the vault now opens with the new passphrase. "
+        "This emergency access is recorded in the audit log."
+    )
+    return 0
+
+
+def rekey(args: argparse.Namespace) -> int:
+    passphrase = ask("Passphrase: ", args.passphrase_file)
+    practice = Practice.unlock(args.vault, passphrase)
+    try:
+        recovery = practice.rekey(passphrase)
+    finally:
+        practice.lock()
+    print("New master key in place; the database was re-encrypted. Your passphrase is unchanged.")
+    print("The old recovery key no longer works.")
+    print(RECOVERY_NOTICE.format(key=recovery.formatted()))
+    return 0
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    try:
+        with unlocked(args) as practice:
+            report = practice.verify_audit()
+    except AuditIntegrityError as damage:
+        print(f"FAILED: {damage}", file=sys.stderr)
+        return 1
+    print(
+        f"OK: {report.entries} audit entries verified, chain intact, checkpoint at entry "
+        f"{report.checkpoint_seq}."
+    )
+    return 0
+
+
+def audit_export(args: argparse.Namespace) -> int:
+    with unlocked(args) as practice, _output(args.output) as out:
+        count = practice.export_audit(out, args.format)
+    print(f"Exported {count} audit entries.", file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        yield handle

@@ -1,0 +1,156 @@
+"""Argument parsing and dispatch for ``quietroom``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from crypto import errors as crypto_errors
+from crypto.paths import default_vault_dir
+from desktop.cli import commands
+from desktop.cli.secrets_input import InputError
+from desktop.core.errors import PracticeError
+
+EXIT_OK, EXIT_FAILED_CHECK, EXIT_USAGE = 0, 1, 2
+
+# Errors that mean "you asked for something that cannot be done as asked" rather than "a check
+# failed": they exit 2 like any other usage error.
+_USAGE_ERRORS: tuple[type[Exception], ...] = (
+    crypto_errors.VaultNotFoundError,
+    crypto_errors.VaultExistsError,
+    crypto_errors.PassphrasePolicyError,
+    crypto_errors.WeakParametersError,
+    InputError,
+    PracticeError,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quietroom",
+        description="Quietroom: encrypted practice records for therapists. "
+        "With no command, starts the desktop app.",
+    )
+    parser.add_argument(
+        "--vault",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="vault folder (default: $QUIETROOM_VAULT or the per-user data folder)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def secret_opt(p: argparse.ArgumentParser, name: str, what: str) -> None:
+        p.add_argument(
+            f"--{name}-file", type=Path, metavar="PATH", help=f"read the {what} from PATH"
+        )
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str, **kw: object
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("init", commands.init, "create a new vault and print its recovery key once")
+    p.add_argument(
+        "--kdf-profile",
+        default="calibrated",
+        choices=["calibrated", "rfc9106", "owasp-min", "test"],
+        help="key-derivation cost: calibrated to this machine (default) or a fixed profile; "
+        "'test' is refused outside the test suite",
+    )
+    secret_opt(p, "passphrase", "new passphrase")
+
+    p = add("status", commands.status, "show where the vault is and its key-derivation settings")
+
+    pp = add("passphrase", _needs_sub, "passphrase operations")
+    pp_sub = pp.add_subparsers(dest="passphrase_command", metavar="COMMAND")
+    p = pp_sub.add_parser("change", help="change the passphrase (instant: re-wraps the key)")
+    p.set_defaults(func=commands.passphrase_change)
+    secret_opt(p, "passphrase", "current passphrase")
+    secret_opt(p, "new-passphrase", "new passphrase")
+
+    p = add("recover", commands.recover, "unlock with the recovery key and set a new passphrase")
+    secret_opt(p, "recovery-key", "recovery key")
+    secret_opt(p, "new-passphrase", "new passphrase")
+    _damage_opt(p)
+
+    p = add(
+        "rekey",
+        commands.rekey,
+        "replace the master key and re-encrypt the database (after a suspected compromise); "
+        "prints a NEW recovery key",
+    )
+    secret_opt(p, "passphrase", "passphrase")
+
+    ap = add("audit", _needs_sub, "the tamper-evident audit log")
+    a_sub = ap.add_subparsers(dest="audit_command", metavar="COMMAND")
+    p = a_sub.add_parser("verify", help="walk the whole audit chain and its checkpoint")
+    p.set_defaults(func=commands.audit_verify)
+    secret_opt(p, "passphrase", "passphrase")
+    p = a_sub.add_parser("export", help="export the audit log (audited)")
+    p.set_defaults(func=commands.audit_export)
+    p.add_argument("--format", required=True, choices=["csv", "jsonl"])
+    p.add_argument("--output", type=Path, metavar="PATH", help="write here (default: stdout)")
+    secret_opt(p, "passphrase", "passphrase")
+    _damage_opt(p)
+    return parser
+
+
+def _damage_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--accept-audit-damage",
+        action="store_true",
+        help="open even though the audit log failed its check at unlock (recorded in the log)",
+    )
+
+
+def _needs_sub(args: argparse.Namespace) -> int:
+    raise _UsageError(f"'{args.command}' needs a subcommand; see quietroom {args.command} --help")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.vault is None:
+        args.vault = default_vault_dir()
+    if args.command is None:
+        from desktop.ui.app import run  # Qt is imported only for the desktop app
+
+        return run(args.vault)
+    try:
+        code: int = args.func(args)
+        return code
+    except _UsageError as exc:
+        parser.error(str(exc))
+    except _USAGE_ERRORS as exc:
+        print(f"quietroom: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except crypto_errors.CryptoError as exc:
+        print(f"quietroom: {exc}", file=sys.stderr)
+        return EXIT_FAILED_CHECK
+    except KeyboardInterrupt:
+        print("quietroom: interrupted", file=sys.stderr)
+        return EXIT_FAILED_CHECK
+    return EXIT_USAGE  # pragma: no cover  (parser.error exits)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("quietroom")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

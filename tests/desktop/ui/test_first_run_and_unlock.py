@@ -1,0 +1,105 @@
+"""The first-run and unlock windows, driven like a person would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from crypto.kdf import TEST_ONLY
+from crypto.vault import VaultOptions, vault_exists
+from desktop.ui.app import AppController
+from desktop.ui.home_window import HomeWindow
+from desktop.ui.qt import QLabel, Qt, QWidget
+from desktop.ui.setup_window import SetupWindow
+from desktop.ui.unlock_window import UnlockWindow
+
+PASSPHRASE = "lantern meadow copper tide"
+
+
+def save(widget: QWidget, folder: Path | None, name: str) -> None:
+    image = widget.grab()
+    assert not image.isNull() and image.width() > 100
+    if folder is not None:
+        image.save(str(folder / name))
+
+
+def visible_texts(widget: QWidget) -> str:
+    return "\n".join(label.text() for label in widget.findChildren(QLabel) if label.isVisible())
+
+
+def test_first_run_creates_vault_and_shows_recovery_key_once(
+    qtbot: QtBot, tmp_path: Path, options: VaultOptions, screenshot_dir: Path | None
+) -> None:
+    vault_dir = tmp_path / "vault"
+    controller = AppController(vault_dir, kdf=TEST_ONLY, options=options)
+    window = controller.start()
+    assert isinstance(window, SetupWindow)
+    assert window.windowTitle() == "Quietroom - set up"
+    assert not window.create_button.isEnabled()
+    qtbot.keyClicks(window.passphrase, PASSPHRASE)
+    qtbot.keyClicks(window.confirm, PASSPHRASE[:-1] + "X")
+    assert not window.create_button.isEnabled()
+    assert window.hint.text() == "The two entries differ"
+    window.confirm.clear()
+    qtbot.keyClicks(window.confirm, PASSPHRASE)
+    assert window.create_button.isEnabled()
+    save(window, screenshot_dir, "first-run.png")
+    qtbot.mouseClick(window.create_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.currentIndex() == 1, timeout=10_000)
+    assert vault_exists(vault_dir)
+    key = window.recovery_label.text()
+    assert len(key.split("-")) == 8
+    assert window.passphrase.text() == ""  # the passphrase does not linger in the widget
+    save(window, screenshot_dir, "recovery-key.png")
+    # continuing needs the written-down check and the last group typed back
+    assert not window.continue_button.isEnabled()
+    window.written.setChecked(True)
+    assert not window.continue_button.isEnabled()
+    qtbot.keyClicks(window.typed_back, key.rsplit("-", 1)[-1].lower())
+    assert window.continue_button.isEnabled()
+    qtbot.mouseClick(window.continue_button, Qt.MouseButton.LeftButton)
+    assert window.recovery_label.text() == ""
+    home = controller.window
+    assert isinstance(home, HomeWindow)
+    assert "1 entries in the audit log" in home.summary.text()
+    home.lock()
+    assert isinstance(controller.window, UnlockWindow)
+    controller.window.close()
+
+
+def test_unlock_wrong_then_right_passphrase(
+    qtbot: QtBot, tmp_path: Path, options: VaultOptions, screenshot_dir: Path | None
+) -> None:
+    from desktop.core.practice import Practice
+
+    vault_dir = tmp_path / "vault"
+    Practice.create(vault_dir, PASSPHRASE, kdf=TEST_ONLY, options=options)[0].lock()
+    controller = AppController(vault_dir, options=options)
+    window = controller.start()
+    assert isinstance(window, UnlockWindow)
+    save(window, screenshot_dir, "unlock.png")
+    qtbot.keyClicks(window.passphrase, "not it at all")
+    qtbot.keyClick(window.passphrase, Qt.Key.Key_Return)
+    qtbot.waitUntil(window.error.isVisible, timeout=10_000)
+    assert window.error.text() == "Could not unlock: wrong passphrase or damaged vault"
+    assert window.passphrase.isEnabled()
+    save(window, screenshot_dir, "unlock-error.png")
+    window.passphrase.clear()
+    qtbot.keyClicks(window.passphrase, PASSPHRASE)
+    qtbot.mouseClick(window.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: isinstance(controller.window, HomeWindow), timeout=10_000)
+    home = controller.window
+    assert isinstance(home, HomeWindow)
+    assert "1 failed unlock attempt" in home.summary.text()
+    home.verify()
+    qtbot.waitUntil(lambda: "verified" in home.audit_status.text(), timeout=10_000)
+    assert "chain intact" in home.audit_status.text()
+    save(home, screenshot_dir, "unlocked.png")
+    # Ctrl+L locks
+    home.show()
+    qtbot.keyClick(home, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert isinstance(controller.window, UnlockWindow)
+    assert controller.practice is None
+    assert PASSPHRASE not in visible_texts(controller.window)
+    controller.window.close()
