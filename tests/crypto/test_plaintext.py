@@ -21,7 +21,8 @@ WRITER = """
 import sys, time
 from pathlib import Path
 from crypto.vault import Vault, VaultOptions
-vault = Vault.unlock(Path(sys.argv[1]), sys.argv[2], options=VaultOptions(state_dir=Path(sys.argv[3])))
+options = VaultOptions(state_dir=Path(sys.argv[3]))
+vault = Vault.unlock(Path(sys.argv[1]), sys.argv[2], options=options)
 with vault.transaction() as tx:
     tx.execute("CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, body TEXT)")
     tx.execute("CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(body)")

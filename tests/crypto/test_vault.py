@@ -33,7 +33,7 @@ def actions(vault: Vault) -> list[str]:
 def test_create_then_unlock_round_trip(
     vault_dir: Path, options: VaultOptions, passphrase: str
 ) -> None:
-    vault, recovery = Vault.create(vault_dir, passphrase, kdf=TEST_ONLY, options=options)
+    vault, _ = Vault.create(vault_dir, passphrase, kdf=TEST_ONLY, options=options)
     with vault.transaction() as tx:
         tx.execute("CREATE TABLE notes(body TEXT)")
         tx.execute("INSERT INTO notes VALUES ('session went well')")
