@@ -514,7 +514,7 @@ class Vault:
         last_seq = last[0].seq if last else 0
         checkpoint = self._header.checkpoint
         if full:
-            head = walk(store.rows(conn), self._audit_keys, ChainHead(0, 0, GENESIS_MAC))
+            head = walk(store.raw_rows(conn), self._audit_keys, ChainHead(0, 0, GENESIS_MAC))
         elif store.count(conn) != last_seq:
             raise AuditIntegrityError(_first_gap(conn), "entry missing")
         mac_at = {}
@@ -528,7 +528,7 @@ class Vault:
                 if prev is None:
                     raise AuditIntegrityError(checkpoint.seq - 1, "entry missing")
                 start = ChainHead(checkpoint.seq - 1, checkpoint.epoch, prev)
-            head = walk(store.rows(conn, start.seq), self._audit_keys, start)
+            head = walk(store.raw_rows(conn, start.seq), self._audit_keys, start)
         if head.epoch != self._header.generation:
             raise AuditIntegrityError(head.seq, "log does not end under the current key")
         return VerifyReport(entries=last_seq, head=head, checkpoint_seq=cp_seq)

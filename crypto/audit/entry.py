@@ -17,13 +17,30 @@ from dataclasses import dataclass
 from crypto.errors import AuditError
 
 MAGIC = b"QRAUDIT1"
+_HEAD = struct.Struct(">QI").pack
+_LENGTH = struct.Struct(">I").pack
 MAX_DETAILS_BYTES = 1024
 MAX_FIELD_CHARS = 200
 Scalar = str | int | bool | None
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
-@dataclass(frozen=True)
+# seq, at, actor, action, object_type, object_id, outcome, details, epoch, mac
+Row = tuple[int, str, str, str, str, str, str, str, int, bytes]
+
+
+def encode_fields(seq: int, epoch: int, texts: tuple[str, ...]) -> bytes:
+    """The canonical encoding (see the module docstring); ``texts`` in column order."""
+    out = bytearray(MAGIC)
+    out += _HEAD(seq, epoch)
+    for text in texts:
+        raw = text.encode("utf-8")
+        out += _LENGTH(len(raw))
+        out += raw
+    return bytes(out)
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     seq: int
     at: str  # UTC, ISO 8601 with microseconds and Z
@@ -36,8 +53,24 @@ class AuditEntry:
     epoch: int
 
     def encode(self) -> bytes:
-        parts = [MAGIC, struct.pack(">QI", self.seq, self.epoch)]
-        for text in (
+        return encode_fields(
+            self.seq,
+            self.epoch,
+            (
+                self.at,
+                self.actor,
+                self.action,
+                self.object_type,
+                self.object_id,
+                self.outcome,
+                self.details,
+            ),
+        )
+
+    def row(self, mac: bytes) -> Row:
+        """The entry as stored: the columns of ``audit_log`` in order, MAC last."""
+        return (
+            self.seq,
             self.at,
             self.actor,
             self.action,
@@ -45,11 +78,9 @@ class AuditEntry:
             self.object_id,
             self.outcome,
             self.details,
-        ):
-            raw = text.encode("utf-8")
-            parts.append(struct.pack(">I", len(raw)))
-            parts.append(raw)
-        return b"".join(parts)
+            self.epoch,
+            mac,
+        )
 
     def details_dict(self) -> dict[str, Scalar]:
         value = json.loads(self.details)

@@ -23,6 +23,7 @@ from crypto.backup.stream import (
     BackupReader,
     BackupSummary,
     BackupWriter,
+    BytesLike,
     CancelCheck,
     ProgressCallback,
     Writable,
@@ -49,7 +50,7 @@ def encode_manifest(manifest: Mapping[str, object]) -> bytes:
 
 def write_backup_with_manifest(
     manifest: Mapping[str, object],
-    src: Readable | Iterable[bytes],
+    src: Readable | Iterable[BytesLike],
     dst: Writable,
     *,
     passphrase: bytes | None = None,

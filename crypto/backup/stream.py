@@ -9,6 +9,7 @@ any ``BackupError``.
 
 from __future__ import annotations
 
+import errno
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ CancelCheck = Callable[[], bool]
 """Polled before each chunk; return True to stop (pass ``threading.Event().is_set``)."""
 
 _NO_DATA = b""
+BytesLike = bytes | bytearray | memoryview
 
 
 class Writable(Protocol):
@@ -71,7 +73,7 @@ class Writable(Protocol):
 class WriterRandomness:
     """Every random value a backup needs. Fresh by default; fixed only for known-answer vectors."""
 
-    file_key: bytes = field(default_factory=lambda: secrets.token_bytes(FILE_KEY_BYTES))
+    file_key: bytes = field(default_factory=lambda: secrets.token_bytes(FILE_KEY_BYTES), repr=False)
     payload_nonce: bytes = field(default_factory=lambda: secrets.token_bytes(PAYLOAD_NONCE_BYTES))
     passphrase_salt: bytes = field(default_factory=lambda: secrets.token_bytes(SALT_BYTES))
     recovery_salt: bytes = field(default_factory=lambda: secrets.token_bytes(RECOVERY_SALT_BYTES))
@@ -151,7 +153,7 @@ class BackupWriter:
         self._summary: BackupSummary | None = None
         self._emit(authenticated + keys.header_mac(rnd.file_key, authenticated))
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: BytesLike) -> int:
         if self._closed:
             raise ValueError("write to a closed BackupWriter")
         view = memoryview(data).cast("B")
@@ -227,6 +229,8 @@ class BackupWriter:
             # A raw (unbuffered) file may accept only part of the bytes; finish the job.
             view = memoryview(data)
             while isinstance(written, int) and 0 <= written < len(view):
+                if written == 0:
+                    raise OSError(errno.EIO, "the destination accepted no bytes")
                 view = view[written:]
                 written = self._dst.write(bytes(view))
         except OSError as exc:
@@ -236,7 +240,7 @@ class BackupWriter:
 
 
 def write_backup(
-    src: Readable | Iterable[bytes],
+    src: Readable | Iterable[BytesLike],
     dst: Writable,
     *,
     passphrase: bytes | None = None,
@@ -267,11 +271,11 @@ def write_backup(
     return writer.close()
 
 
-def iter_source(src: Readable | Iterable[bytes]) -> Iterator[bytes]:
+def iter_source(src: Readable | Iterable[BytesLike]) -> Iterator[BytesLike]:
     reader: Callable[[int], bytes] | None = getattr(src, "read", None)
     try:
         if reader is None:
-            yield from cast(Iterable[bytes], src)
+            yield from cast(Iterable[BytesLike], src)
             return
         while piece := reader(CHUNK_SIZE):
             yield piece
@@ -295,20 +299,22 @@ class BackupReader:
         self._index = 0
         self._done = False
         self._failure: BackupError | None = None
-        self._pending = _NO_DATA  # data returned by the last chunk but not yet consumed by read()
+        self._pending = _NO_DATA  # the last chunk's plaintext, consumed by read() from _offset
+        self._offset = 0
         self._released = 0
 
     @property
     def finished(self) -> bool:
         """True once the final chunk has been verified and nothing follows it."""
-        return self._done and not self._pending
+        return self._done and self._offset >= len(self._pending)
 
     def chunks(
         self, *, progress: ProgressCallback | None = None, cancel: CancelCheck | None = None
     ) -> Iterator[bytes]:
         """Yield the remaining plaintext, one verified chunk at a time (empty chunks skipped)."""
-        if self._pending:
-            pending, self._pending = self._pending, _NO_DATA
+        if self._offset < len(self._pending):
+            pending = self._pending[self._offset :]
+            self._pending, self._offset = _NO_DATA, 0
             yield pending
         while True:
             if cancel is not None and cancel():
@@ -345,14 +351,14 @@ class BackupReader:
         parts: list[bytes] = []
         want = size
         while want > 0:
-            if not self._pending:
+            if self._offset >= len(self._pending):
                 data = self._next_chunk()
                 if data is None:
                     break
-                self._pending = data
+                self._pending, self._offset = data, 0
                 continue
-            piece = self._pending[:want]
-            self._pending = self._pending[want:]
+            piece = self._pending[self._offset : self._offset + want]
+            self._offset += len(piece)
             parts.append(piece)
             want -= len(piece)
         return b"".join(parts)
@@ -432,8 +438,17 @@ def open_backup(
     if not offered:
         kind = "backup passphrase" if passphrase is not None else "recovery key"
         raise KeySlotMissingError(kind, tuple(SLOT_NAMES[t] for t in header.slot_types))
+    # The cheap recovery slot first; a passphrase slot over the KDF limits is reported only if
+    # nothing else opened the file.
+    offered.sort(key=lambda pair: pair[0].type != SlotType.RECOVERY_KEY)
+    too_costly: KdfLimitError | None = None
     for slot, secret in offered:
-        file_key = keys.unwrap_file_key(_wrapping_key(slot, secret, limits), slot)
+        try:
+            wrapping_key = _wrapping_key(slot, secret, limits)
+        except KdfLimitError as exc:
+            too_costly = exc
+            continue
+        file_key = keys.unwrap_file_key(wrapping_key, slot)
         if file_key is None:
             continue
         if not keys.header_mac_valid(file_key, header):
@@ -443,6 +458,8 @@ def open_backup(
         )
         payload_key = keys.payload_key(file_key, header.payload_nonce)
         return BackupReader(src, header, payload_key, opened_with)
+    if too_costly is not None:
+        raise too_costly
     raise WrongKeyError()
 
 
@@ -452,11 +469,15 @@ def _wrapping_key(slot: Slot, secret: bytes, limits: KdfLimits) -> bytes:
     params = slot.params
     if params.memory_kib > limits.max_memory_kib or params.time_cost > limits.max_time_cost:
         raise KdfLimitError(
-            f"it asks for {params.memory_kib // 1024} MiB and {params.time_cost} passes to check "
-            f"the passphrase, more than the {limits.max_memory_kib // 1024} MiB and "
+            f"it asks for {_kib(params.memory_kib)} and {params.time_cost} passes to check the "
+            f"passphrase, more than the {_kib(limits.max_memory_kib)} and "
             f"{limits.max_time_cost} passes allowed"
         )
     try:
         return keys.passphrase_wrapping_key(secret, params, slot.salt)
     except WeakParametersError as exc:
         raise HeaderCorruptError(f"its key-derivation parameters are not allowed ({exc})") from exc
+
+
+def _kib(amount: int) -> str:
+    return f"{amount // 1024} MiB" if amount % 1024 == 0 else f"{amount} KiB"
