@@ -67,6 +67,8 @@ def walk(rows: Iterable[Row], keys: Mapping[int, bytes], start: ChainHead) -> Ch
     entries per second.
     """
     seq, mac, expected_epoch = start.seq, start.mac, start.epoch
+    # One keyed HMAC state per epoch, copied per entry: the key schedule is not redone each time.
+    keyed = {epoch: hmac.new(key, digestmod=hashlib.sha256) for epoch, key in keys.items()}
     for row in rows:
         seq += 1
         if row[0] != seq:
@@ -74,10 +76,13 @@ def walk(rows: Iterable[Row], keys: Mapping[int, bytes], start: ChainHead) -> Ch
         epoch = row[8]
         if epoch != expected_epoch:
             raise AuditIntegrityError(seq, "sealed with a key that was not in force")
-        key = keys.get(epoch)
-        if key is None:
+        state = keyed.get(epoch)
+        if state is None:
             raise AuditIntegrityError(seq, "sealed with an unknown key")
-        mac = hmac.digest(key, encode_fields(seq, epoch, row[1:8]) + mac, "sha256")
+        state = state.copy()
+        state.update(encode_fields(seq, epoch, row[1:8]))
+        state.update(mac)
+        mac = state.digest()
         if not hmac.compare_digest(mac, row[9]):
             raise AuditIntegrityError(seq, "entry changed (MAC mismatch)")
         if row[3] == AuditAction.REKEY:
