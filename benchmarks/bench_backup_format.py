@@ -97,7 +97,6 @@ def child(mode: str, src: str, dst: str, passphrase: bool) -> None:
             open_backup(fin, recovery_secret=RECOVERY_SECRET).copy_to(fout)
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1G", help="bytes to encrypt (suffix K, M, G); 1G")
@@ -109,7 +108,8 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, metavar=("MODE", "SRC", "DST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child, passphrase=args.passphrase)
+        mode, src, dst = args.child
+        child(mode, src, dst, passphrase=args.passphrase)
         return
     for tool in ("age", "age-keygen"):
         if shutil.which(tool) is None:
@@ -145,18 +145,26 @@ def main() -> None:
         ]
         sizes = {"ours": ours_out.stat().st_size, "age": age_out.stat().st_size}
     mib = size / 2**20
-    print(f"\n{mib:.0f} MiB, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-          f"best of {args.repeat}")
+    print(
+        f"\n{mib:.0f} MiB, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"best of {args.repeat}"
+    )
     print(f"{'run':<14}{'seconds':>9}{'MiB/s':>10}{'peak RSS MiB':>14}")
     for run in runs:
-        print(f"{run.label:<14}{run.seconds:>9.2f}{mib / run.seconds:>10.0f}"
-              f"{run.peak_rss_kib / 1024:>14.1f}")
+        print(
+            f"{run.label:<14}{run.seconds:>9.2f}{mib / run.seconds:>10.0f}"
+            f"{run.peak_rss_kib / 1024:>14.1f}"
+        )
     enc = runs[1].seconds / runs[0].seconds
     dec = runs[3].seconds / runs[2].seconds
-    print(f"\nthroughput ours/age: encrypt {enc:.2f}x, decrypt {dec:.2f}x "
-          f"(target >= {TARGET_RATIO}x): {'OK' if min(enc, dec) >= TARGET_RATIO else 'BELOW'}")
-    print(f"output size: ours {sizes['ours']} B, age {sizes['age']} B "
-          f"(overhead {sizes['ours'] - size} B vs {sizes['age'] - size} B)")
+    print(
+        f"\nthroughput ours/age: encrypt {enc:.2f}x, decrypt {dec:.2f}x "
+        f"(target >= {TARGET_RATIO}x): {'OK' if min(enc, dec) >= TARGET_RATIO else 'BELOW'}"
+    )
+    print(
+        f"output size: ours {sizes['ours']} B, age {sizes['age']} B "
+        f"(overhead {sizes['ours'] - size} B vs {sizes['age'] - size} B)"
+    )
     print(f"peak RSS of our encryption: {runs[0].peak_rss_kib / 1024:.1f} MiB")
 
 

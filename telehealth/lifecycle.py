@@ -174,8 +174,13 @@ def to_mermaid() -> str:
     """The transition table as a mermaid ``stateDiagram-v2`` (effects left out for legibility)."""
     lines = ["stateDiagram-v2", "    [*] --> idle"]
     edges: dict[tuple[CallState, CallState], list[str]] = {}
-    for (source, event), (target, _effects) in TRANSITIONS.items():
+    for (source, event), (target, _effects) in sorted(
+        TRANSITIONS.items(), key=lambda item: list(CallEvent).index(item[0][1])
+    ):
         edges.setdefault((source, target), []).append(event.value)
-    for (source, target), events in edges.items():
+    order = list(CallState)
+    for (source, target), events in sorted(
+        edges.items(), key=lambda item: (order.index(item[0][0]), order.index(item[0][1]))
+    ):
         lines.append(f"    {source.value} --> {target.value}: {', '.join(events)}")
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import logging
 import secrets
+import signal
 import ssl
 import time
 from collections import Counter
@@ -425,9 +426,16 @@ def run_relay(
             static_dir=static_dir,
             limits=limits,
         )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # SIGTERM is how service managers stop us; not available on Windows loops.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
+            log.info("relay stopping")
             await server.stop()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from crypto.audit.actions import AuditAction
 from crypto.audit.chain import GENESIS, ChainHead, entry_mac, walk
-from crypto.audit.entry import AuditEntry, canonical_details
+from crypto.audit.entry import AuditEntry, Row, canonical_details
 from crypto.errors import AuditError, AuditIntegrityError
 from crypto.vault import Vault, VaultOptions
 
@@ -33,6 +33,10 @@ entries_fields = st.fixed_dictionaries(
         "details": text,
     }
 )
+
+
+def rows(chain: list[tuple[AuditEntry, bytes]]) -> list[Row]:
+    return [entry.row(mac) for entry, mac in chain]
 
 
 def build_chain(fields: list[dict[str, str]], key: bytes = KEY) -> list[tuple[AuditEntry, bytes]]:
@@ -66,7 +70,7 @@ def test_any_edit_deletion_reorder_or_truncation_is_detected(
     fields: list[dict[str, str]], data: st.DataObject
 ) -> None:
     chain = build_chain(fields)
-    head = walk(chain, {0: KEY}, GENESIS)
+    head = walk(rows(chain), {0: KEY}, GENESIS)
     assert head.seq == len(chain)
     kind = data.draw(st.sampled_from(["edit", "delete", "swap", "truncate", "mac"]))
     n = len(chain)
@@ -86,7 +90,7 @@ def test_any_edit_deletion_reorder_or_truncation_is_detected(
         del tampered[i]
         expected_bad = i + 1
         if i == n - 1:  # deleting the tail is truncation: only the checkpoint sees it
-            assert walk(tampered, {0: KEY}, GENESIS).seq == n - 1 != head.seq
+            assert walk(rows(tampered), {0: KEY}, GENESIS).seq == n - 1 != head.seq
             return
     elif kind == "swap":
         if n < 2:
@@ -96,10 +100,10 @@ def test_any_edit_deletion_reorder_or_truncation_is_detected(
         expected_bad = i + 1
     else:
         cut = data.draw(st.integers(0, n - 1))
-        assert walk(tampered[:cut], {0: KEY}, GENESIS).seq != head.seq
+        assert walk(rows(tampered[:cut]), {0: KEY}, GENESIS).seq != head.seq
         return
     with pytest.raises(AuditIntegrityError) as caught:
-        walk(tampered, {0: KEY}, GENESIS)
+        walk(rows(tampered), {0: KEY}, GENESIS)
     assert caught.value.first_bad_seq == expected_bad
 
 
@@ -112,12 +116,12 @@ def test_resealed_history_with_a_newer_key_is_rejected() -> None:
         mac = entry_mac(b"n" * 32, entry, mac)
         resealed.append((entry, mac))
     with pytest.raises(AuditIntegrityError) as caught:
-        walk(resealed, {0: KEY, 1: b"n" * 32}, GENESIS)
+        walk(rows(resealed), {0: KEY, 1: b"n" * 32}, GENESIS)
     assert caught.value.first_bad_seq == 1
     # the same entries labelled epoch 0 but MACed with the newer key fail the MAC check
     relabelled = [(replace(e, epoch=0), m) for e, m in resealed]
     with pytest.raises(AuditIntegrityError):
-        walk(relabelled, {0: KEY, 1: b"n" * 32}, GENESIS)
+        walk(rows(relabelled), {0: KEY, 1: b"n" * 32}, GENESIS)
 
 
 def test_details_are_small_scalars_only() -> None:

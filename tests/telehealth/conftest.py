@@ -89,6 +89,10 @@ async def receive_close(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.
     """Read until the server closes ``ws``; return its close code (presence notices skipped)."""
     while True:
         msg = await ws.receive(timeout=timeout)
+        if msg.type == aiohttp.WSMsgType.CLOSE:
+            # The code the relay sent; ws.close_code may read 1006 if the relay dropped the
+            # connection before our reply to its close frame arrived.
+            return int(msg.data)
         if msg.type in _CLOSED:
             return ws.close_code
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -24,7 +24,9 @@ class Keys:
     wrong_passphrase: bytes = b"a long backup passphrasE"
     wrong_recovery_secret: bytes = bytes(range(17, 33))
     # Cheap but real caps: a mutated header may ask for up to 1 MiB and 4 passes, no more.
-    limits: KdfLimits = KdfLimits(max_memory_kib=1024, max_time_cost=4)
+    limits: KdfLimits = field(
+        default_factory=lambda: KdfLimits(max_memory_kib=1024, max_time_cost=4)
+    )
 
 
 MakeBackup = Callable[..., bytes]

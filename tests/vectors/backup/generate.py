@@ -307,7 +307,7 @@ def mutate(data: bytes, mutation: dict[str, Any] | None, header_size: int) -> by
     return header + b"".join(chunks)
 
 
-def open_kwargs(open_with: str) -> dict[str, bytes]:
+def open_kwargs(open_with: str) -> dict[str, Any]:
     return {
         "passphrase": {"passphrase": PASSPHRASE.encode()},
         "recovery": {"recovery_secret": bytes.fromhex(RECOVERY_SECRET)},
@@ -344,7 +344,7 @@ def _check_negative(spec: dict[str, Any], base: bytes, header_size: int) -> None
     damaged = mutate(base, spec["mutation"], header_size)
     try:
         open_backup(io.BytesIO(damaged), **open_kwargs(spec["open_with"])).read()
-    except Exception as exc:  # noqa: BLE001 - we report whatever came out
+    except Exception as exc:  # whatever came out is reported
         got, index = type(exc).__name__, getattr(exc, "index", None)
         if got != spec["error"] or (
             spec["chunk_index"] is not None and index != spec["chunk_index"]

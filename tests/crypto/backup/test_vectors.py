@@ -1,0 +1,109 @@
+"""Known-answer vectors (tests/vectors/backup): frozen bytes for format version 1."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import crypto.backup.errors as backup_errors
+from crypto.backup import SlotType, inspect_backup, open_backup
+from crypto.backup import keys as key_schedule
+from crypto.backup.format import SEALED_CHUNK_SIZE, PassphraseSlot
+
+VECTORS_DIR = Path(__file__).resolve().parents[2] / "vectors" / "backup"
+VALID = json.loads((VECTORS_DIR / "vectors.json").read_text())
+NEGATIVE = json.loads((VECTORS_DIR / "negative.json").read_text())
+BY_NAME = {v["name"]: v for v in VALID}
+
+
+def _open_kwargs(vector: dict[str, Any]) -> list[dict[str, Any]]:
+    ways = []
+    if vector["passphrase"]:
+        ways.append({"passphrase": vector["passphrase"].encode()})
+    if vector["recovery_secret"]:
+        ways.append({"recovery_secret": bytes.fromhex(vector["recovery_secret"])})
+    return ways
+
+
+def test_vectors_cover_the_cases() -> None:
+    assert len(VALID) >= 6 and len(NEGATIVE) >= 20
+    assert sum(1 for v in VALID if v["backup_file"]) >= 3
+
+
+@pytest.mark.parametrize("vector", VALID, ids=lambda v: v["name"])
+def test_writer_reproduces_the_vector(vector: dict[str, Any], vectors_lib: ModuleType) -> None:
+    data = vectors_lib.build(vector)
+    assert len(data) == vector["backup_size"]
+    assert data[: vector["header_size"]].hex() == vector["header_hex"]
+    assert hashlib.sha256(data).hexdigest() == vector["backup_sha256"]
+    if vector["backup_file"]:
+        assert data == (VECTORS_DIR / vector["backup_file"]).read_bytes()
+
+
+@pytest.mark.parametrize("vector", VALID, ids=lambda v: v["name"])
+def test_reader_opens_the_vector(vector: dict[str, Any], vectors_lib: ModuleType) -> None:
+    if vector["backup_file"]:
+        data = (VECTORS_DIR / vector["backup_file"]).read_bytes()  # independent of the writer
+    else:
+        data = vectors_lib.build(vector)
+    assert hashlib.sha256(data).hexdigest() == vector["backup_sha256"]
+    for kwargs in _open_kwargs(vector):
+        plaintext = open_backup(io.BytesIO(data), **kwargs).read()
+        assert hashlib.sha256(plaintext).hexdigest() == vector["plaintext_sha256"]
+        assert plaintext == vectors_lib.plaintext_for(vector)
+
+
+@pytest.mark.parametrize("vector", VALID, ids=lambda v: v["name"])
+def test_key_schedule_intermediates(vector: dict[str, Any]) -> None:
+    header = inspect_backup(io.BytesIO(bytes.fromhex(vector["header_hex"])))
+    rnd = {k: bytes.fromhex(v) for k, v in vector["randomness"].items()}
+    assert header.payload_nonce == rnd["payload_nonce"]
+    assert (
+        key_schedule.payload_key(rnd["file_key"], rnd["payload_nonce"]).hex()
+        == (vector["derived"]["payload_key"])
+    )
+    assert header.mac.hex() == vector["derived"]["header_mac"]
+    assert key_schedule.header_mac_valid(rnd["file_key"], header)
+    slot = header.slot(SlotType.PASSPHRASE)
+    if isinstance(slot, PassphraseSlot):
+        assert slot.salt == rnd["passphrase_salt"]
+        assert (slot.params.time_cost, slot.params.memory_kib, slot.params.parallelism) == (
+            vector["kdf"]["time_cost"],
+            vector["kdf"]["memory_kib"],
+            vector["kdf"]["parallelism"],
+        )
+    slot = header.slot(SlotType.RECOVERY_KEY)
+    if slot is not None:
+        assert slot.salt == rnd["recovery_salt"]
+    size = vector["header_size"] + (len_plain(vector) // 65536 + 1) * SEALED_CHUNK_SIZE
+    assert size == vector["backup_size"]
+
+
+def len_plain(vector: dict[str, Any]) -> int:
+    p = vector["plaintext"]
+    return len(p["hex"]) // 2 if "hex" in p else int(p["length"])
+
+
+@pytest.mark.parametrize("case", NEGATIVE, ids=lambda c: c["name"])
+def test_negative_vector(case: dict[str, Any], vectors_lib: ModuleType) -> None:
+    base = BY_NAME[case["base"]]
+    data = vectors_lib.build(base)
+    assert hashlib.sha256(data).hexdigest() == base["backup_sha256"]
+    damaged = vectors_lib.mutate(data, case["mutation"], base["header_size"])
+    expected = getattr(backup_errors, case["error"])
+    with pytest.raises(expected) as info:
+        open_backup(io.BytesIO(damaged), **vectors_lib.open_kwargs(case["open_with"])).read()
+    assert type(info.value) is expected
+    if case["chunk_index"] is not None:
+        assert getattr(info.value, "index", None) == case["chunk_index"]
+
+
+def test_vector_files_are_up_to_date(vectors_lib: ModuleType) -> None:
+    for name, data in vectors_lib.generate().items():
+        assert (VECTORS_DIR / name).read_bytes() == data, f"{name} changed: vectors are frozen"
