@@ -24,6 +24,7 @@ FORMAT = "quietroom-vault"
 VERSION = 1
 MAX_HEADER_BYTES = 16 * 1024
 _TAG_BYTES = 16
+RECIPIENT_BYTES = 32
 _DB_NAME = re.compile(r"^vault-[0-9]{1,9}\.db$")
 _VAULT_ID = re.compile(r"^[0-9a-f]{32}$")
 _ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
@@ -54,6 +55,8 @@ class VaultHeader:
     kdf: KdfParams
     kdf_salt: bytes
     recovery_salt: bytes
+    # X25519 public key derived from the recovery key: backups are encrypted to it
+    backup_recipient: bytes
     passphrase_slot: WrappedKey
     recovery_slot: WrappedKey
     checkpoint: Checkpoint | None = None
@@ -73,6 +76,8 @@ class VaultHeader:
             "vault_id": self.vault_id,
             "created_at": self.created_at,
             "generation": self.generation,
+            # Bound into both slots: swapping it would send future backups to someone else.
+            "backup_recipient": _b64(self.backup_recipient),
         }
 
     def passphrase_aad(self) -> bytes:
@@ -127,6 +132,7 @@ def _parse(data: bytes) -> VaultHeader:
             "vault_id",
             "created_at",
             "generation",
+            "backup_recipient",
             "database",
             "kdf",
             "recovery",
@@ -157,6 +163,7 @@ def _parse(data: bytes) -> VaultHeader:
     kdf_salt = _bytes(kdf_doc["salt"], SALT_BYTES)
     _keys(doc["recovery"], {"salt"})
     recovery_salt = _bytes(doc["recovery"]["salt"], SALT_BYTES)
+    backup_recipient = _bytes(doc["backup_recipient"], RECIPIENT_BYTES)
     _keys(doc["wrapped"], {"passphrase", "recovery"})
     checkpoint = None
     if doc["checkpoint"] is not None:
@@ -175,6 +182,7 @@ def _parse(data: bytes) -> VaultHeader:
         kdf=kdf,
         kdf_salt=kdf_salt,
         recovery_salt=recovery_salt,
+        backup_recipient=backup_recipient,
         passphrase_slot=_parse_slot(doc["wrapped"]["passphrase"]),
         recovery_slot=_parse_slot(doc["wrapped"]["recovery"]),
         checkpoint=checkpoint,

@@ -39,6 +39,7 @@ from crypto.audit.chain import (
     walk,
 )
 from crypto.audit.entry import AuditEntry, Scalar, canonical_details, check_field
+from crypto.backup.recipient import recipient_public_key
 from crypto.database import (
     Connection,
     DatabaseError,
@@ -224,6 +225,7 @@ class Vault:
                     kdf=params,
                     kdf_salt=new_salt(),
                     recovery_salt=new_salt(),
+                    backup_recipient=bytes(32),  # set by _seal
                     passphrase_slot=_EMPTY_SLOT,
                     recovery_slot=_EMPTY_SLOT,
                 ),
@@ -765,7 +767,9 @@ def _seal(
     recovery: RecoveryKey,
     kek: bytes | None = None,
 ) -> VaultHeader:
-    """Fill both key slots of ``header`` by wrapping ``master``."""
+    """Fill both key slots of ``header`` by wrapping ``master``, and set the backup recipient
+    derived from ``recovery`` (both are bound to the slots' associated data)."""
+    header = replace(header, backup_recipient=recipient_public_key(recovery.secret))
     kek = kek or derive_key(passphrase, header.kdf_salt, header.kdf)
     header = replace(
         header, passphrase_slot=WrappedKey(*keyring.wrap(kek, master, header.passphrase_aad()))

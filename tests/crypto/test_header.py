@@ -80,6 +80,7 @@ def test_garbage_headers_are_refused(data: bytes) -> None:
         ("kdf.salt", "AAAAAAAAAAAAAAAAAAAAAA=="),
         ("created_at", "2020-01-01T00:00:00Z"),
         ("vault_id", "0" * 32),
+        ("backup_recipient", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
     ],
 )
 def test_tampered_bound_fields_make_the_unlock_fail(
