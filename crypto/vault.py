@@ -15,6 +15,7 @@ import csv
 import getpass
 import json
 import os
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -117,6 +118,19 @@ class UnlockInfo:
     audit_entries: int
     checkpoint_lag: int
     audit_damage: AuditIntegrityError | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent, still-encrypted copy of the database plus the header that opens it."""
+
+    header: bytes
+    database: Path
+    vault_id: str
+    generation: int
+    audit_seq: int
+    audit_mac: bytes
+    schema: dict[str, int]
 
 
 class _Keys:
@@ -267,13 +281,13 @@ class Vault:
         """Unlock with the passphrase. Raises ``UnlockError`` (opaque) on a wrong passphrase or a
         damaged vault, leaving every vault file unchanged."""
         secret = passphrase_bytes(passphrase)
-
-        def unwrap(header: VaultHeader) -> bytes:
-            kek = derive_key(secret, header.kdf_salt, header.kdf)
-            slot = header.passphrase_slot
-            return keyring.unwrap(kek, slot.nonce, slot.ciphertext, header.passphrase_aad())
-
-        return cls._open(path, unwrap, "passphrase", options, accept_audit_damage)
+        return cls._open(
+            path,
+            lambda header: unwrap_with_passphrase(header, secret),
+            "passphrase",
+            options,
+            accept_audit_damage,
+        )
 
     @classmethod
     def recover(
@@ -289,12 +303,13 @@ class Vault:
         """Emergency access: unlock with the recovery key and set a new passphrase at once."""
         passphrase_bytes(new_passphrase)  # refuse a bad new passphrase before touching anything
 
-        def unwrap(header: VaultHeader) -> bytes:
-            kek = keyring.recovery_kek(recovery_key.secret, header.recovery_salt)
-            slot = header.recovery_slot
-            return keyring.unwrap(kek, slot.nonce, slot.ciphertext, header.recovery_aad())
-
-        vault = cls._open(path, unwrap, "recovery", options, accept_audit_damage)
+        vault = cls._open(
+            path,
+            lambda header: unwrap_with_recovery_key(header, recovery_key),
+            "recovery",
+            options,
+            accept_audit_damage,
+        )
         try:
             vault.change_passphrase(new_passphrase, kdf=kdf)
         except BaseException:
@@ -350,13 +365,77 @@ class Vault:
             raise
 
     def _prepare(self) -> None:
+        migrate(self._require_open(), VAULT_COMPONENT, store.VAULT_MIGRATIONS)
+        self._load_chain_state()
+
+    def _load_chain_state(self) -> None:
         conn = self._require_open()
-        migrate(conn, VAULT_COMPONENT, store.VAULT_MIGRATIONS)
         keys = self._require_keys()
         self._audit_keys = {**store.archived_keys(conn), self._header.generation: bytes(keys.audit)}
         last = store.last(conn)
         if last is not None:
             self._head = ChainHead(last[0].seq, self._header.generation, last[1])
+
+    @classmethod
+    def inspect(
+        cls, path: Path, master_key: bytes, *, options: VaultOptions | None = None
+    ) -> tuple[VerifyReport, list[str]]:
+        """Check a vault folder whose master key we hold (a backup snapshot being verified or
+        restored): the whole audit chain, its checkpoint, and every database page. Writes
+        nothing. Returns the chain report and the database problems (empty when healthy);
+        raises ``AuditIntegrityError`` for a damaged chain."""
+        header = VaultHeader.from_bytes(_read_header(path))
+        file_lock = _acquire(path)
+        try:
+            keys = _Keys(master_key, header.vault_id)
+            conn = open_database(path / header.database, bytes(keys.database))
+        except BaseException:
+            file_lock.release()
+            raise
+        vault = cls(path, header, keys, conn, file_lock, options or VaultOptions())
+        try:
+            problems = vault.integrity_problems()
+            vault._load_chain_state()
+            return vault._check_chain(full=True), problems
+        except DatabaseError:
+            raise UnlockError() from None
+        finally:
+            vault._close()
+
+    def snapshot(self, folder: Path) -> Snapshot:
+        """A consistent copy of the database taken while the vault is open, still encrypted under
+        this vault's own keys (no plaintext is written), in a new file in ``folder``; with the
+        header as it is at that moment. The caller removes ``Snapshot.database``."""
+        with self._mutex:
+            conn = self._require_open()
+            keys = self._require_keys()
+            fd, name = tempfile.mkstemp(prefix=".qr-snapshot-", suffix=".db", dir=folder)
+            os.close(fd)
+            target = Path(name)
+            target.unlink()  # SQLCipher creates it, encrypted from the first page
+            try:
+                conn.execute(
+                    "ATTACH DATABASE ? AS snapshot KEY ?",
+                    (str(target), raw_key_literal(bytes(keys.database)).strip('"')),
+                )
+                try:
+                    conn.execute("SELECT sqlcipher_export('snapshot')").fetchall()
+                finally:
+                    conn.execute("DETACH DATABASE snapshot")
+                fsync_file(target)
+            except BaseException:
+                _remove_database_files(target)
+                raise
+            schema = dict(conn.execute("SELECT component, version FROM schema_versions"))
+            return Snapshot(
+                header=self._header.to_bytes(),
+                database=target,
+                vault_id=self.vault_id,
+                generation=self._header.generation,
+                audit_seq=self._head.seq,
+                audit_mac=self._head.mac,
+                schema={str(k): int(v) for k, v in schema.items()},
+            )
 
     def _quick_verify(self, accept_damage: bool) -> AuditIntegrityError | None:
         """The fast check run at every unlock: the checkpoint, no gaps, and the chain from the
@@ -639,11 +718,7 @@ class Vault:
             conn = self._require_open()
             old_keys = self._require_keys()
             old = self._header
-            kek = derive_key(secret, old.kdf_salt, old.kdf)
-            slot = old.passphrase_slot
-            if keyring.unwrap(kek, slot.nonce, slot.ciphertext, old.passphrase_aad()) != bytes(
-                old_keys.master
-            ):
+            if unwrap_with_passphrase(old, secret) != bytes(old_keys.master):
                 raise UnlockError()
             self._check_chain(full=True)  # never re-seal a history that is already damaged
 
@@ -754,6 +829,20 @@ class Vault:
     def _write_header(self, header: VaultHeader) -> None:
         atomic_write(self.path / HEADER_NAME, header.to_bytes())
         self._header = header
+
+
+def unwrap_with_passphrase(header: VaultHeader, passphrase: bytes) -> bytes:
+    """The master key from the passphrase slot; ``UnlockError`` if it does not open."""
+    kek = derive_key(passphrase, header.kdf_salt, header.kdf)
+    slot = header.passphrase_slot
+    return keyring.unwrap(kek, slot.nonce, slot.ciphertext, header.passphrase_aad())
+
+
+def unwrap_with_recovery_key(header: VaultHeader, recovery_key: RecoveryKey) -> bytes:
+    """The master key from the recovery slot; ``UnlockError`` if it does not open."""
+    kek = keyring.recovery_kek(recovery_key.secret, header.recovery_salt)
+    slot = header.recovery_slot
+    return keyring.unwrap(kek, slot.nonce, slot.ciphertext, header.recovery_aad())
 
 
 _EMPTY_SLOT = WrappedKey(nonce=bytes(keyring.NONCE_BYTES), ciphertext=bytes(48))
