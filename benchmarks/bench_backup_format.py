@@ -4,12 +4,12 @@
     .venv/bin/python benchmarks/bench_backup_format.py --size 256M
 
 Writes an incompressible input file of ``--size`` bytes into a temporary folder, then encrypts it
-with our format (recovery-key slot, so no Argon2id: the counterpart of age's X25519 recipient) and
-with ``age -r <X25519 recipient>``, both to /dev/null, then decrypts a file made by each to
-/dev/null. Each run is its own process, timed by wall clock (process start-up included for both,
-best of ``--repeat``), with peak RSS from ``wait4``. Our encryption streams from the file in
-64 KiB pieces; its peak RSS must not grow with ``--size``. Needs ``age`` and ``age-keygen`` on
-PATH (Debian: ``apt-get install age``).
+with our format (recovery-key slot only, so no Argon2id: an X25519 recipient like age's, written
+with the public key and opened with the recovery secret) and with ``age -r <X25519 recipient>``,
+both to /dev/null, then decrypts a file made by each to /dev/null. Each run is its own process,
+timed by wall clock (process start-up included for both, best of ``--repeat``), with peak RSS from
+``wait4``. Our encryption streams from the file in 64 KiB pieces; its peak RSS must not grow with
+``--size``. Needs ``age`` and ``age-keygen`` on PATH (Debian: ``apt-get install age``).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def best(repeat: int, label: str, argv: list[str]) -> Run:
 
 def child(mode: str, src: str, dst: str, passphrase: bool) -> None:
     """Runs in its own process so that its peak RSS is its own."""
-    from crypto.backup import open_backup, write_backup
+    from crypto.backup import open_backup, recipient_public_key, write_backup
     from crypto.kdf import RFC9106_LOW_MEMORY
 
     with open(src, "rb") as fin, open(dst, "wb") as fout:
@@ -90,7 +90,7 @@ def child(mode: str, src: str, dst: str, passphrase: bool) -> None:
                 fin,
                 fout,
                 passphrase=PASSPHRASE if passphrase else None,
-                recovery_secret=RECOVERY_SECRET,
+                recipient_public_key=recipient_public_key(RECOVERY_SECRET),
                 kdf_params=RFC9106_LOW_MEMORY,
             )
         else:

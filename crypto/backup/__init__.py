@@ -3,11 +3,13 @@
 It owns the bytes of a ``.qrbackup`` file and nothing else: no vault, no paths, no Qt. A backup is
 a header (key slots that wrap a fresh file key, authenticated by a MAC keyed from that key) and a
 payload of 64 KiB ChaCha20-Poly1305 chunks in age's STREAM construction. Either a backup passphrase
-or the vault's recovery secret opens it. The byte-level specification is ``docs/backup-format.md``.
+or the vault's recovery key opens it. The recovery-key slot is an X25519 recipient (as in age): the
+writer needs only the public key kept in the vault header, so backups can be made without the
+recovery key. The byte-level specification is ``docs/backup-format.md``.
 
 Public operations::
 
-    write_backup(src, dst, passphrase=..., recovery_secret=..., kdf_params=...)
+    write_backup(src, dst, passphrase=..., recipient_public_key=..., kdf_params=...)
     reader = open_backup(src, passphrase=... or recovery_secret=...)
     for chunk in reader.chunks(): ...        # or reader.copy_to(dst) / reader.read(n)
     write_backup_with_manifest(manifest, src, dst, ...); read_manifest(reader)
@@ -33,6 +35,7 @@ from crypto.backup.errors import (
     WrongKeyError,
 )
 from crypto.backup.format import CHUNK_SIZE, MAGIC, VERSION, Header, SlotType, backup_size
+from crypto.backup.recipient import recipient_private_key, recipient_public_key
 from crypto.backup.stream import (
     BackupReader,
     BackupSummary,
@@ -73,6 +76,8 @@ __all__ = [
     "inspect_backup",
     "open_backup",
     "read_manifest",
+    "recipient_private_key",
+    "recipient_public_key",
     "write_backup",
     "write_backup_with_manifest",
 ]

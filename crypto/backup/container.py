@@ -54,7 +54,7 @@ def write_backup_with_manifest(
     dst: Writable,
     *,
     passphrase: bytes | None = None,
-    recovery_secret: bytes | None = None,
+    recipient_public_key: bytes | None = None,
     kdf_params: KdfParams = RFC9106_LOW_MEMORY,
     randomness: WriterRandomness | None = None,
     progress: ProgressCallback | None = None,
@@ -65,7 +65,7 @@ def write_backup_with_manifest(
     writer = BackupWriter(
         dst,
         passphrase=passphrase,
-        recovery_secret=recovery_secret,
+        recipient_public_key=recipient_public_key,
         kdf_params=kdf_params,
         randomness=randomness,
         progress=progress,

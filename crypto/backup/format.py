@@ -33,7 +33,7 @@ PREFIX: Final = MAGIC + struct.pack(">H", VERSION)  # bound into every key-slot 
 FILE_KEY_BYTES: Final = 32
 PAYLOAD_NONCE_BYTES: Final = 16
 RECOVERY_SECRET_BYTES: Final = 16
-RECOVERY_SALT_BYTES: Final = 16
+X25519_KEY_BYTES: Final = 32  # public keys, private scalars and shared secrets alike
 TAG_BYTES: Final = 16
 WRAPPED_KEY_BYTES: Final = FILE_KEY_BYTES + TAG_BYTES
 MAC_BYTES: Final = 32
@@ -45,27 +45,29 @@ MAX_CHUNKS: Final = 1 << (8 * COUNTER_BYTES)
 FINAL_PAD_MARKER: Final = 0x80  # final chunk plaintext = data || 0x80 || 0x00...
 
 MAX_SLOTS: Final = 2
-MAX_HEADER_BODY: Final = 1024  # far above the largest valid v1 header body (173 bytes)
+MAX_HEADER_BODY: Final = 1024  # far above the largest valid v1 header body (176 bytes)
 
 
 class SlotType(IntEnum):
     """Kinds of key slot (age calls them stanzas). Each wraps the same file key."""
 
     PASSPHRASE = 0x01  # Argon2id(backup passphrase, salt, params) -> wrapping key
-    RECOVERY_KEY = 0x02  # HKDF-SHA256(recovery secret, salt) -> wrapping key
+    # X25519(ephemeral, recipient public key), then HKDF-SHA256 -> wrapping key (age's X25519
+    # stanza); the recipient private key is derived from the vault's recovery secret.
+    RECOVERY_RECIPIENT = 0x02
 
 
 SLOT_NAMES: Final = {
     SlotType.PASSPHRASE: "backup passphrase",
-    SlotType.RECOVERY_KEY: "recovery key",
+    SlotType.RECOVERY_RECIPIENT: "recovery key",
 }
 
 _KDF_FIELDS = struct.Struct(">IIB")  # time_cost, memory_kib, parallelism
 PASSPHRASE_SLOT_BYTES: Final = _KDF_FIELDS.size + SALT_BYTES + WRAPPED_KEY_BYTES  # 73
-RECOVERY_SLOT_BYTES: Final = RECOVERY_SALT_BYTES + WRAPPED_KEY_BYTES  # 64
+RECIPIENT_SLOT_BYTES: Final = X25519_KEY_BYTES + WRAPPED_KEY_BYTES  # 80
 _SLOT_BYTES: Final = {
     SlotType.PASSPHRASE: PASSPHRASE_SLOT_BYTES,
-    SlotType.RECOVERY_KEY: RECOVERY_SLOT_BYTES,
+    SlotType.RECOVERY_RECIPIENT: RECIPIENT_SLOT_BYTES,
 }
 _SLOT_HEAD = struct.Struct(">BH")  # type, body length
 
@@ -90,19 +92,23 @@ class PassphraseSlot:
 
 
 @dataclass(frozen=True)
-class RecoveryKeySlot:
-    """The file key wrapped under HKDF(the vault's 128-bit recovery secret, salt)."""
+class RecipientSlot:
+    """The file key wrapped to the vault's backup recipient (an X25519 public key), as in age.
 
-    salt: bytes
+    ``ephemeral_public`` is the writer's one-time X25519 public key; the wrapping key comes from
+    its shared secret with the recipient key, which only the recovery secret's holder can redo.
+    """
+
+    ephemeral_public: bytes
     wrapped_key: bytes
 
-    type: ClassVar[SlotType] = SlotType.RECOVERY_KEY
+    type: ClassVar[SlotType] = SlotType.RECOVERY_RECIPIENT
 
     def fields(self) -> bytes:
-        return self.salt
+        return self.ephemeral_public
 
 
-Slot = PassphraseSlot | RecoveryKeySlot
+Slot = PassphraseSlot | RecipientSlot
 
 
 def slot_aad(slot_type: SlotType, fields: bytes) -> bytes:
@@ -236,9 +242,9 @@ def _parse_body(body: bytes) -> tuple[bytes, tuple[Slot, ...]]:
 
 
 def _parse_slot(slot_type: SlotType, raw: bytes) -> Slot:
-    if slot_type is SlotType.RECOVERY_KEY:
-        return RecoveryKeySlot(
-            salt=raw[:RECOVERY_SALT_BYTES], wrapped_key=raw[RECOVERY_SALT_BYTES:]
+    if slot_type is SlotType.RECOVERY_RECIPIENT:
+        return RecipientSlot(
+            ephemeral_public=raw[:X25519_KEY_BYTES], wrapped_key=raw[X25519_KEY_BYTES:]
         )
     time_cost, memory_kib, parallelism = _KDF_FIELDS.unpack_from(raw)
     if not (

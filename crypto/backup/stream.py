@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Literal, Protocol, cast
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from crypto.backup import keys
@@ -37,13 +38,13 @@ from crypto.backup.format import (
     FILE_KEY_BYTES,
     MAX_CHUNKS,
     PAYLOAD_NONCE_BYTES,
-    RECOVERY_SALT_BYTES,
     SEALED_CHUNK_SIZE,
     SLOT_NAMES,
+    X25519_KEY_BYTES,
     Header,
     PassphraseSlot,
     Readable,
-    RecoveryKeySlot,
+    RecipientSlot,
     Slot,
     SlotType,
     chunk_nonce,
@@ -71,19 +72,25 @@ class Writable(Protocol):
 
 @dataclass(frozen=True)
 class WriterRandomness:
-    """Every random value a backup needs. Fresh by default; fixed only for known-answer vectors."""
+    """Every random value a backup needs. Fresh by default; fixed only for known-answer vectors.
+
+    ``ephemeral_private_key`` is the one-time X25519 scalar of the recovery-key slot; like the file
+    key it must never be reused or revealed (it and the file give the file key).
+    """
 
     file_key: bytes = field(default_factory=lambda: secrets.token_bytes(FILE_KEY_BYTES), repr=False)
     payload_nonce: bytes = field(default_factory=lambda: secrets.token_bytes(PAYLOAD_NONCE_BYTES))
     passphrase_salt: bytes = field(default_factory=lambda: secrets.token_bytes(SALT_BYTES))
-    recovery_salt: bytes = field(default_factory=lambda: secrets.token_bytes(RECOVERY_SALT_BYTES))
+    ephemeral_private_key: bytes = field(
+        default_factory=lambda: secrets.token_bytes(X25519_KEY_BYTES), repr=False
+    )
 
     def __post_init__(self) -> None:
         sizes = {
             "file_key": (self.file_key, FILE_KEY_BYTES),
             "payload_nonce": (self.payload_nonce, PAYLOAD_NONCE_BYTES),
             "passphrase_salt": (self.passphrase_salt, SALT_BYTES),
-            "recovery_salt": (self.recovery_salt, RECOVERY_SALT_BYTES),
+            "ephemeral_private_key": (self.ephemeral_private_key, X25519_KEY_BYTES),
         }
         for name, (value, size) in sizes.items():
             if len(value) != size:
@@ -112,6 +119,10 @@ class BackupSummary:
 class BackupWriter:
     """Seal bytes given to ``write`` into ``dst``; ``close`` writes the final chunk.
 
+    Give a backup passphrase, the vault's backup recipient (``recipient_public_key``, the 32-byte
+    X25519 public key from the vault header), or both. The recipient needs no secret, so automatic
+    backups can be made without the recovery key; only the recovery key opens that slot.
+
     Use as a context manager: if the block raises, the final chunk is *not* written, so the partial
     file can never pass for a complete backup (it reads as truncated).
     """
@@ -121,25 +132,31 @@ class BackupWriter:
         dst: Writable,
         *,
         passphrase: bytes | None = None,
-        recovery_secret: bytes | None = None,
+        recipient_public_key: bytes | None = None,
         kdf_params: KdfParams = RFC9106_LOW_MEMORY,
         randomness: WriterRandomness | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelCheck | None = None,
     ) -> None:
-        if passphrase is None and recovery_secret is None:
-            raise ValueError("a backup needs a passphrase, a recovery secret, or both")
+        if passphrase is None and recipient_public_key is None:
+            raise ValueError("a backup needs a passphrase, a recipient public key, or both")
         if passphrase is not None and not passphrase:
             raise PassphrasePolicyError("the backup passphrase must not be empty")
         rnd = randomness if randomness is not None else WriterRandomness()
         slots: list[Slot] = []
+        # The cheap recipient slot first, so a bad public key is refused before Argon2id runs.
+        if recipient_public_key is not None:
+            slots.append(
+                keys.make_recipient_slot(
+                    recipient_public_key, rnd.ephemeral_private_key, rnd.file_key
+                )
+            )
         if passphrase is not None:
             kdf_params.check()
             slots.append(
                 keys.make_passphrase_slot(passphrase, kdf_params, rnd.passphrase_salt, rnd.file_key)
             )
-        if recovery_secret is not None:
-            slots.append(keys.make_recovery_slot(recovery_secret, rnd.recovery_salt, rnd.file_key))
+        slots.sort(key=lambda slot: slot.type)  # the header lists slots in type order
         authenticated = encode_header_body(rnd.payload_nonce, tuple(slots))
         self._dst = dst
         self._aead = ChaCha20Poly1305(keys.payload_key(rnd.file_key, rnd.payload_nonce))
@@ -244,7 +261,7 @@ def write_backup(
     dst: Writable,
     *,
     passphrase: bytes | None = None,
-    recovery_secret: bytes | None = None,
+    recipient_public_key: bytes | None = None,
     kdf_params: KdfParams = RFC9106_LOW_MEMORY,
     randomness: WriterRandomness | None = None,
     progress: ProgressCallback | None = None,
@@ -252,14 +269,15 @@ def write_backup(
 ) -> BackupSummary:
     """Encrypt everything from ``src`` (a binary file or an iterable of byte strings) into ``dst``.
 
-    Give a backup passphrase, the vault's 16-byte recovery secret, or both: either opens the file.
+    Give a backup passphrase, the vault's 32-byte backup recipient public key, or both: the
+    passphrase or the recovery key then opens the file.
     On any error the final chunk is not written, so ``dst`` holds an unusable, truncated file that
     the caller should delete (write to a temporary name and rename on success).
     """
     writer = BackupWriter(
         dst,
         passphrase=passphrase,
-        recovery_secret=recovery_secret,
+        recipient_public_key=recipient_public_key,
         kdf_params=kdf_params,
         randomness=randomness,
         progress=progress,
@@ -416,37 +434,47 @@ def open_backup(
     *,
     passphrase: bytes | None = None,
     recovery_secret: bytes | None = None,
+    recovery_identity: X25519PrivateKey | None = None,
     kdf_limits: KdfLimits | None = None,
 ) -> BackupReader:
     """Parse the header, unwrap the file key with whichever key was given, check the header MAC.
 
+    The recovery key is given as the raw 16-byte ``recovery_secret`` or, already derived, as the
+    recipient private key ``recovery_identity`` (``crypto.backup.recipient.recipient_private_key``).
     Nothing is decrypted before the header is authenticated. Raises a ``BackupError`` subclass for
     every kind of damage; ``WrongKeyError`` for a wrong passphrase or recovery key.
     """
-    if passphrase is None and recovery_secret is None:
-        raise ValueError("give a backup passphrase or a recovery secret")
+    if recovery_secret is not None and recovery_identity is not None:
+        raise ValueError("give the recovery secret or the recovery identity, not both")
     if recovery_secret is not None:
-        keys.check_recovery_secret(recovery_secret)
+        recovery_identity = keys.recovery_identity(recovery_secret)
+    if passphrase is None and recovery_identity is None:
+        raise ValueError("give a backup passphrase or a recovery secret")
     header = read_header(src)
     limits = kdf_limits if kdf_limits is not None else KdfLimits()
-    offered: list[tuple[Slot, bytes]] = []
-    for slot in header.slots:
-        if isinstance(slot, PassphraseSlot) and passphrase is not None:
-            offered.append((slot, passphrase))
-        elif isinstance(slot, RecoveryKeySlot) and recovery_secret is not None:
-            offered.append((slot, recovery_secret))
+    offered = [
+        slot
+        for slot in header.slots
+        if (isinstance(slot, PassphraseSlot) and passphrase is not None)
+        or (isinstance(slot, RecipientSlot) and recovery_identity is not None)
+    ]
     if not offered:
         kind = "backup passphrase" if passphrase is not None else "recovery key"
         raise KeySlotMissingError(kind, tuple(SLOT_NAMES[t] for t in header.slot_types))
-    # The cheap recovery slot first; a passphrase slot over the KDF limits is reported only if
-    # nothing else opened the file.
-    offered.sort(key=lambda pair: pair[0].type != SlotType.RECOVERY_KEY)
-    too_costly: KdfLimitError | None = None
-    for slot, secret in offered:
+    # The cheap recipient slot first; a passphrase slot over the KDF limits or a malformed
+    # recipient slot is reported only if nothing else opened the file.
+    offered.sort(key=lambda slot: slot.type != SlotType.RECOVERY_RECIPIENT)
+    refused: HeaderCorruptError | None = None
+    for slot in offered:
         try:
-            wrapping_key = _wrapping_key(slot, secret, limits)
-        except KdfLimitError as exc:
-            too_costly = exc
+            if isinstance(slot, RecipientSlot) and recovery_identity is not None:
+                wrapping_key = _recipient_wrapping_key(slot, recovery_identity)
+            elif isinstance(slot, PassphraseSlot) and passphrase is not None:
+                wrapping_key = _passphrase_wrapping_key(slot, passphrase, limits)
+            else:  # not offered (filtered above)
+                continue
+        except HeaderCorruptError as exc:
+            refused = refused or exc
             continue
         file_key = keys.unwrap_file_key(wrapping_key, slot)
         if file_key is None:
@@ -458,14 +486,20 @@ def open_backup(
         )
         payload_key = keys.payload_key(file_key, header.payload_nonce)
         return BackupReader(src, header, payload_key, opened_with)
-    if too_costly is not None:
-        raise too_costly
+    if refused is not None:
+        raise refused
     raise WrongKeyError()
 
 
-def _wrapping_key(slot: Slot, secret: bytes, limits: KdfLimits) -> bytes:
-    if isinstance(slot, RecoveryKeySlot):
-        return keys.recovery_wrapping_key(secret, slot.salt)
+def _recipient_wrapping_key(slot: RecipientSlot, identity: X25519PrivateKey) -> bytes:
+    wrapping_key = keys.recipient_unwrapping_key(identity, slot)
+    if wrapping_key is None:
+        # A low-order ephemeral key: no writer makes one, and anyone can see it without a key.
+        raise HeaderCorruptError("its recovery-key slot holds an invalid public key")
+    return wrapping_key
+
+
+def _passphrase_wrapping_key(slot: PassphraseSlot, passphrase: bytes, limits: KdfLimits) -> bytes:
     params = slot.params
     if params.memory_kib > limits.max_memory_kib or params.time_cost > limits.max_time_cost:
         raise KdfLimitError(
@@ -474,7 +508,7 @@ def _wrapping_key(slot: Slot, secret: bytes, limits: KdfLimits) -> bytes:
             f"{limits.max_time_cost} passes allowed"
         )
     try:
-        return keys.passphrase_wrapping_key(secret, params, slot.salt)
+        return keys.passphrase_wrapping_key(passphrase, params, slot.salt)
     except WeakParametersError as exc:
         raise HeaderCorruptError(f"its key-derivation parameters are not allowed ({exc})") from exc
 

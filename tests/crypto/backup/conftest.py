@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from crypto.backup import KdfLimits, open_backup, write_backup
+from crypto.backup.recipient import recipient_public_key
 from crypto.kdf import TEST_ONLY
 
 VECTORS_DIR = Path(__file__).resolve().parents[2] / "vectors" / "backup"
@@ -23,6 +25,14 @@ class Keys:
     recovery_secret: bytes = bytes(range(16, 32))
     wrong_passphrase: bytes = b"a long backup passphrasE"
     wrong_recovery_secret: bytes = bytes(range(17, 33))
+    # The writer's side of the recovery key: the public half, as kept in the vault header.
+    recipient_public_key: bytes = field(
+        default_factory=lambda: recipient_public_key(bytes(range(16, 32)))
+    )
+    # Another vault's recipient (the public half of ``wrong_recovery_secret``).
+    other_recipient_public_key: bytes = field(
+        default_factory=lambda: recipient_public_key(bytes(range(17, 33)))
+    )
     # Cheap but real caps: a mutated header may ask for up to 1 MiB and 4 passes, no more.
     limits: KdfLimits = field(
         default_factory=lambda: KdfLimits(max_memory_kib=1024, max_time_cost=4)
@@ -48,7 +58,7 @@ def make_backup(keys: Keys) -> MakeBackup:
             io.BytesIO(plaintext),
             out,
             passphrase=keys.passphrase if passphrase else None,
-            recovery_secret=keys.recovery_secret if recovery else None,
+            recipient_public_key=keys.recipient_public_key if recovery else None,
             kdf_params=TEST_ONLY,
         )
         return out.getvalue()
@@ -60,7 +70,7 @@ def make_backup(keys: Keys) -> MakeBackup:
 def open_all(keys: Keys) -> OpenAll:
     """``open_all(data, **key) -> plaintext``: open and read to the end (tight KDF limits)."""
 
-    def run(data: bytes, **key: bytes) -> bytes:
+    def run(data: bytes, **key: Any) -> bytes:
         if not key:
             key = {"passphrase": keys.passphrase}
         return open_backup(io.BytesIO(data), kdf_limits=keys.limits, **key).read()

@@ -31,7 +31,7 @@ from crypto.backup.format import SEALED_CHUNK_SIZE
 from crypto.errors import CryptoError
 
 C = SEALED_CHUNK_SIZE
-H = 204  # header size with both key slots
+H = 220  # header size with both key slots
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +141,9 @@ def _header_field(offset: int) -> tuple[str, tuple[type[BackupError], ...]]:
         (57, "passphrase salt", (WrongKeyError,)),
         (105, "passphrase wrapped key", (WrongKeyError,)),
         (108, "recovery slot type and length", (HeaderCorruptError,)),
-        (172, "recovery slot (unused here)", (HeaderCorruptError,)),
-        (204, "header MAC", (HeaderCorruptError,)),
+        (140, "recovery slot ephemeral key (unused here)", (HeaderCorruptError,)),
+        (188, "recovery slot wrapped key (unused here)", (HeaderCorruptError,)),
+        (220, "header MAC", (HeaderCorruptError,)),
     ]
     return next((name, errors) for end, name, errors in fields if offset < end)
 
@@ -153,6 +154,31 @@ def test_flipped_bit_in_each_header_byte(offset: int, backup: bytes, open_all: A
     for bit in (0, 7):
         with pytest.raises(errors):
             open_all(flip(backup, offset, bit))
+
+
+def _header_field_by_recovery_key(offset: int) -> tuple[str, tuple[type[BackupError], ...]]:
+    """As ``_header_field``, when the file is opened with the recovery key instead."""
+    fields: list[tuple[int, str, tuple[type[BackupError], ...]]] = [
+        (32, "", ()),  # before the passphrase slot: as when opened with the passphrase
+        (105, "passphrase slot (unused here)", (HeaderCorruptError,)),
+        (108, "recovery slot type and length", (HeaderCorruptError,)),
+        # Another point gives another shared secret: the slot does not open.
+        (140, "recovery slot ephemeral key", (WrongKeyError,)),
+        (188, "recovery slot wrapped key", (WrongKeyError,)),
+        (220, "header MAC", (HeaderCorruptError,)),
+    ]
+    name, errors = next((name, errors) for end, name, errors in fields if offset < end)
+    return (name, errors) if errors else _header_field(offset)
+
+
+@pytest.mark.parametrize("offset", range(H))
+def test_flipped_bit_in_each_header_byte_opened_with_the_recovery_key(
+    offset: int, backup: bytes, keys: Any, open_all: Any
+) -> None:
+    _field, errors = _header_field_by_recovery_key(offset)
+    for bit in (0, 7):
+        with pytest.raises(errors):
+            open_all(flip(backup, offset, bit), recovery_secret=keys.recovery_secret)
 
 
 @pytest.mark.parametrize(
@@ -235,7 +261,7 @@ def test_chunk_spliced_from_another_backup(
         open_all(spliced)
     assert info.value.index == 1
     with pytest.raises(HeaderCorruptError):  # another file's header with this one's slots
-        open_all(other[:172] + backup[172:])
+        open_all(other[:188] + backup[188:])
 
 
 @pytest.mark.parametrize("extra", [b"\x00", b"more data", bytes(C)])
@@ -309,7 +335,9 @@ class FailingSource(io.BytesIO):
 
 def test_unreadable_source_while_writing(plaintext: bytes, keys: Any) -> None:
     with pytest.raises(BackupIOError, match="read the data to back up: Input/output error"):
-        write_backup(FailingSource(plaintext), io.BytesIO(), recovery_secret=keys.recovery_secret)
+        write_backup(
+            FailingSource(plaintext), io.BytesIO(), recipient_public_key=keys.recipient_public_key
+        )
 
 
 def test_unreadable_backup_file(backup: bytes, keys: Any) -> None:
@@ -337,7 +365,7 @@ def test_cancel_while_writing_leaves_an_invalid_file(
             progress=progress,
             cancel=stop.is_set,
         )
-    assert len(out.getvalue()) == H - 67 + 2 * C  # header without the recovery slot, 2 chunks
+    assert len(out.getvalue()) == H - 83 + 2 * C  # header without the recovery slot, 2 chunks
     with pytest.raises(TruncatedError):
         open_all(out.getvalue())
 
@@ -355,7 +383,10 @@ def test_an_exception_inside_the_writer_block_leaves_an_invalid_file(
     keys: Any, open_all: Any
 ) -> None:
     out = io.BytesIO()
-    with pytest.raises(RuntimeError), BackupWriter(out, recovery_secret=keys.recovery_secret) as w:
+    with (
+        pytest.raises(RuntimeError),
+        BackupWriter(out, recipient_public_key=keys.recipient_public_key) as w,
+    ):
         w.write(b"partial")
         raise RuntimeError("snapshot failed")
     with pytest.raises(TruncatedError):

@@ -60,7 +60,7 @@ def _apply(data: bytes, mutation: tuple[str, int, int, bytes]) -> bytes:
     return data[:offset] + blob + data[offset + len(blob) :]
 
 
-def _must_reject(data: bytes, key: dict[str, bytes], limits: Any) -> None:
+def _must_reject(data: bytes, key: dict[str, Any], limits: Any) -> None:
     try:
         plaintext = open_backup(io.BytesIO(data), kdf_limits=limits, **key).read()
     except BackupError:

@@ -21,6 +21,7 @@ from crypto.backup import (
     write_backup_with_manifest,
 )
 from crypto.backup.format import SEALED_CHUNK_SIZE
+from crypto.backup.recipient import recipient_private_key
 from crypto.errors import PassphrasePolicyError, WeakParametersError
 from crypto.kdf import OWASP_MINIMUM, TEST_ONLY, KdfParams
 
@@ -74,7 +75,7 @@ def test_chunks_are_yielded_one_per_64_kib(payloads: Any, keys: Any, make_backup
 def test_writer_accepts_any_write_sizes(payloads: Any, keys: Any) -> None:
     plaintext = payloads["multi-chunk"]
     out = io.BytesIO()
-    with BackupWriter(out, recovery_secret=keys.recovery_secret) as writer:
+    with BackupWriter(out, recipient_public_key=keys.recipient_public_key) as writer:
         pos, step = 0, 1
         while pos < len(plaintext):
             writer.write(memoryview(plaintext)[pos : pos + step])
@@ -90,7 +91,7 @@ def test_writer_accepts_any_write_sizes(payloads: Any, keys: Any) -> None:
 def test_source_may_be_an_iterable_of_bytes(keys: Any) -> None:
     out = io.BytesIO()
     pieces: list[bytes | bytearray] = [b"a" * 70000, b"", b"b" * 3, bytearray(b"c" * 65536)]
-    summary = write_backup(iter(pieces), out, recovery_secret=keys.recovery_secret)
+    summary = write_backup(iter(pieces), out, recipient_public_key=keys.recipient_public_key)
     assert summary.plaintext_bytes == 70000 + 3 + 65536
     reader = open_backup(io.BytesIO(out.getvalue()), recovery_secret=keys.recovery_secret)
     assert reader.read() == b"".join(pieces)
@@ -113,7 +114,10 @@ def test_progress_reports_growing_byte_counts(payloads: Any, keys: Any) -> None:
     seen: list[int] = []
     out = io.BytesIO()
     write_backup(
-        io.BytesIO(plaintext), out, recovery_secret=keys.recovery_secret, progress=seen.append
+        io.BytesIO(plaintext),
+        out,
+        recipient_public_key=keys.recipient_public_key,
+        progress=seen.append,
     )
     assert seen == sorted(seen) and seen[-1] == len(plaintext)
     restored: list[int] = []
@@ -136,7 +140,8 @@ def test_two_backups_of_the_same_data_share_no_ciphertext(keys: Any, make_backup
     assert len(set(chunks_a) | set(chunks_b)) == len(chunks_a) + len(chunks_b) == 8
     assert header_a.payload_nonce != header_b.payload_nonce
     for slot_a, slot_b in zip(header_a.slots, header_b.slots, strict=True):
-        assert slot_a.salt != slot_b.salt and slot_a.wrapped_key != slot_b.wrapped_key
+        # The salt, or the ephemeral X25519 key, is fresh; so is every wrapped key.
+        assert slot_a.fields() != slot_b.fields() and slot_a.wrapped_key != slot_b.wrapped_key
     assert header_a.mac != header_b.mac
 
 
@@ -146,7 +151,11 @@ def test_inspect_reports_key_slots_and_parameters(make_backup: Any) -> None:
     assert header.slot_types == (SlotType.PASSPHRASE,)
     slot = header.slot(SlotType.PASSPHRASE)
     assert slot is not None and slot.type is SlotType.PASSPHRASE
-    assert header.slot(SlotType.RECOVERY_KEY) is None
+    assert header.slot(SlotType.RECOVERY_RECIPIENT) is None
+    header = inspect_backup(io.BytesIO(make_backup(b"", passphrase=False, recovery=True)))
+    assert header.slot_types == (SlotType.RECOVERY_RECIPIENT,)
+    assert header.size == 144
+    assert header.slot(SlotType.PASSPHRASE) is None
 
 
 def test_passphrase_only_backup_refuses_a_recovery_key_clearly(keys: Any, make_backup: Any) -> None:
@@ -159,16 +168,26 @@ def test_passphrase_only_backup_refuses_a_recovery_key_clearly(keys: Any, make_b
 
 
 def test_api_misuse_is_refused(keys: Any) -> None:
-    with pytest.raises(ValueError, match="passphrase, a recovery secret"):
+    with pytest.raises(ValueError, match="passphrase, a recipient public key"):
         write_backup(io.BytesIO(b""), io.BytesIO())
     with pytest.raises(PassphrasePolicyError):
         write_backup(io.BytesIO(b""), io.BytesIO(), passphrase=b"")
-    with pytest.raises(ValueError, match="16 raw bytes"):
-        write_backup(io.BytesIO(b""), io.BytesIO(), recovery_secret=b"short")
+    with pytest.raises(ValueError, match="32 raw bytes"):
+        write_backup(io.BytesIO(b""), io.BytesIO(), recipient_public_key=b"short")
+    with pytest.raises(ValueError, match="32 raw bytes"):  # the secret is not the public key
+        write_backup(io.BytesIO(b""), io.BytesIO(), recipient_public_key=keys.recovery_secret)
+    with pytest.raises(TypeError):  # the writer takes no recovery secret at all
+        write_backup(io.BytesIO(b""), io.BytesIO(), recovery_secret=keys.recovery_secret)  # type: ignore[call-arg]
     with pytest.raises(ValueError):
         open_backup(io.BytesIO(b""))
     with pytest.raises(ValueError, match="16 raw bytes"):
         open_backup(io.BytesIO(b""), recovery_secret=bytes(15))
+    with pytest.raises(ValueError, match="not both"):
+        open_backup(
+            io.BytesIO(b""),
+            recovery_secret=keys.recovery_secret,
+            recovery_identity=recipient_private_key(keys.recovery_secret),
+        )
     with pytest.raises(WeakParametersError):
         write_backup(io.BytesIO(b""), io.BytesIO(), passphrase=b"p", kdf_params=KdfParams(1, 4, 1))
 
@@ -200,7 +219,7 @@ def test_manifest_container_round_trip(size: str, payloads: Any, keys: Any) -> N
     manifest = {"kind": "vault-snapshot", "app": "quietroom 0.1.0", "note": "ünïcödé"}
     out = io.BytesIO()
     write_backup_with_manifest(
-        manifest, io.BytesIO(payloads[size]), out, recovery_secret=keys.recovery_secret
+        manifest, io.BytesIO(payloads[size]), out, recipient_public_key=keys.recipient_public_key
     )
     reader = open_backup(io.BytesIO(out.getvalue()), recovery_secret=keys.recovery_secret)
     assert read_manifest(reader) == manifest
@@ -210,7 +229,7 @@ def test_manifest_container_round_trip(size: str, payloads: Any, keys: Any) -> N
 def test_manifest_is_encrypted(keys: Any) -> None:
     out = io.BytesIO()
     write_backup_with_manifest(
-        {"client": "CANARY-NAME"}, [b"x"], out, recovery_secret=keys.recovery_secret
+        {"client": "CANARY-NAME"}, [b"x"], out, recipient_public_key=keys.recipient_public_key
     )
     assert b"CANARY" not in out.getvalue() and b"QRMF" not in out.getvalue()
 
@@ -231,7 +250,7 @@ def test_manifest_is_encrypted(keys: Any) -> None:
 )
 def test_malformed_manifest(plaintext: bytes, message: str, keys: Any) -> None:
     out = io.BytesIO()
-    write_backup([plaintext], out, recovery_secret=keys.recovery_secret)
+    write_backup([plaintext], out, recipient_public_key=keys.recipient_public_key)
     reader = open_backup(io.BytesIO(out.getvalue()), recovery_secret=keys.recovery_secret)
     with pytest.raises(ManifestError, match=message):
         read_manifest(reader)
@@ -257,7 +276,9 @@ class ShortWriter(io.BytesIO):
 
 def test_short_writes_are_completed(payloads: Any, keys: Any) -> None:
     out = ShortWriter()
-    write_backup(io.BytesIO(payloads["chunk-plus-1"]), out, recovery_secret=keys.recovery_secret)
+    write_backup(
+        io.BytesIO(payloads["chunk-plus-1"]), out, recipient_public_key=keys.recipient_public_key
+    )
     reader = open_backup(io.BytesIO(out.getvalue()), recovery_secret=keys.recovery_secret)
     assert reader.read() == payloads["chunk-plus-1"]
 
@@ -290,12 +311,14 @@ def test_memory_stays_constant_whatever_the_size(keys: Any) -> None:
     tracemalloc.start()
     try:
         write_backup(
-            (piece for _ in range(size // len(piece))), out, recovery_secret=keys.recovery_secret
+            (piece for _ in range(size // len(piece))),
+            out,
+            recipient_public_key=keys.recipient_public_key,
         )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert out.total == backup_size(size, 128)
+    assert out.total == backup_size(size, 144)
     assert peak < 1024 * 1024, f"peak Python allocation {peak} bytes for a {size}-byte backup"
 
 
@@ -327,6 +350,9 @@ def test_randomness_repr_hides_the_file_key() -> None:
 
     rnd = WriterRandomness()
     assert rnd.file_key.hex() not in repr(rnd)
+    assert rnd.ephemeral_private_key.hex() not in repr(rnd)
     assert WriterRandomness() != rnd
     with pytest.raises(ValueError, match="file_key must be 32 bytes"):
         WriterRandomness(file_key=bytes(31))
+    with pytest.raises(ValueError, match="ephemeral_private_key must be 32 bytes"):
+        WriterRandomness(ephemeral_private_key=bytes(16))

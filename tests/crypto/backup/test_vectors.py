@@ -10,11 +10,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 import crypto.backup.errors as backup_errors
 from crypto.backup import SlotType, inspect_backup, open_backup
 from crypto.backup import keys as key_schedule
-from crypto.backup.format import SEALED_CHUNK_SIZE, PassphraseSlot
+from crypto.backup.format import SEALED_CHUNK_SIZE, PassphraseSlot, RecipientSlot
+from crypto.backup.recipient import recipient_private_key, recipient_public_key
 
 VECTORS_DIR = Path(__file__).resolve().parents[2] / "vectors" / "backup"
 VALID = json.loads((VECTORS_DIR / "vectors.json").read_text())
@@ -32,8 +34,9 @@ def _open_kwargs(vector: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_vectors_cover_the_cases() -> None:
-    assert len(VALID) >= 6 and len(NEGATIVE) >= 20
+    assert len(VALID) >= 6 and len(NEGATIVE) >= 30
     assert sum(1 for v in VALID if v["backup_file"]) >= 3
+    assert {c["open_with"] for c in NEGATIVE} >= {"passphrase", "recovery", "other-recovery"}
 
 
 @pytest.mark.parametrize("vector", VALID, ids=lambda v: v["name"])
@@ -78,9 +81,22 @@ def test_key_schedule_intermediates(vector: dict[str, Any]) -> None:
             vector["kdf"]["memory_kib"],
             vector["kdf"]["parallelism"],
         )
-    slot = header.slot(SlotType.RECOVERY_KEY)
-    if slot is not None:
-        assert slot.salt == rnd["recovery_salt"]
+    slot = header.slot(SlotType.RECOVERY_RECIPIENT)
+    assert (slot is not None) == (vector["recovery_secret"] is not None)
+    if isinstance(slot, RecipientSlot):
+        derived = vector["derived"]
+        secret = bytes.fromhex(vector["recovery_secret"])
+        assert recipient_public_key(secret).hex() == vector["recipient_public_key"]
+        ephemeral = X25519PrivateKey.from_private_bytes(rnd["ephemeral_private_key"])
+        assert slot.ephemeral_public == ephemeral.public_key().public_bytes_raw()
+        assert slot.ephemeral_public.hex() == derived["ephemeral_public_key"]
+        shared = recipient_private_key(secret).exchange(
+            X25519PublicKey.from_public_bytes(slot.ephemeral_public)
+        )
+        assert shared.hex() == derived["x25519_shared_secret"]
+        wrapping_key = key_schedule.recipient_unwrapping_key(recipient_private_key(secret), slot)
+        assert wrapping_key is not None and wrapping_key.hex() == derived["recipient_wrapping_key"]
+        assert key_schedule.unwrap_file_key(wrapping_key, slot) == rnd["file_key"]
     size = vector["header_size"] + (len_plain(vector) // 65536 + 1) * SEALED_CHUNK_SIZE
     assert size == vector["backup_size"]
 

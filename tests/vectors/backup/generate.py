@@ -3,8 +3,10 @@
     .venv/bin/python tests/vectors/backup/generate.py          # rewrite the vector files
     .venv/bin/python tests/vectors/backup/generate.py --check  # fail if they would change
 
-Every random value (file key, payload nonce, salts) is fixed per vector and recorded in
-``vectors.json``, so another implementation can reproduce each file byte for byte. Small vectors
+Every random value (file key, payload nonce, passphrase salt, the ephemeral X25519 private key of
+the recovery-key slot) is fixed per vector and recorded in ``vectors.json``, so another
+implementation can reproduce each file byte for byte. The writer is given the recipient public key
+(derived from the recovery secret as the vault does); the reader, the recovery secret. Small vectors
 are stored whole as ``<name>.qrbackup``; larger ones by size and SHA-256. ``negative.json`` lists
 damaged variants with the error each must raise; the expected errors are written here by hand, and
 generation stops if the code disagrees. Once format version 1 is released these files are frozen:
@@ -31,13 +33,20 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QUIETROOM_ALLOW_TEST_KDF", "1")  # vectors use the cheap test profile
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import (  # noqa: E402
+    X25519PrivateKey,
+    X25519PublicKey,
+)
+
 from crypto.backup import keys  # noqa: E402
 from crypto.backup.format import SEALED_CHUNK_SIZE  # noqa: E402
+from crypto.backup.recipient import recipient_public_key  # noqa: E402
 from crypto.backup.stream import WriterRandomness, open_backup, write_backup  # noqa: E402
 from crypto.kdf import KdfParams  # noqa: E402
 
 PASSPHRASE = "correct horse battery staple"
 RECOVERY_SECRET = "000102030405060708090a0b0c0d0e0f"
+RECIPIENT_PUBLIC_KEY = recipient_public_key(bytes.fromhex(RECOVERY_SECRET)).hex()
 TEST_KDF = {"time_cost": 1, "memory_kib": 64, "parallelism": 1}
 OWASP_KDF = {"time_cost": 2, "memory_kib": 19 * 1024, "parallelism": 1}
 STORE_WHOLE_UP_TO = 70_000  # bytes; bigger backups are checked by hash
@@ -53,7 +62,7 @@ def _randomness(tag: str) -> dict[str, str]:
         "file_key": h("file_key", 32),
         "payload_nonce": h("payload_nonce", 16),
         "passphrase_salt": h("passphrase_salt", 16),
-        "recovery_salt": h("recovery_salt", 16),
+        "ephemeral_private_key": h("ephemeral_private_key", 32),
     }
 
 
@@ -68,7 +77,7 @@ VALID: list[dict[str, Any]] = [
     },
     {
         "name": "recovery-hello",
-        "description": "recovery-key slot only, a 13-byte payload",
+        "description": "recovery-key (X25519 recipient) slot only, a 13-byte payload",
         "passphrase": None,
         "recovery_secret": RECOVERY_SECRET,
         "kdf": None,
@@ -117,12 +126,14 @@ VALID: list[dict[str, Any]] = [
     },
 ]
 for _spec in VALID:
+    _spec["recipient_public_key"] = RECIPIENT_PUBLIC_KEY if _spec["recovery_secret"] else None
     _spec["randomness"] = _randomness(_spec["name"])
 
 _BASE = "both-slots-multi-chunk"
 # Offsets in a header with both slots (see docs/backup-format.md): magic 0, version 8, header
 # length 10, payload nonce 12, slot count 28, passphrase slot 29 (t 32, m 36, p 40, salt 41,
-# wrapped key 57), recovery slot 105 (salt 108, wrapped key 124), MAC 172, chunk 0 at 204.
+# wrapped key 57), recovery slot 105 (ephemeral public key 108, wrapped key 140), MAC 188,
+# chunk 0 at 220.
 NEGATIVE: list[dict[str, Any]] = [
     {"name": "empty-file", "mutation": {"op": "truncate", "length": 0}, "error": "EmptyFileError"},
     {
@@ -176,8 +187,47 @@ NEGATIVE: list[dict[str, Any]] = [
         "error": "HeaderCorruptError",
     },
     {
+        "name": "recipient-ephemeral-key-flipped",
+        "mutation": {"op": "flip", "offset": 120, "bit": 6},
+        "open_with": "recovery",
+        "error": "WrongKeyError",
+    },
+    {
+        "name": "recipient-wrapped-key-flipped",
+        "mutation": {"op": "flip", "offset": 187, "bit": 0},
+        "open_with": "recovery",
+        "error": "WrongKeyError",
+    },
+    {
+        "name": "recipient-ephemeral-key-zero",
+        "mutation": {"op": "set", "offset": 108, "hex": "00" * 32},
+        "open_with": "recovery",
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "recipient-ephemeral-key-low-order",
+        "mutation": {
+            "op": "set",
+            "offset": 108,
+            "hex": "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        },
+        "open_with": "recovery",
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "recipient-slot-flipped-opened-with-passphrase",
+        "mutation": {"op": "flip", "offset": 110, "bit": 2},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "passphrase-slot-flipped-opened-with-recovery-key",
+        "mutation": {"op": "flip", "offset": 60, "bit": 4},
+        "open_with": "recovery",
+        "error": "HeaderCorruptError",
+    },
+    {
         "name": "header-mac-flipped",
-        "mutation": {"op": "flip", "offset": 172, "bit": 1},
+        "mutation": {"op": "flip", "offset": 188, "bit": 1},
         "error": "HeaderCorruptError",
     },
     {
@@ -193,8 +243,14 @@ NEGATIVE: list[dict[str, Any]] = [
         "error": "WrongKeyError",
     },
     {
+        "name": "recovery-key-of-another-vault",
+        "mutation": None,
+        "open_with": "other-recovery",
+        "error": "WrongKeyError",
+    },
+    {
         "name": "chunk-1-flipped",
-        "mutation": {"op": "flip", "offset": 204 + SEALED_CHUNK_SIZE + 5, "bit": 2},
+        "mutation": {"op": "flip", "offset": 220 + SEALED_CHUNK_SIZE + 5, "bit": 2},
         "error": "ChunkCorruptError",
         "chunk_index": 1,
     },
@@ -206,17 +262,17 @@ NEGATIVE: list[dict[str, Any]] = [
     },
     {
         "name": "truncated-at-chunk-boundary",
-        "mutation": {"op": "truncate", "length": 204 + 3 * SEALED_CHUNK_SIZE},
+        "mutation": {"op": "truncate", "length": 220 + 3 * SEALED_CHUNK_SIZE},
         "error": "TruncatedError",
     },
     {
         "name": "truncated-mid-chunk",
-        "mutation": {"op": "truncate", "length": 204 + SEALED_CHUNK_SIZE + 1000},
+        "mutation": {"op": "truncate", "length": 220 + SEALED_CHUNK_SIZE + 1000},
         "error": "TruncatedError",
     },
     {
         "name": "truncated-after-header",
-        "mutation": {"op": "truncate", "length": 204},
+        "mutation": {"op": "truncate", "length": 220},
         "error": "TruncatedError",
     },
     {
@@ -269,7 +325,9 @@ def build(spec: dict[str, Any]) -> bytes:
         io.BytesIO(plaintext_for(spec)),
         out,
         passphrase=spec["passphrase"].encode() if spec["passphrase"] else None,
-        recovery_secret=bytes.fromhex(spec["recovery_secret"]) if spec["recovery_secret"] else None,
+        recipient_public_key=(
+            bytes.fromhex(spec["recipient_public_key"]) if spec["recipient_public_key"] else None
+        ),
         kdf_params=KdfParams(**kdf) if kdf else KdfParams(1, 64, 1),
         randomness=WriterRandomness(**{k: bytes.fromhex(v) for k, v in spec["randomness"].items()}),
     )
@@ -313,6 +371,7 @@ def open_kwargs(open_with: str) -> dict[str, Any]:
         "recovery": {"recovery_secret": bytes.fromhex(RECOVERY_SECRET)},
         "wrong-passphrase": {"passphrase": PASSPHRASE.encode() + b"!"},
         "wrong-recovery": {"recovery_secret": bytes(16)},
+        "other-recovery": {"recovery_secret": bytes.fromhex(RECOVERY_SECRET)[::-1]},
     }[open_with]
 
 
@@ -322,22 +381,42 @@ def _describe(spec: dict[str, Any], data: bytes) -> dict[str, Any]:
     nonce = bytes.fromhex(spec["randomness"]["payload_nonce"])
     plaintext = plaintext_for(spec)
     entry = {k: v for k, v in spec.items()}
+    derived = {
+        "payload_key": keys.payload_key(file_key, nonce).hex(),
+        "header_mac": keys.header_mac(file_key, data[: header_size - 32]).hex(),
+    }
+    if spec["recipient_public_key"]:
+        derived.update(_recipient_intermediates(spec))
     entry.update(
         {
             "format_version": 1,
             "plaintext_sha256": hashlib.sha256(plaintext).hexdigest(),
             "header_size": header_size,
             "header_hex": data[:header_size].hex(),
-            "derived": {
-                "payload_key": keys.payload_key(file_key, nonce).hex(),
-                "header_mac": keys.header_mac(file_key, data[: header_size - 32]).hex(),
-            },
+            "derived": derived,
             "backup_size": len(data),
             "backup_sha256": hashlib.sha256(data).hexdigest(),
             "backup_file": f"{spec['name']}.qrbackup" if len(data) <= STORE_WHOLE_UP_TO else None,
         }
     )
     return entry
+
+
+def _recipient_intermediates(spec: dict[str, Any]) -> dict[str, str]:
+    """The recovery-key slot's steps (docs/backup-format.md §3), for other implementations."""
+    ephemeral = X25519PrivateKey.from_private_bytes(
+        bytes.fromhex(spec["randomness"]["ephemeral_private_key"])
+    )
+    ephemeral_public = ephemeral.public_key().public_bytes_raw()
+    recipient = bytes.fromhex(spec["recipient_public_key"])
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
+    return {
+        "ephemeral_public_key": ephemeral_public.hex(),
+        "x25519_shared_secret": shared.hex(),
+        "recipient_wrapping_key": keys.recipient_wrapping_key(
+            shared, ephemeral_public, recipient
+        ).hex(),
+    }
 
 
 def _check_negative(spec: dict[str, Any], base: bytes, header_size: int) -> None:
