@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.resources
 import logging
 import secrets
 import signal
@@ -44,7 +45,18 @@ from telehealth.relay_wire import CloseCode, presence_notice
 
 log = logging.getLogger("telehealth.relay")
 
-DEFAULT_STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "resources" / "web"
+
+def installed_web_dir() -> Path | None:
+    """The client page shipped inside the installed ``resources`` package (``resources/web``),
+    or ``None`` when it is missing or not a plain directory (e.g. a zipped install)."""
+    try:
+        web_dir = importlib.resources.files("resources") / "web"
+    except ModuleNotFoundError:
+        return None
+    return web_dir if isinstance(web_dir, Path) and web_dir.is_dir() else None
+
+
+DEFAULT_STATIC_DIR: Final = installed_web_dir()
 MAX_PARTICIPANTS: Final = 2
 
 PLACEHOLDER_PAGE: Final = (
@@ -58,9 +70,14 @@ SECURITY_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
+    # Only the page's own files; WebSocket and /ice/ on the same origin ('self' covers ws/wss);
+    # no inline script or style, no eval, no forms posting anywhere, no framing; Trusted Types
+    # forbid every HTML-string sink (the page builds its DOM with textContent only).
     "Content-Security-Policy": (
-        "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; media-src 'self' blob:; manifest-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+        "require-trusted-types-for 'script'; trusted-types 'none'"
     ),
     "Permissions-Policy": "camera=(self), microphone=(self), display-capture=()",
 }

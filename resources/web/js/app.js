@@ -1,0 +1,556 @@
+// The client's side of a Quietroom session: read the link, check the camera and microphone,
+// wait to be let in, then a WebRTC call with the therapist's app. The relay only ever sees the
+// room id and sealed envelopes; names, SDP, candidates and chat never reach it in the clear.
+// Nothing of the session is written to storage: no cookies, no web storage, no databases.
+
+import {
+  FormatError,
+  Opener,
+  RejectedError,
+  Sealer,
+  checkName,
+  deriveCallKeys,
+  presenceCount,
+  secretFromFragment,
+} from "./signalling.js";
+import { AnswererVerifier, VerificationError, formatCode } from "./verification.js";
+import { deviceProblem, listDevices, openDevices, startLevelMeter } from "./media.js";
+import { describe, summarise } from "./quality.js";
+
+const $ = (id) => document.getElementById(id);
+const SCREENS = ["screen-start", "screen-check", "screen-waiting", "screen-call", "screen-end"];
+const CLOSE_MESSAGES = {
+  4001: "This session link is already open in another window or on another device. Close the other one, then press Join again.",
+  4005: "This session link has expired. Please ask your therapist for a new one.",
+  4006: "Too many sessions are open from your network right now. Please close other session windows and join again.",
+  4007: "This link looks incomplete. Please open the full link from your therapist's message.",
+  4008: "The session service is busy just now. Please wait a minute, then join again.",
+  1001: "The session service restarted. Please join again.",
+};
+const END_MESSAGES = {
+  left: "You can close this page now. If you left by mistake, press Join again.",
+  ended: "Your therapist has ended the session. Thank you. You can close this page.",
+  declined: "Your therapist could not let you in just now. If you were expecting a session, please get in touch with them.",
+  lost: "The connection was lost. Please check your internet connection, then press Join again.",
+  unverified: "The session was stopped because its security check did not work out. Please ask your therapist for a new link.",
+};
+const STATS_INTERVAL_MS = 2000;
+const FAREWELL_AHEAD = 1_000_000_000; // see Sealer.sealAhead
+
+const s = {
+  phase: "start",
+  keys: null,
+  sealer: null,
+  opener: null,
+  ws: null,
+  inbox: Promise.resolve(),
+  stream: null,
+  stopMeter: () => {},
+  name: "",
+  pc: null,
+  verifier: null,
+  chat: null,
+  remoteStream: null,
+  statsTimer: 0,
+  previousStats: null,
+  farewell: null,
+  therapistHere: false,
+  reconnects: 0,
+};
+
+// ---- screens ------------------------------------------------------------------------------
+
+function show(id) {
+  for (const screen of SCREENS) $(screen).hidden = screen !== id;
+  const heading = $(id).querySelector("h1");
+  if (heading) heading.focus({ preventScroll: false });
+}
+
+/** Show a stream in a (muted) video element; play() explicitly, as autoplay may not start for
+ * an element that was hidden when it got its stream. */
+function attach(video, stream) {
+  video.srcObject = stream;
+  if (stream) video.play().catch(() => {});
+}
+
+function say(element, text, problem = false) {
+  element.textContent = text;
+  element.classList.toggle("problem", problem);
+}
+
+function end(reason, text) {
+  if (s.phase === "ended") return;
+  s.phase = "ended";
+  cleanup();
+  $("end-title").textContent =
+    reason === "left" ? "You have left the session" : "The session has ended";
+  $("end-message").textContent = text || END_MESSAGES[reason] || END_MESSAGES.lost;
+  $("rejoin").hidden = reason === "ended" || reason === "declined" || reason === "unverified";
+  show("screen-end");
+}
+
+function cleanup() {
+  clearInterval(s.statsTimer);
+  s.stopMeter();
+  if (s.pc) s.pc.close();
+  s.pc = null;
+  s.chat = null;
+  if (s.stream) for (const track of s.stream.getTracks()) track.stop();
+  s.stream = null;
+  for (const id of ["preview", "waiting-preview", "self", "remote"]) $(id).srcObject = null;
+  if (s.ws) s.ws.close(1000);
+  s.ws = null;
+  $("chat-log").replaceChildren(); // nothing of the conversation stays on the page
+  s.keys = s.sealer = s.opener = s.verifier = s.farewell = null;
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+async function main() {
+  const supported =
+    window.isSecureContext &&
+    window.crypto?.subtle &&
+    window.RTCPeerConnection &&
+    navigator.mediaDevices?.getUserMedia &&
+    window.WebSocket;
+  if (!supported) {
+    $("start-title").textContent = "This browser cannot join the session";
+    $("start-message").textContent =
+      "Please open the link in a current version of Chrome, Firefox, Safari or Edge.";
+    return;
+  }
+  const secret = secretFromFragment(location.hash);
+  if (secret === null) {
+    $("start-title").textContent = "This link looks incomplete";
+    $("start-message").textContent =
+      "Please open the full link from your therapist's message. It ends with a long code after the # sign.";
+    return;
+  }
+  s.keys = await deriveCallKeys(secret);
+  s.sealer = new Sealer("client", s.keys.signallingKey);
+  s.opener = new Opener("therapist", s.keys.signallingKey);
+  s.phase = "check";
+  show("screen-check");
+  $("name").focus();
+  await startDevices();
+}
+
+// ---- device check -------------------------------------------------------------------------
+
+async function startDevices() {
+  const status = $("device-status");
+  say(status, "Asking your browser for the camera and microphone…");
+  $("device-actions").hidden = true;
+  s.stopMeter();
+  if (s.stream) for (const track of s.stream.getTracks()) track.stop();
+  s.stream = null;
+  try {
+    s.stream = await openDevices({ cameraId: $("camera-select").value, micId: $("mic-select").value });
+  } catch (error) {
+    $("preview").srcObject = null;
+    $("preview-empty").hidden = false;
+    say(status, deviceProblem(error), true);
+    $("device-actions").hidden = false;
+    return;
+  }
+  const hasVideo = s.stream.getVideoTracks().length > 0;
+  const hasAudio = s.stream.getAudioTracks().length > 0;
+  attach($("preview"), hasVideo ? s.stream : null);
+  $("preview-empty").hidden = hasVideo;
+  s.stopMeter = startLevelMeter(s.stream, $("meter"));
+  if (hasVideo && hasAudio) {
+    say(status, "Your camera and microphone are working. Say something to see the level move.");
+  } else {
+    say(
+      status,
+      hasVideo
+        ? "Your camera works, but we could not find a microphone. You can still join and use the chat."
+        : "Your microphone works, but we could not find a camera. You can still join with sound only.",
+      true,
+    );
+    $("device-actions").hidden = false;
+  }
+  await fillDeviceChoice();
+}
+
+async function fillDeviceChoice() {
+  try {
+    const fill = async (select, kind, current) => {
+      const devices = await listDevices(kind);
+      select.replaceChildren(
+        ...devices.map((d, i) => {
+          const option = document.createElement("option");
+          option.value = d.deviceId;
+          option.textContent = d.label || `${kind === "videoinput" ? "Camera" : "Microphone"} ${i + 1}`;
+          option.selected = d.deviceId === current;
+          return option;
+        }),
+      );
+      return devices.length;
+    };
+    const video = s.stream.getVideoTracks()[0];
+    const audio = s.stream.getAudioTracks()[0];
+    const cameras = await fill($("camera-select"), "videoinput", video?.getSettings().deviceId);
+    const mics = await fill($("mic-select"), "audioinput", audio?.getSettings().deviceId);
+    $("device-choice").hidden = cameras < 2 && mics < 2;
+  } catch {
+    $("device-choice").hidden = true;
+  }
+}
+
+// ---- relay --------------------------------------------------------------------------------
+
+function connectRelay() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${scheme}//${location.host}/ws/${s.keys.roomId}`);
+  s.ws = ws;
+  say($("waiting-status"), "Connecting…");
+  ws.onmessage = (event) => {
+    if (typeof event.data !== "string") return;
+    // One message at a time, in order: each step may await WebCrypto or WebRTC.
+    s.inbox = s.inbox.then(() => receive(event.data)).catch(() => {});
+  };
+  ws.onopen = () => {
+    s.reconnects = 0;
+  };
+  ws.onclose = (event) => {
+    if (s.ws !== ws) return;
+    s.ws = null;
+    if (event.code in CLOSE_MESSAGES && event.code !== 1001) {
+      end("lost", CLOSE_MESSAGES[event.code]);
+    } else if (s.phase === "waiting") {
+      // A dropped network while waiting: come back quietly with a fresh socket.
+      say($("waiting-status"), "Reconnecting…");
+      const delay = Math.min(10000, 1000 * 2 ** s.reconnects++);
+      setTimeout(() => s.phase === "waiting" && connectRelay(), delay);
+    }
+    // In the call the media flows directly between the two of you; the relay is not needed.
+  };
+}
+
+async function send(message) {
+  if (!s.sealer) return;
+  const envelope = await s.sealer.seal(message);
+  if (s.ws && s.ws.readyState === WebSocket.OPEN) s.ws.send(envelope);
+}
+
+async function receive(text) {
+  if (s.phase === "ended") return;
+  const count = presenceCount(text);
+  if (count !== null) return presence(count);
+  let message;
+  try {
+    message = await s.opener.open(text);
+  } catch (error) {
+    if (error instanceof RejectedError || error instanceof FormatError) return; // not for us
+    throw error;
+  }
+  try {
+    await handle(message);
+  } catch (error) {
+    if (error instanceof VerificationError) end("unverified");
+    else if (s.phase === "call") end("lost", "The call could not be set up. Please press Join again.");
+    else throw error;
+  }
+}
+
+function presence(count) {
+  s.therapistHere = count >= 2;
+  if (s.phase !== "waiting") return;
+  if (s.therapistHere) {
+    say($("waiting-status"), "Your therapist knows you are here.");
+    // Announce ourselves whenever the therapist is (again) on the other end: the relay drops
+    // anything sent while we are alone in the room.
+    send({ type: "hello", name: s.name });
+  } else {
+    say($("waiting-status"), "Your therapist has not opened the session yet. Please keep this page open.");
+  }
+}
+
+async function handle(message) {
+  switch (message.type) {
+    case "admit":
+      if (s.phase === "waiting") await startCall();
+      break;
+    case "decline":
+      if (s.phase === "waiting") end("declined");
+      break;
+    case "commit":
+      if (s.verifier) {
+        s.verifier.receiveCommit(message);
+        await maybeReveal();
+      }
+      break;
+    case "offer":
+      if (s.pc) await acceptOffer(message.sdp);
+      break;
+    case "ice":
+      if (s.pc && message.candidate) {
+        await s.pc.addIceCandidate({
+          candidate: message.candidate,
+          sdpMid: message.sdpMid,
+          sdpMLineIndex: message.sdpMLineIndex,
+        });
+      }
+      break;
+    case "reveal":
+      if (s.verifier) showCode(await s.verifier.receiveReveal(message));
+      break;
+    case "bye":
+      end(message.reason === "declined" ? "declined" : "ended");
+      break;
+    default:
+      break; // hello and answer are the client's own kinds
+  }
+}
+
+// ---- waiting room -------------------------------------------------------------------------
+
+function join(event) {
+  event.preventDefault();
+  const name = $("name").value.trim();
+  try {
+    checkName(name);
+  } catch {
+    $("name-error").textContent = name
+      ? "Please use a shorter name, without special symbols."
+      : "Please write your name, so your therapist knows who is waiting.";
+    $("name").setAttribute("aria-invalid", "true");
+    $("name").focus();
+    return;
+  }
+  $("name").removeAttribute("aria-invalid");
+  $("name-error").textContent = "";
+  s.name = name;
+  s.phase = "waiting";
+  s.stopMeter();
+  s.stopMeter = () => {};
+  const video = s.stream && s.stream.getVideoTracks().length ? s.stream : null;
+  $("waiting-thanks").textContent = `Thank you, ${name}.`;
+  $("waiting-preview").parentElement.hidden = !video;
+  show("screen-waiting");
+  attach($("waiting-preview"), video);
+  connectRelay();
+}
+
+// ---- the call -----------------------------------------------------------------------------
+
+async function iceServers() {
+  // Only what the relay hands out (possibly nothing): never a built-in or public STUN server.
+  try {
+    const response = await fetch(`/ice/${s.keys.roomId}`, { cache: "no-store", credentials: "omit" });
+    if (response.ok) {
+      const body = await response.json();
+      if (Array.isArray(body.iceServers)) return body.iceServers;
+    }
+  } catch {
+    // fall through: direct connections only
+  }
+  return [];
+}
+
+async function startCall() {
+  s.phase = "call";
+  show("screen-call");
+  const selfVideo = s.stream && s.stream.getVideoTracks().length ? s.stream : null;
+  $("self").hidden = !selfVideo;
+  attach($("self"), selfVideo);
+  $("camera").disabled = !selfVideo;
+  $("mute").disabled = !(s.stream && s.stream.getAudioTracks().length);
+  s.verifier = new AnswererVerifier(s.keys.verificationKey);
+  s.farewell = await s.sealer.sealAhead({ type: "bye", reason: "hangup" }, FAREWELL_AHEAD);
+  const pc = new RTCPeerConnection({ iceServers: await iceServers(), bundlePolicy: "max-bundle" });
+  s.pc = pc;
+  s.remoteStream = new MediaStream();
+  $("remote").srcObject = s.remoteStream;
+  pc.ontrack = (event) => {
+    s.remoteStream.addTrack(event.track);
+    playRemote();
+  };
+  pc.onicecandidate = (event) => {
+    const c = event.candidate;
+    if (s.pc !== pc) return;
+    send(
+      c && c.candidate
+        ? { type: "ice", candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null }
+        : { type: "ice", candidate: "", sdpMid: null, sdpMLineIndex: null },
+    );
+  };
+  pc.ondatachannel = (event) => {
+    if (event.channel.label === "chat" && !s.chat) attachChat(event.channel);
+  };
+  pc.onconnectionstatechange = () => connectionChanged(pc);
+}
+
+async function acceptOffer(sdp) {
+  const pc = s.pc;
+  s.verifier.setRemoteSdp(sdp);
+  await pc.setRemoteDescription({ type: "offer", sdp });
+  if (s.stream && pc.getSenders().every((sender) => !sender.track)) {
+    for (const track of s.stream.getTracks()) pc.addTrack(track, s.stream);
+  }
+  await pc.setLocalDescription(await pc.createAnswer());
+  const local = pc.localDescription.sdp;
+  s.verifier.setLocalSdp(local);
+  await send({ type: "answer", sdp: local });
+  await maybeReveal();
+}
+
+async function maybeReveal() {
+  if (s.verifier && s.verifier.canReveal) await send(s.verifier.reveal());
+}
+
+function showCode(code) {
+  $("code").textContent = formatCode(code);
+  $("code-box").hidden = false;
+}
+
+function playRemote() {
+  const remote = $("remote");
+  remote.play().catch(() => {
+    // Autoplay with sound was refused: one click brings it back.
+    const status = $("remote-status");
+    status.hidden = false;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Turn on your therapist's sound";
+    button.addEventListener("click", () => {
+      remote.play().catch(() => {});
+      status.hidden = true;
+    });
+    status.replaceChildren(button);
+  });
+}
+
+function connectionChanged(pc) {
+  if (s.pc !== pc) return;
+  const status = $("remote-status");
+  switch (pc.connectionState) {
+    case "connected":
+      status.hidden = true;
+      if (!s.statsTimer) s.statsTimer = setInterval(updateQuality, STATS_INTERVAL_MS);
+      break;
+    case "disconnected":
+      status.hidden = false;
+      status.textContent = "The connection is unsteady. Trying to reconnect…";
+      break;
+    case "failed":
+    case "closed": // the therapist's side closed the connection without a goodbye
+      end("lost");
+      break;
+    default:
+      break;
+  }
+}
+
+async function updateQuality() {
+  if (!s.pc) return;
+  const summary = summarise(await s.pc.getStats(), s.previousStats);
+  s.previousStats = summary;
+  const { level, text } = describe(summary);
+  $("quality").dataset.level = level;
+  $("quality-text").textContent = text;
+}
+
+function toggleTrack(kind, button, onLabel, offLabel) {
+  if (!s.stream) return;
+  const tracks = kind === "audio" ? s.stream.getAudioTracks() : s.stream.getVideoTracks();
+  const off = tracks.some((t) => t.enabled);
+  for (const track of tracks) track.enabled = !off;
+  // The label says what pressing does next; screen readers announce the change.
+  button.textContent = off ? offLabel : onLabel;
+  button.classList.toggle("active", off);
+  if (kind === "video") $("self").classList.toggle("off", off);
+}
+
+// ---- chat ---------------------------------------------------------------------------------
+
+function attachChat(channel) {
+  s.chat = channel;
+  const ready = () => {
+    $("chat-input").disabled = false;
+    $("chat-send").disabled = false;
+  };
+  if (channel.readyState === "open") ready();
+  channel.onopen = ready;
+  channel.onclose = () => {
+    $("chat-input").disabled = true;
+    $("chat-send").disabled = true;
+  };
+  channel.onmessage = (event) => {
+    if (typeof event.data !== "string" || !event.data || event.data.length > 4000) return;
+    addChat("Therapist", event.data, false);
+    if ($("chat").hidden) $("chat-unread").hidden = false;
+  };
+}
+
+function addChat(who, text, mine) {
+  const item = document.createElement("li");
+  item.classList.toggle("mine", mine);
+  const label = document.createElement("span");
+  label.className = "who";
+  label.textContent = who;
+  item.append(label, document.createTextNode(text));
+  $("chat-log").append(item);
+  item.scrollIntoView({ block: "nearest" });
+}
+
+function sendChat(event) {
+  event.preventDefault();
+  const input = $("chat-input");
+  const text = input.value.trim();
+  if (!text || !s.chat || s.chat.readyState !== "open") return;
+  s.chat.send(text.slice(0, 4000));
+  addChat("You", text, true);
+  input.value = "";
+  input.focus();
+}
+
+function toggleChat() {
+  const open = $("chat").hidden;
+  $("chat").hidden = !open;
+  $("screen-call").classList.toggle("chat-open", open);
+  $("chat-toggle").setAttribute("aria-expanded", String(open));
+  if (open) {
+    $("chat-unread").hidden = true;
+    $("chat-input").focus();
+  }
+}
+
+// ---- leaving ------------------------------------------------------------------------------
+
+async function leave() {
+  if (s.phase === "call" || s.phase === "waiting") {
+    try {
+      await send({ type: "bye", reason: "hangup" });
+    } catch {
+      // leaving anyway
+    }
+  }
+  end("left");
+}
+
+window.addEventListener("pagehide", () => {
+  // No time to await WebCrypto while the page unloads: send the farewell sealed in advance.
+  if (s.phase === "call" && s.farewell && s.ws?.readyState === WebSocket.OPEN) {
+    s.ws.send(s.farewell);
+  }
+});
+
+$("join-form").addEventListener("submit", join);
+$("retry-devices").addEventListener("click", startDevices);
+$("camera-select").addEventListener("change", startDevices);
+$("mic-select").addEventListener("change", startDevices);
+$("waiting-leave").addEventListener("click", leave);
+$("leave").addEventListener("click", leave);
+$("mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "Mute", "Unmute"));
+$("camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "Camera off", "Camera on"));
+$("chat-toggle").addEventListener("click", toggleChat);
+$("chat-form").addEventListener("submit", sendChat);
+$("rejoin").addEventListener("click", () => location.reload());
+
+main().catch(() => {
+  $("start-title").textContent = "Something went wrong";
+  $("start-message").textContent = "Please reload this page. If it happens again, let your therapist know.";
+  show("screen-start");
+});

@@ -1,0 +1,488 @@
+"""The therapist's side of one video session: relay socket, sealed signalling, lifecycle, engine.
+
+A :class:`TherapistSession` owns one invitation. It connects to the relay as the therapist, tells
+the user interface when the client is waiting (and under what name), admits or declines on
+request, then drives a :class:`telehealth.engine.CallEngine` as the offerer with every signalling
+message sealed, and runs the verification exchange (commit before reveal) to produce the code
+both people read aloud. The lifecycle table in :mod:`telehealth.lifecycle` decides what happens;
+this module only carries out its effects.
+
+Threads: the session runs its own asyncio loop on its own thread (signalling), and the engine
+runs aiortc on another (media). Public methods are thread-safe and return
+``concurrent.futures.Future`` objects. :class:`SessionCallbacks` run on those background threads;
+a UI must hand them over to its own thread (Qt: queued signals) and return quickly.
+
+Nothing here writes anything to disk; the client's name and chat exist only in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import ssl
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import aiohttp
+
+from telehealth import protocol
+from telehealth.engine import (
+    CallEngine,
+    EngineCallbacks,
+    IceServer,
+    MediaFactory,
+    PcmChunk,
+    RgbFrame,
+    ice_servers_from_json,
+)
+from telehealth.errors import (
+    CallConnectionError,
+    MessageFormatError,
+    MessageRejectedError,
+    TelehealthError,
+    VerificationError,
+)
+from telehealth.invite import Invite
+from telehealth.lifecycle import TERMINAL_STATES, CallEvent, CallLifecycle, CallState, Effect
+from telehealth.relay_wire import parse_presence_notice
+from telehealth.sealing import Opener, Sealer
+from telehealth.verification import Verifier
+
+log = logging.getLogger("telehealth.session")
+
+T = TypeVar("T")
+RELAY_RETRIES: Final = 5  # reconnect attempts to the relay before the session fails
+MAX_ICE_JSON_BYTES: Final = 16 * 1024
+
+
+def _ignore(*_args: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class SessionCallbacks:
+    """What the session reports. Every callback runs on a background thread.
+
+    ``on_state`` receives the new state and the event that led to it (enough to audit: admitted,
+    declined, hung up, the client left, failed). ``on_client_waiting`` receives the name the
+    client typed (untrusted text: display it as plain text). ``on_verification_code`` gets the
+    six digits once the exchange is complete. Video, audio, chat and stats come straight from the
+    engine thread.
+    """
+
+    on_state: Callable[[CallState, CallEvent], None] = _ignore
+    on_client_waiting: Callable[[str], None] = _ignore
+    on_client_present: Callable[[bool], None] = _ignore  # relay hint: the client's page is open
+    on_verification_code: Callable[[str], None] = _ignore
+    on_video: Callable[[RgbFrame], None] = _ignore
+    on_audio: Callable[[PcmChunk], None] = _ignore
+    on_chat: Callable[[str], None] = _ignore
+    on_chat_open: Callable[[], None] = _ignore
+    on_stats: Callable[[dict[str, float]], None] = _ignore
+    on_error: Callable[[TelehealthError], None] = _ignore
+
+
+class TherapistSession:
+    """One invitation's session on the therapist's side. Create, :meth:`start`, then react."""
+
+    def __init__(
+        self,
+        invite: Invite,
+        *,
+        callbacks: SessionCallbacks,
+        media: MediaFactory = lambda: (),
+        ice_servers: Sequence[IceServer] | None = None,
+        connect_timeout: float = 30.0,
+        reconnect_timeout: float = 20.0,
+        stats_interval: float | None = 2.0,
+        ssl_context: ssl.SSLContext | None = None,
+        random: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        """``ice_servers=None`` asks the relay for its ICE configuration (with fresh TURN
+        credentials), the same one the client's page gets; a list (possibly empty) is used as
+        given. ``ssl_context`` verifies an ``https`` relay (default: the system's CAs)."""
+        self._invite = invite
+        self._keys = invite.keys
+        self._callbacks = callbacks
+        self._media = media
+        self._fixed_ice = None if ice_servers is None else list(ice_servers)
+        self._connect_timeout = connect_timeout
+        self._reconnect_timeout = reconnect_timeout
+        self._stats_interval = stats_interval
+        self._ssl = ssl_context
+        self._random = random
+        self._lifecycle = CallLifecycle()
+        self._sealer = Sealer("therapist", self._keys.signalling_key, random=random)
+        self._opener = Opener("client", self._keys.signalling_key)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run_loop, name="quietroom-session", daemon=True
+        )
+        self._started = False
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._engine: CallEngine | None = None
+        self._verifier: Verifier | None = None
+        self._answer_applied = False
+        self._peer_revealed = False
+        self._queue: list[CallEvent] = []
+        self._dispatching = False
+        self._bye_reason = "hangup"
+        self.client_name: str | None = None
+        self.verification_code: str | None = None
+
+    # -- public, thread-safe API ---------------------------------------------------------------
+
+    @property
+    def link(self) -> str:
+        """The link to give the client."""
+        return self._invite.link
+
+    @property
+    def state(self) -> CallState:
+        return self._lifecycle.state
+
+    def start(self) -> concurrent.futures.Future[None]:
+        """Start the session thread and join the relay; the future resolves once connected (or
+        raises :class:`CallConnectionError` when the relay cannot be reached)."""
+        if self._started:
+            raise RuntimeError("already started")
+        self._started = True
+        self._thread.start()
+        return self._submit(self._start())
+
+    def admit(self) -> concurrent.futures.Future[None]:
+        """Let the waiting client in: media starts and the call connects."""
+        return self._submit(self._event(CallEvent.ADMIT_GIVEN))
+
+    def decline(self) -> concurrent.futures.Future[None]:
+        """Do not let the waiting client in; the session ends."""
+        return self._submit(self._event(CallEvent.DECLINE_GIVEN))
+
+    def hang_up(self) -> concurrent.futures.Future[None]:
+        """End the session (tells the client, closes media and the relay socket)."""
+        return self._submit(self._event(CallEvent.HANG_UP))
+
+    def send_chat(self, text: str) -> concurrent.futures.Future[None]:
+        """Send a chat message over the call's data channel (never through the relay)."""
+        engine = self._engine
+        if engine is None:
+            raise CallConnectionError("the call has not started yet")
+        return engine.send_chat(text)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Hang up if still in a session, then stop every thread. Safe to call more than once."""
+        if not self._started or not self._thread.is_alive():
+            return
+        with contextlib.suppress(Exception):
+            self._submit(self._shutdown()).result(timeout=timeout)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    # -- thread plumbing -----------------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        if not self._started or self._loop.is_closed():
+            coro.close()
+            raise RuntimeError("start() the session first")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def _from_engine(self, handler: Callable[..., None], *args: Any) -> None:
+        """Hop from the engine thread onto the session loop."""
+        with contextlib.suppress(RuntimeError):  # loop already closed: the session is over
+            self._loop.call_soon_threadsafe(handler, *args)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        self._http = aiohttp.ClientSession()
+        await self._event(CallEvent.INVITE_CREATED)
+        if self._lifecycle.state is CallState.FAILED:
+            raise CallConnectionError("the session relay cannot be reached")
+
+    async def _event(self, event: CallEvent) -> None:
+        """Apply ``event`` and carry out its effects; events raised meanwhile queue up."""
+        self._queue.append(event)
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._queue:
+                current = self._queue.pop(0)
+                if not self._lifecycle.can_handle(current):
+                    log.debug("ignored %s in state %s", current.value, self.state.value)
+                    continue
+                effects = self._lifecycle.handle(current)
+                self._callbacks.on_state(self._lifecycle.state, current)
+                for effect in effects:
+                    try:
+                        await self._carry_out(effect)
+                    except TelehealthError as exc:
+                        self._report(exc)
+                        self._queue.append(CallEvent.ERROR)
+        finally:
+            self._dispatching = False
+
+    async def _carry_out(self, effect: Effect) -> None:
+        match effect:
+            case Effect.CONNECT_RELAY:
+                await self._connect_relay()
+            case Effect.NOTIFY_CLIENT_WAITING:
+                if self.client_name is not None:
+                    self._callbacks.on_client_waiting(self.client_name)
+            case Effect.SEND_ADMIT:
+                await self._send(protocol.Admit())
+            case Effect.SEND_DECLINE:
+                await self._send(protocol.Decline())
+            case Effect.OPEN_MEDIA:
+                await self._open_media()
+            case Effect.SEND_BYE:
+                await self._send(protocol.Bye(reason=self._bye_reason))
+            case Effect.CLOSE_MEDIA:
+                await self._close_media()
+            case Effect.CLOSE_RELAY:
+                await self._close_relay()
+            case Effect.START_RECONNECT_TIMER:
+                self._start_timer(self._reconnect_timeout)
+            case Effect.STOP_RECONNECT_TIMER | Effect.STOP_CONNECT_TIMER:
+                self._stop_timer()
+            case _:
+                # START_CONNECT_TIMER: the engine's own connect_timeout reports a failure.
+                # SHOW_*: the user interface renders states from on_state.
+                pass
+
+    def _report(self, error: TelehealthError) -> None:
+        log.info("session error: %s", type(error).__name__)
+        self._callbacks.on_error(error)
+
+    def _start_timer(self, seconds: float) -> None:
+        self._stop_timer()
+
+        async def expire() -> None:
+            await asyncio.sleep(seconds)
+            self._bye_reason = "timeout"
+            await self._event(CallEvent.TIMED_OUT)
+
+        self._timer = self._loop.create_task(expire())
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None and self._timer is not asyncio.current_task():
+            self._timer.cancel()
+        self._timer = None
+
+    async def _shutdown(self) -> None:
+        if self.state not in TERMINAL_STATES and self.state is not CallState.IDLE:
+            await self._event(CallEvent.HANG_UP)
+        self._stop_timer()
+        await self._close_media()
+        await self._close_relay()
+        if self._http is not None:
+            await self._http.close()
+
+    # -- relay ---------------------------------------------------------------------------------
+
+    async def _connect_relay(self) -> None:
+        assert self._http is not None
+        try:
+            self._ws = await self._http.ws_connect(
+                self._invite.websocket_url(),
+                ssl=self._ssl if self._ssl is not None else True,
+                heartbeat=20.0,
+                autoping=True,
+                max_msg_size=128 * 1024,
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            raise CallConnectionError("the session relay cannot be reached") from exc
+        self._reader = self._loop.create_task(self._read_relay(self._ws))
+
+    async def _read_relay(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            await self._receive(str(msg.data))
+        if ws is self._ws:
+            self._ws = None
+            await self._relay_lost(ws.close_code)
+
+    async def _relay_lost(self, code: int | None) -> None:
+        if self.state in TERMINAL_STATES:
+            return
+        log.info("relay socket closed (code %s)", code)
+        if self.state in (CallState.INVITED, CallState.WAITING):
+            # Before the call, the relay is all we have: try to get back in.
+            for attempt in range(RELAY_RETRIES):
+                await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+                with contextlib.suppress(CallConnectionError):
+                    await self._connect_relay()
+                    return
+            self._report(CallConnectionError("lost the connection to the session relay"))
+            await self._event(CallEvent.ERROR)
+        # During the call media flows directly; signalling is only needed to say goodbye.
+
+    async def _close_relay(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 5.0)
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+
+    async def _send(self, message: protocol.Message) -> None:
+        envelope = self._sealer.seal(message)
+        ws = self._ws
+        if ws is None or ws.closed:
+            log.info("could not send %s: not connected to the relay", type(message).__name__)
+            return
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+            await ws.send_str(envelope)
+
+    async def _receive(self, text: str) -> None:
+        peers = parse_presence_notice(text)
+        if peers is not None:
+            self._callbacks.on_client_present(peers >= 2)
+            return
+        try:
+            message = self._opener.open(text)
+        except (MessageRejectedError, MessageFormatError) as exc:
+            # Forged, replayed or garbled: ignore it; the call carries on.
+            log.info("ignored a signalling message: %s", type(exc).__name__)
+            return
+        try:
+            await self._handle(message)
+        except (VerificationError, MessageFormatError, CallConnectionError) as exc:
+            # FingerprintError is a VerificationError's sibling; both mean an unverifiable call.
+            self._report(exc)
+            self._bye_reason = "error"
+            await self._event(CallEvent.ERROR)
+        except TelehealthError as exc:
+            self._report(exc)
+            await self._event(CallEvent.ERROR)
+        except Exception:  # aiortc refusing an authentic but unusable SDP or candidate
+            log.exception("could not use the client's connection details")
+            self._report(MessageFormatError("the client's connection details cannot be used"))
+            self._bye_reason = "error"
+            await self._event(CallEvent.ERROR)
+
+    async def _handle(self, message: protocol.Message) -> None:
+        match message:
+            case protocol.Hello(name=name):
+                if self.state in (CallState.INVITED, CallState.WAITING):
+                    self.client_name = name
+                    await self._event(CallEvent.HELLO_RECEIVED)
+                else:
+                    log.info("ignored a hello in state %s", self.state.value)
+            case protocol.Answer(sdp=sdp):
+                await self._apply_answer(sdp)
+            case protocol.Ice() as ice:
+                if self._engine is not None and self._answer_applied:
+                    await asyncio.wrap_future(self._engine.add_remote_candidate(ice))
+            case protocol.Reveal() as reveal:
+                if self._verifier is None:
+                    raise VerificationError("reveal before the call started")
+                self._verifier.receive_reveal(reveal)
+                self._peer_revealed = True
+                await self._maybe_reveal()
+            case protocol.Bye():
+                await self._event(CallEvent.BYE_RECEIVED)
+            case _:
+                log.info("ignored a %s from the client", type(message).__name__)
+
+    # -- media and verification ----------------------------------------------------------------
+
+    async def _ice_servers(self) -> list[IceServer]:
+        if self._fixed_ice is not None:
+            return self._fixed_ice
+        assert self._http is not None
+        try:
+            async with self._http.get(
+                self._invite.ice_url(), ssl=self._ssl if self._ssl is not None else True
+            ) as response:
+                response.raise_for_status()
+                if (response.content_length or 0) > MAX_ICE_JSON_BYTES:
+                    raise MessageFormatError("the relay's connection settings are too large")
+                body = await response.read()
+        except (aiohttp.ClientError, OSError) as exc:
+            raise CallConnectionError("could not get the connection settings") from exc
+        if len(body) > MAX_ICE_JSON_BYTES:
+            raise MessageFormatError("the relay's connection settings are too large")
+        obj = protocol.parse_json_object(body.decode("utf-8", "replace"), max_chars=len(body))
+        servers = obj.get("iceServers")
+        if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
+            raise MessageFormatError("the relay's connection settings are malformed")
+        return ice_servers_from_json(servers)
+
+    async def _open_media(self) -> None:
+        engine = CallEngine(
+            "offerer",
+            ice_servers=await self._ice_servers(),
+            callbacks=EngineCallbacks(
+                on_state=lambda state: self._from_engine(self._media_state, state),
+                on_video=self._callbacks.on_video,
+                on_audio=self._callbacks.on_audio,
+                on_chat=self._callbacks.on_chat,
+                on_chat_open=self._callbacks.on_chat_open,
+                on_stats=self._callbacks.on_stats,
+                on_error=lambda error: self._from_engine(self._media_failed, error),
+            ),
+            media=self._media,
+            connect_timeout=self._connect_timeout,
+            stats_interval=self._stats_interval,
+        )
+        self._engine = engine
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, engine.start)
+        self._verifier = Verifier("offerer", self._keys.verification_key, random=self._random)
+        await self._send(self._verifier.commit())
+        offer = await asyncio.wrap_future(engine.create_offer())
+        self._verifier.set_local_sdp(offer)
+        await self._send(protocol.Offer(sdp=offer))
+        self._queue.append(CallEvent.NEGOTIATION_STARTED)
+
+    async def _apply_answer(self, sdp: str) -> None:
+        if self._engine is None or self._verifier is None or self._answer_applied:
+            log.info("ignored an unexpected answer")
+            return
+        self._verifier.set_remote_sdp(sdp)
+        await asyncio.wrap_future(self._engine.accept_answer(sdp))
+        self._answer_applied = True
+        await self._maybe_reveal()
+
+    async def _maybe_reveal(self) -> None:
+        verifier = self._verifier
+        if verifier is None or not (self._answer_applied and self._peer_revealed):
+            return
+        if self.verification_code is None:
+            await self._send(verifier.reveal())
+            self.verification_code = verifier.code()
+            self._callbacks.on_verification_code(self.verification_code)
+
+    def _media_state(self, state: str) -> None:
+        if state == "connected":
+            self._loop.create_task(self._event(CallEvent.MEDIA_CONNECTED))
+        elif state == "disconnected":
+            self._loop.create_task(self._event(CallEvent.MEDIA_INTERRUPTED))
+
+    def _media_failed(self, error: TelehealthError) -> None:
+        if self.state in TERMINAL_STATES:
+            return
+        self._report(error)
+        self._loop.create_task(self._event(CallEvent.ERROR))
+
+    async def _close_media(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await asyncio.get_running_loop().run_in_executor(None, engine.stop)
