@@ -402,6 +402,10 @@ class Vault:
         finally:
             vault._close()
 
+    def inspect_copy(self, folder: Path) -> tuple[VerifyReport, list[str]]:
+        """``inspect`` a copy of this vault (a staged backup of it) with this vault's own key."""
+        return Vault.inspect(folder, bytes(self._require_keys().master), options=self.options)
+
     def snapshot(self, folder: Path) -> Snapshot:
         """A consistent copy of the database taken while the vault is open, still encrypted under
         this vault's own keys (no plaintext is written), in a new file in ``folder``; with the

@@ -2,15 +2,17 @@
 
 It owns the bytes of a ``.qrbackup`` file and nothing else: no vault, no paths, no Qt. A backup is
 a header (key slots that wrap a fresh file key, authenticated by a MAC keyed from that key) and a
-payload of 64 KiB ChaCha20-Poly1305 chunks in age's STREAM construction. Either a backup passphrase
-or the vault's recovery key opens it. The recovery-key slot is an X25519 recipient (as in age): the
-writer needs only the public key kept in the vault header, so backups can be made without the
-recovery key. The byte-level specification is ``docs/backup-format.md``.
+payload of 64 KiB ChaCha20-Poly1305 chunks in age's STREAM construction. A backup passphrase, the
+vault's recovery key, or the unlocked vault that wrote it opens it, as chosen by the writer. The
+recovery-key slot is an X25519 recipient (as in age): the writer needs only the public key kept in
+the vault header, so backups can be made without the recovery key. The vault-key slot lets the
+running app read back and verify its own backups with its backup sub-key. The byte-level
+specification is ``docs/backup-format.md``.
 
 Public operations::
 
-    write_backup(src, dst, passphrase=..., recipient_public_key=..., kdf_params=...)
-    reader = open_backup(src, passphrase=... or recovery_secret=...)
+    write_backup(src, dst, passphrase=..., recipient_public_key=..., vault_secret=...)
+    reader = open_backup(src, passphrase=... or recovery_secret=... or vault_secret=...)
     for chunk in reader.chunks(): ...        # or reader.copy_to(dst) / reader.read(n)
     write_backup_with_manifest(manifest, src, dst, ...); read_manifest(reader)
 """

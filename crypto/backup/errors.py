@@ -4,11 +4,11 @@
 so one ``except CryptoError`` still catches everything from ``crypto``. Each subclass's docstring
 speaks to the person restoring: what probably happened and what they can do.
 
-Authentication failures are deliberately opaque: a wrong passphrase, a wrong recovery key and a
-damaged key slot all raise ``WrongKeyError`` with one message. The other classes only describe
-damage that anyone can see without a key (the file is too short, is not a backup, was written by a
-newer Quietroom) or damage found after the right key has been proven (the header or a chunk fails
-its check), so they tell an attacker nothing.
+Authentication failures are deliberately opaque: a wrong passphrase, a wrong recovery key, a wrong
+vault secret and a damaged key slot all raise ``WrongKeyError`` with one message. The other
+classes only describe damage that anyone can see without a key (the file is too short, is not a
+backup, was written by a newer Quietroom) or damage found after the right key has been proven
+(the header or a chunk fails its check), so they tell an attacker nothing.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ class KdfLimitError(HeaderCorruptError):
 
 
 class KeySlotMissingError(BackupError):
-    """This backup cannot be opened with the kind of key given: it was made for the other one
-    (the backup passphrase or the vault's recovery key). Try the other key."""
+    """This backup cannot be opened with the kind of key given: it was made for another one (the
+    backup passphrase, the vault's recovery key, or the vault that wrote it). Try another key."""
 
     def __init__(self, offered: str, available: tuple[str, ...]) -> None:
         self.offered = offered
@@ -91,8 +91,9 @@ class WrongKeyError(BackupError):
     """The backup passphrase or recovery key is wrong, or the key slot in the file is damaged.
     Check the passphrase (caps lock, keyboard layout) or the recovery key and try again.
 
-    Deliberately opaque: a wrong passphrase, a wrong recovery key and a damaged key slot raise
-    exactly this, with exactly this message.
+    Deliberately opaque: a wrong passphrase, a wrong recovery key, a wrong vault secret (another
+    vault, or this vault after a rekey) and a damaged key slot raise exactly this, with exactly
+    this message.
     """
 
     MESSAGE = "could not open the backup: wrong passphrase or recovery key, or a damaged file"

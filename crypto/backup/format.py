@@ -33,6 +33,7 @@ PREFIX: Final = MAGIC + struct.pack(">H", VERSION)  # bound into every key-slot 
 FILE_KEY_BYTES: Final = 32
 PAYLOAD_NONCE_BYTES: Final = 16
 RECOVERY_SECRET_BYTES: Final = 16
+VAULT_SECRET_BYTES: Final = 32  # the unlocked vault's backup sub-key
 X25519_KEY_BYTES: Final = 32  # public keys, private scalars and shared secrets alike
 TAG_BYTES: Final = 16
 WRAPPED_KEY_BYTES: Final = FILE_KEY_BYTES + TAG_BYTES
@@ -44,8 +45,8 @@ COUNTER_BYTES: Final = 11  # chunk nonce = 11-byte big-endian index || 1-byte fi
 MAX_CHUNKS: Final = 1 << (8 * COUNTER_BYTES)
 FINAL_PAD_MARKER: Final = 0x80  # final chunk plaintext = data || 0x80 || 0x00...
 
-MAX_SLOTS: Final = 2
-MAX_HEADER_BODY: Final = 1024  # far above the largest valid v1 header body (176 bytes)
+MAX_SLOTS: Final = 3
+MAX_HEADER_BODY: Final = 1024  # far above the largest valid v1 header body (243 bytes)
 
 
 class SlotType(IntEnum):
@@ -55,19 +56,26 @@ class SlotType(IntEnum):
     # X25519(ephemeral, recipient public key), then HKDF-SHA256 -> wrapping key (age's X25519
     # stanza); the recipient private key is derived from the vault's recovery secret.
     RECOVERY_RECIPIENT = 0x02
+    # HKDF-SHA256(the unlocked vault's backup sub-key, salt) -> wrapping key: lets the running app
+    # read back and verify its own backups ("this vault").
+    VAULT_KEY = 0x03
 
 
 SLOT_NAMES: Final = {
     SlotType.PASSPHRASE: "backup passphrase",
     SlotType.RECOVERY_RECIPIENT: "recovery key",
+    SlotType.VAULT_KEY: "vault key",
 }
 
 _KDF_FIELDS = struct.Struct(">IIB")  # time_cost, memory_kib, parallelism
 PASSPHRASE_SLOT_BYTES: Final = _KDF_FIELDS.size + SALT_BYTES + WRAPPED_KEY_BYTES  # 73
 RECIPIENT_SLOT_BYTES: Final = X25519_KEY_BYTES + WRAPPED_KEY_BYTES  # 80
+VAULT_SALT_BYTES: Final = 16
+VAULT_SLOT_BYTES: Final = VAULT_SALT_BYTES + WRAPPED_KEY_BYTES  # 64
 _SLOT_BYTES: Final = {
     SlotType.PASSPHRASE: PASSPHRASE_SLOT_BYTES,
     SlotType.RECOVERY_RECIPIENT: RECIPIENT_SLOT_BYTES,
+    SlotType.VAULT_KEY: VAULT_SLOT_BYTES,
 }
 _SLOT_HEAD = struct.Struct(">BH")  # type, body length
 
@@ -108,7 +116,25 @@ class RecipientSlot:
         return self.ephemeral_public
 
 
-Slot = PassphraseSlot | RecipientSlot
+@dataclass(frozen=True)
+class VaultSlot:
+    """The file key wrapped under HKDF-SHA256(the vault's backup sub-key, salt).
+
+    Only an unlocked vault (or whoever holds its master key) can redo the wrapping key, so the
+    running app can read back and verify its own backups without the recovery key or a backup
+    passphrase. ``salt`` is fresh per backup, so each wrapping key is used once.
+    """
+
+    salt: bytes
+    wrapped_key: bytes
+
+    type: ClassVar[SlotType] = SlotType.VAULT_KEY
+
+    def fields(self) -> bytes:
+        return self.salt
+
+
+Slot = PassphraseSlot | RecipientSlot | VaultSlot
 
 
 def slot_aad(slot_type: SlotType, fields: bytes) -> bytes:
@@ -145,7 +171,7 @@ def encode_header_body(payload_nonce: bytes, slots: tuple[Slot, ...]) -> bytes:
     if not 1 <= len(slots) <= MAX_SLOTS or [s.type for s in slots] != sorted(
         {s.type for s in slots}
     ):
-        raise ValueError("one or two key slots, at most one of each type, in type order")
+        raise ValueError("one to three key slots, at most one of each type, in type order")
     body = bytearray(payload_nonce)
     body.append(len(slots))
     for slot in slots:
@@ -246,6 +272,8 @@ def _parse_slot(slot_type: SlotType, raw: bytes) -> Slot:
         return RecipientSlot(
             ephemeral_public=raw[:X25519_KEY_BYTES], wrapped_key=raw[X25519_KEY_BYTES:]
         )
+    if slot_type is SlotType.VAULT_KEY:
+        return VaultSlot(salt=raw[:VAULT_SALT_BYTES], wrapped_key=raw[VAULT_SALT_BYTES:])
     time_cost, memory_kib, parallelism = _KDF_FIELDS.unpack_from(raw)
     if not (
         1 <= parallelism <= MAX_PARALLELISM

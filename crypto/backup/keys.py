@@ -3,8 +3,10 @@
 One fresh random 256-bit file key per backup. Each key slot wraps it under a key derived from what
 the person holds: the backup passphrase through Argon2id, or the vault's recovery secret through
 an X25519 recipient (age's X25519 stanza: the writer needs only the recipient's public key, the
-reader derives the private key from the recovery secret with ``crypto.backup.recipient``). The
-header MAC key and the payload key are derived from the file key with HKDF, as in age.
+reader derives the private key from the recovery secret with ``crypto.backup.recipient``), or
+from what the unlocked vault holds: its 32-byte backup sub-key through HKDF with a fresh salt, so
+the running app can verify its own backups. The header MAC key and the payload key are derived
+from the file key with HKDF, as in age.
 """
 
 from __future__ import annotations
@@ -21,17 +23,21 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from crypto.backup.format import (
     FILE_KEY_BYTES,
     RECOVERY_SECRET_BYTES,
+    VAULT_SALT_BYTES,
+    VAULT_SECRET_BYTES,
     X25519_KEY_BYTES,
     Header,
     PassphraseSlot,
     RecipientSlot,
     Slot,
+    VaultSlot,
     slot_aad,
 )
 from crypto.backup.recipient import recipient_private_key
 from crypto.kdf import KdfParams, derive_key
 
 INFO_X25519_WRAP = b"quietroom-backup v1 x25519 wrap"
+INFO_VAULT_WRAP = b"quietroom-backup v1 vault-key wrap"
 INFO_HEADER_MAC = b"quietroom-backup v1 header mac"
 INFO_PAYLOAD = b"quietroom-backup v1 payload"
 # Each wrapping key is used exactly once (fresh salt or fresh ephemeral key per backup), so a fixed
@@ -53,6 +59,11 @@ def recovery_identity(recovery_secret: bytes) -> X25519PrivateKey:
     """The recipient private key behind the vault's backup recipient, from the recovery secret."""
     check_recovery_secret(recovery_secret)
     return recipient_private_key(recovery_secret)
+
+
+def check_vault_secret(vault_secret: bytes) -> None:
+    if len(vault_secret) != VAULT_SECRET_BYTES:
+        raise ValueError(f"the vault secret must be {VAULT_SECRET_BYTES} raw bytes")
 
 
 def check_recipient_public_key(recipient_public_key: bytes) -> None:
@@ -82,6 +93,12 @@ def x25519_shared_secret(private: X25519PrivateKey, public: bytes) -> bytes | No
 
 def passphrase_wrapping_key(passphrase: bytes, params: KdfParams, salt: bytes) -> bytes:
     return derive_key(passphrase, salt, params)
+
+
+def vault_wrapping_key(vault_secret: bytes, salt: bytes) -> bytes:
+    """HKDF-SHA256(ikm = the vault's backup sub-key, salt = the slot's fresh salt)."""
+    check_vault_secret(vault_secret)
+    return _hkdf(vault_secret, salt, INFO_VAULT_WRAP)
 
 
 def recipient_wrapping_key(
@@ -140,6 +157,15 @@ def make_recipient_slot(
     key = recipient_wrapping_key(shared, ephemeral_public, recipient_public_key)
     wrapped = wrap_file_key(key, file_key, slot_aad(RecipientSlot.type, ephemeral_public))
     return RecipientSlot(ephemeral_public=ephemeral_public, wrapped_key=wrapped)
+
+
+def make_vault_slot(vault_secret: bytes, salt: bytes, file_key: bytes) -> VaultSlot:
+    """Wrap ``file_key`` under the unlocked vault's backup sub-key, with a fresh ``salt``."""
+    if len(salt) != VAULT_SALT_BYTES:
+        raise ValueError(f"the vault slot salt must be {VAULT_SALT_BYTES} bytes")
+    key = vault_wrapping_key(vault_secret, salt)
+    wrapped = wrap_file_key(key, file_key, slot_aad(VaultSlot.type, salt))
+    return VaultSlot(salt=salt, wrapped_key=wrapped)
 
 
 def header_mac(file_key: bytes, authenticated: bytes) -> bytes:

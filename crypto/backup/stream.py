@@ -40,6 +40,7 @@ from crypto.backup.format import (
     PAYLOAD_NONCE_BYTES,
     SEALED_CHUNK_SIZE,
     SLOT_NAMES,
+    VAULT_SALT_BYTES,
     X25519_KEY_BYTES,
     Header,
     PassphraseSlot,
@@ -47,6 +48,7 @@ from crypto.backup.format import (
     RecipientSlot,
     Slot,
     SlotType,
+    VaultSlot,
     chunk_nonce,
     encode_header_body,
     pad_final,
@@ -75,7 +77,8 @@ class WriterRandomness:
     """Every random value a backup needs. Fresh by default; fixed only for known-answer vectors.
 
     ``ephemeral_private_key`` is the one-time X25519 scalar of the recovery-key slot; like the file
-    key it must never be reused or revealed (it and the file give the file key).
+    key it must never be reused or revealed (it and the file give the file key). ``vault_salt`` is
+    the vault-key slot's HKDF salt (public, stored in the slot, fresh per backup).
     """
 
     file_key: bytes = field(default_factory=lambda: secrets.token_bytes(FILE_KEY_BYTES), repr=False)
@@ -84,6 +87,7 @@ class WriterRandomness:
     ephemeral_private_key: bytes = field(
         default_factory=lambda: secrets.token_bytes(X25519_KEY_BYTES), repr=False
     )
+    vault_salt: bytes = field(default_factory=lambda: secrets.token_bytes(VAULT_SALT_BYTES))
 
     def __post_init__(self) -> None:
         sizes = {
@@ -91,6 +95,7 @@ class WriterRandomness:
             "payload_nonce": (self.payload_nonce, PAYLOAD_NONCE_BYTES),
             "passphrase_salt": (self.passphrase_salt, SALT_BYTES),
             "ephemeral_private_key": (self.ephemeral_private_key, X25519_KEY_BYTES),
+            "vault_salt": (self.vault_salt, VAULT_SALT_BYTES),
         }
         for name, (value, size) in sizes.items():
             if len(value) != size:
@@ -119,9 +124,12 @@ class BackupSummary:
 class BackupWriter:
     """Seal bytes given to ``write`` into ``dst``; ``close`` writes the final chunk.
 
-    Give a backup passphrase, the vault's backup recipient (``recipient_public_key``, the 32-byte
-    X25519 public key from the vault header), or both. The recipient needs no secret, so automatic
-    backups can be made without the recovery key; only the recovery key opens that slot.
+    Give any non-empty combination of: a backup passphrase; the vault's backup recipient
+    (``recipient_public_key``, the 32-byte X25519 public key from the vault header); the unlocked
+    vault's 32-byte backup sub-key (``vault_secret``). The recipient needs no secret, so automatic
+    backups can be made without the recovery key; only the recovery key opens that slot. The
+    vault-key slot lets the running app read back and verify what it wrote; it cannot restore
+    anything once the vault is gone, so a real backup also carries one of the other two.
 
     Use as a context manager: if the block raises, the final chunk is *not* written, so the partial
     file can never pass for a complete backup (it reads as truncated).
@@ -133,24 +141,31 @@ class BackupWriter:
         *,
         passphrase: bytes | None = None,
         recipient_public_key: bytes | None = None,
+        vault_secret: bytes | None = None,
         kdf_params: KdfParams = RFC9106_LOW_MEMORY,
         randomness: WriterRandomness | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelCheck | None = None,
     ) -> None:
-        if passphrase is None and recipient_public_key is None:
-            raise ValueError("a backup needs a passphrase, a recipient public key, or both")
+        if passphrase is None and recipient_public_key is None and vault_secret is None:
+            raise ValueError(
+                "a backup needs a passphrase, a recipient public key or a vault secret (or several)"
+            )
         if passphrase is not None and not passphrase:
             raise PassphrasePolicyError("the backup passphrase must not be empty")
+        if vault_secret is not None:
+            keys.check_vault_secret(vault_secret)
         rnd = randomness if randomness is not None else WriterRandomness()
         slots: list[Slot] = []
-        # The cheap recipient slot first, so a bad public key is refused before Argon2id runs.
+        # The cheap slots first, so a bad public key is refused before Argon2id runs.
         if recipient_public_key is not None:
             slots.append(
                 keys.make_recipient_slot(
                     recipient_public_key, rnd.ephemeral_private_key, rnd.file_key
                 )
             )
+        if vault_secret is not None:
+            slots.append(keys.make_vault_slot(vault_secret, rnd.vault_salt, rnd.file_key))
         if passphrase is not None:
             kdf_params.check()
             slots.append(
@@ -262,6 +277,7 @@ def write_backup(
     *,
     passphrase: bytes | None = None,
     recipient_public_key: bytes | None = None,
+    vault_secret: bytes | None = None,
     kdf_params: KdfParams = RFC9106_LOW_MEMORY,
     randomness: WriterRandomness | None = None,
     progress: ProgressCallback | None = None,
@@ -269,8 +285,9 @@ def write_backup(
 ) -> BackupSummary:
     """Encrypt everything from ``src`` (a binary file or an iterable of byte strings) into ``dst``.
 
-    Give a backup passphrase, the vault's 32-byte backup recipient public key, or both: the
-    passphrase or the recovery key then opens the file.
+    Give any non-empty combination of a backup passphrase, the vault's 32-byte backup recipient
+    public key and the unlocked vault's 32-byte backup sub-key (``vault_secret``): the passphrase,
+    the recovery key or that vault then opens the file.
     On any error the final chunk is not written, so ``dst`` holds an unusable, truncated file that
     the caller should delete (write to a temporary name and rename on success).
     """
@@ -278,6 +295,7 @@ def write_backup(
         dst,
         passphrase=passphrase,
         recipient_public_key=recipient_public_key,
+        vault_secret=vault_secret,
         kdf_params=kdf_params,
         randomness=randomness,
         progress=progress,
@@ -301,7 +319,12 @@ def iter_source(src: Readable | Iterable[BytesLike]) -> Iterator[BytesLike]:
         raise BackupIOError("read the data to back up", exc) from exc
 
 
-OpenedWith = Literal["backup passphrase", "recovery key"]
+OpenedWith = Literal["backup passphrase", "recovery key", "vault key"]
+_OPENED_WITH: dict[SlotType, OpenedWith] = {
+    SlotType.PASSPHRASE: "backup passphrase",
+    SlotType.RECOVERY_RECIPIENT: "recovery key",
+    SlotType.VAULT_KEY: "vault key",
+}
 
 
 class BackupReader:
@@ -435,21 +458,26 @@ def open_backup(
     passphrase: bytes | None = None,
     recovery_secret: bytes | None = None,
     recovery_identity: X25519PrivateKey | None = None,
+    vault_secret: bytes | None = None,
     kdf_limits: KdfLimits | None = None,
 ) -> BackupReader:
     """Parse the header, unwrap the file key with whichever key was given, check the header MAC.
 
     The recovery key is given as the raw 16-byte ``recovery_secret`` or, already derived, as the
     recipient private key ``recovery_identity`` (``crypto.backup.recipient.recipient_private_key``).
-    Nothing is decrypted before the header is authenticated. Raises a ``BackupError`` subclass for
-    every kind of damage; ``WrongKeyError`` for a wrong passphrase or recovery key.
+    ``vault_secret`` is the unlocked vault's 32-byte backup sub-key; it opens only the vault-key
+    slot. Only the slots matching a key given are tried. Nothing is decrypted before the header is
+    authenticated. Raises a ``BackupError`` subclass for every kind of damage; ``WrongKeyError``
+    for a wrong passphrase, recovery key or vault secret.
     """
     if recovery_secret is not None and recovery_identity is not None:
         raise ValueError("give the recovery secret or the recovery identity, not both")
     if recovery_secret is not None:
         recovery_identity = keys.recovery_identity(recovery_secret)
-    if passphrase is None and recovery_identity is None:
-        raise ValueError("give a backup passphrase or a recovery secret")
+    if vault_secret is not None:
+        keys.check_vault_secret(vault_secret)
+    if passphrase is None and recovery_identity is None and vault_secret is None:
+        raise ValueError("give a backup passphrase, a recovery secret or a vault secret")
     header = read_header(src)
     limits = kdf_limits if kdf_limits is not None else KdfLimits()
     offered = [
@@ -457,18 +485,26 @@ def open_backup(
         for slot in header.slots
         if (isinstance(slot, PassphraseSlot) and passphrase is not None)
         or (isinstance(slot, RecipientSlot) and recovery_identity is not None)
+        or (isinstance(slot, VaultSlot) and vault_secret is not None)
     ]
     if not offered:
-        kind = "backup passphrase" if passphrase is not None else "recovery key"
+        given = (
+            ("backup passphrase", passphrase is not None),
+            ("recovery key", recovery_identity is not None),
+            ("vault key", vault_secret is not None),
+        )
+        kind = " or ".join(name for name, present in given if present)
         raise KeySlotMissingError(kind, tuple(SLOT_NAMES[t] for t in header.slot_types))
-    # The cheap recipient slot first; a passphrase slot over the KDF limits or a malformed
-    # recipient slot is reported only if nothing else opened the file.
-    offered.sort(key=lambda slot: slot.type != SlotType.RECOVERY_RECIPIENT)
+    # The cheap slots first (recipient, vault key; in type order); a passphrase slot over the KDF
+    # limits or a malformed recipient slot is reported only if nothing else opened the file.
+    offered.sort(key=lambda slot: slot.type is SlotType.PASSPHRASE)
     refused: HeaderCorruptError | None = None
     for slot in offered:
         try:
             if isinstance(slot, RecipientSlot) and recovery_identity is not None:
                 wrapping_key = _recipient_wrapping_key(slot, recovery_identity)
+            elif isinstance(slot, VaultSlot) and vault_secret is not None:
+                wrapping_key = keys.vault_wrapping_key(vault_secret, slot.salt)
             elif isinstance(slot, PassphraseSlot) and passphrase is not None:
                 wrapping_key = _passphrase_wrapping_key(slot, passphrase, limits)
             else:  # not offered (filtered above)
@@ -481,11 +517,8 @@ def open_backup(
             continue
         if not keys.header_mac_valid(file_key, header):
             raise HeaderCorruptError("it does not match its checksum (altered or damaged)")
-        opened_with: OpenedWith = (
-            "backup passphrase" if slot.type is SlotType.PASSPHRASE else "recovery key"
-        )
         payload_key = keys.payload_key(file_key, header.payload_nonce)
-        return BackupReader(src, header, payload_key, opened_with)
+        return BackupReader(src, header, payload_key, _OPENED_WITH[slot.type])
     if refused is not None:
         raise refused
     raise WrongKeyError()

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from crypto import errors as crypto_errors
 from crypto.paths import default_vault_dir
-from desktop.cli import commands
+from desktop.cli import backup_commands, commands
 from desktop.cli.secrets_input import InputError
 from desktop.core.errors import PracticeError
+from telehealth.relay_cli import add_relay_parser
 
 EXIT_OK, EXIT_FAILED_CHECK, EXIT_USAGE = 0, 1, 2
 
@@ -98,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, metavar="PATH", help="write here (default: stdout)")
     secret_opt(p, "passphrase", "passphrase")
     _damage_opt(p)
+
+    backup_commands.register(sub)
+    add_relay_parser(sub)
     return parser
 
 

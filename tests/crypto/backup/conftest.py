@@ -25,6 +25,9 @@ class Keys:
     recovery_secret: bytes = bytes(range(16, 32))
     wrong_passphrase: bytes = b"a long backup passphrasE"
     wrong_recovery_secret: bytes = bytes(range(17, 33))
+    # The unlocked vault's backup sub-key (32 bytes), and another vault's.
+    vault_secret: bytes = bytes(range(32, 64))
+    wrong_vault_secret: bytes = bytes(range(33, 65))
     # The writer's side of the recovery key: the public half, as kept in the vault header.
     recipient_public_key: bytes = field(
         default_factory=lambda: recipient_public_key(bytes(range(16, 32)))
@@ -50,15 +53,19 @@ def keys() -> Keys:
 
 @pytest.fixture(scope="session")
 def make_backup(keys: Keys) -> MakeBackup:
-    """``make_backup(plaintext, passphrase=True, recovery=True) -> bytes`` with the test KDF."""
+    """``make_backup(plaintext, passphrase=True, recovery=True, vault=False) -> bytes`` with the
+    test KDF."""
 
-    def make(plaintext: bytes, *, passphrase: bool = True, recovery: bool = True) -> bytes:
+    def make(
+        plaintext: bytes, *, passphrase: bool = True, recovery: bool = True, vault: bool = False
+    ) -> bytes:
         out = io.BytesIO()
         write_backup(
             io.BytesIO(plaintext),
             out,
             passphrase=keys.passphrase if passphrase else None,
             recipient_public_key=keys.recipient_public_key if recovery else None,
+            vault_secret=keys.vault_secret if vault else None,
             kdf_params=TEST_ONLY,
         )
         return out.getvalue()

@@ -1,4 +1,4 @@
-"""Round trips: every size around the chunk boundary, both kinds of key, the streaming APIs."""
+"""Round trips: every size around the chunk boundary, every kind of key, the streaming APIs."""
 
 from __future__ import annotations
 
@@ -36,23 +36,79 @@ SIZES = [
 ]
 
 
+# Which slots each case writes, and the exact header size that gives.
+SLOT_SETS = {
+    "passphrase": ({"passphrase"}, 137),
+    "recovery": ({"recovery"}, 144),
+    "both": ({"passphrase", "recovery"}, 220),
+    "vault": ({"vault"}, 128),
+    "passphrase-vault": ({"passphrase", "vault"}, 204),
+    "recovery-vault": ({"recovery", "vault"}, 211),
+    "all": ({"passphrase", "recovery", "vault"}, 287),
+}
+
+
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("slots", ["passphrase", "recovery", "both"])
+@pytest.mark.parametrize("slots", ["passphrase", "recovery", "both", "vault", "all"])
 def test_round_trip(size: str, slots: str, payloads: Any, keys: Any, make_backup: Any) -> None:
     plaintext = payloads[size]
-    data = make_backup(plaintext, passphrase=slots != "recovery", recovery=slots != "passphrase")
+    kinds, expected_header = SLOT_SETS[slots]
+    data = make_backup(
+        plaintext,
+        passphrase="passphrase" in kinds,
+        recovery="recovery" in kinds,
+        vault="vault" in kinds,
+    )
     header_size = 12 + int.from_bytes(data[10:12], "big") + 32
+    assert header_size == expected_header == inspect_backup(io.BytesIO(data)).size
     assert len(data) == backup_size(len(plaintext), header_size)
     assert (len(data) - header_size) % SEALED_CHUNK_SIZE == 0
-    if slots != "recovery":
+    if "passphrase" in kinds:
         reader = open_backup(io.BytesIO(data), passphrase=keys.passphrase)
         assert reader.opened_with == "backup passphrase"
         assert b"".join(reader.chunks()) == plaintext
         assert reader.finished
-    if slots != "passphrase":
+    if "recovery" in kinds:
         reader = open_backup(io.BytesIO(data), recovery_secret=keys.recovery_secret)
         assert reader.opened_with == "recovery key"
         assert reader.read() == plaintext
+    if "vault" in kinds:
+        reader = open_backup(io.BytesIO(data), vault_secret=keys.vault_secret)
+        assert reader.opened_with == "vault key"
+        assert b"".join(reader.chunks()) == plaintext
+        assert reader.finished
+
+
+@pytest.mark.parametrize("slots", list(SLOT_SETS))
+def test_every_combination_of_slots(slots: str, keys: Any, make_backup: Any) -> None:
+    """Any non-empty set of slots: in type order, the exact header size, each key opens it and
+    each absent kind of key is refused as missing."""
+    kinds, expected_header = SLOT_SETS[slots]
+    data = make_backup(
+        b"combination",
+        passphrase="passphrase" in kinds,
+        recovery="recovery" in kinds,
+        vault="vault" in kinds,
+    )
+    header = inspect_backup(io.BytesIO(data))
+    assert header.size == expected_header
+    order = [
+        ("passphrase", SlotType.PASSPHRASE),
+        ("recovery", SlotType.RECOVERY_RECIPIENT),
+        ("vault", SlotType.VAULT_KEY),
+    ]
+    assert header.slot_types == tuple(t for kind, t in order if kind in kinds)
+    ways = {
+        "passphrase": {"passphrase": keys.passphrase},
+        "recovery": {"recovery_secret": keys.recovery_secret},
+        "vault": {"vault_secret": keys.vault_secret},
+    }
+    for kind, kwargs in ways.items():
+        if kind in kinds:
+            assert open_backup(io.BytesIO(data), **kwargs).read() == b"combination"
+        else:
+            with pytest.raises(KeySlotMissingError):
+                open_backup(io.BytesIO(data), **kwargs)
 
 
 def test_either_key_may_be_given_with_the_other_wrong_or_absent(
@@ -63,6 +119,14 @@ def test_either_key_may_be_given_with_the_other_wrong_or_absent(
         io.BytesIO(data), passphrase=keys.wrong_passphrase, recovery_secret=keys.recovery_secret
     )
     assert reader.read() == b"both"
+    data = make_backup(b"all", passphrase=True, recovery=True, vault=True)
+    reader = open_backup(
+        io.BytesIO(data),
+        passphrase=keys.wrong_passphrase,
+        recovery_secret=keys.wrong_recovery_secret,
+        vault_secret=keys.vault_secret,
+    )
+    assert reader.opened_with == "vault key" and reader.read() == b"all"
 
 
 def test_chunks_are_yielded_one_per_64_kib(payloads: Any, keys: Any, make_backup: Any) -> None:
@@ -128,7 +192,7 @@ def test_progress_reports_growing_byte_counts(payloads: Any, keys: Any) -> None:
 
 def test_two_backups_of_the_same_data_share_no_ciphertext(keys: Any, make_backup: Any) -> None:
     plaintext = bytes(3 * CHUNK_SIZE)  # identical chunks, too
-    a, b = make_backup(plaintext), make_backup(plaintext)
+    a, b = make_backup(plaintext, vault=True), make_backup(plaintext, vault=True)
     header_a, header_b = (inspect_backup(io.BytesIO(x)) for x in (a, b))
     chunks_a, chunks_b = (
         [
@@ -139,8 +203,9 @@ def test_two_backups_of_the_same_data_share_no_ciphertext(keys: Any, make_backup
     )
     assert len(set(chunks_a) | set(chunks_b)) == len(chunks_a) + len(chunks_b) == 8
     assert header_a.payload_nonce != header_b.payload_nonce
+    assert len(header_a.slots) == 3
     for slot_a, slot_b in zip(header_a.slots, header_b.slots, strict=True):
-        # The salt, or the ephemeral X25519 key, is fresh; so is every wrapped key.
+        # The salts, or the ephemeral X25519 key, are fresh; so is every wrapped key.
         assert slot_a.fields() != slot_b.fields() and slot_a.wrapped_key != slot_b.wrapped_key
     assert header_a.mac != header_b.mac
 
@@ -156,6 +221,15 @@ def test_inspect_reports_key_slots_and_parameters(make_backup: Any) -> None:
     assert header.slot_types == (SlotType.RECOVERY_RECIPIENT,)
     assert header.size == 144
     assert header.slot(SlotType.PASSPHRASE) is None
+    header = inspect_backup(
+        io.BytesIO(make_backup(b"", passphrase=False, recovery=False, vault=True))
+    )
+    assert header.slot_types == (SlotType.VAULT_KEY,)
+    assert header.size == 128
+    slot = header.slot(SlotType.VAULT_KEY)
+    assert slot is not None and slot.type is SlotType.VAULT_KEY and len(slot.fields()) == 16
+    assert header.slot(SlotType.PASSPHRASE) is None
+    assert header.slot(SlotType.RECOVERY_RECIPIENT) is None
 
 
 def test_passphrase_only_backup_refuses_a_recovery_key_clearly(keys: Any, make_backup: Any) -> None:
@@ -167,8 +241,29 @@ def test_passphrase_only_backup_refuses_a_recovery_key_clearly(keys: Any, make_b
         open_backup(io.BytesIO(data), passphrase=keys.passphrase)
 
 
+def test_missing_vault_slot_is_reported_clearly(keys: Any, make_backup: Any) -> None:
+    data = make_backup(b"x", passphrase=True, recovery=True)
+    with pytest.raises(
+        KeySlotMissingError,
+        match="with a vault key; it opens with the backup passphrase or recovery key",
+    ) as info:
+        open_backup(io.BytesIO(data), vault_secret=keys.vault_secret)
+    assert info.value.offered == "vault key"
+    assert info.value.available == ("backup passphrase", "recovery key")
+    data = make_backup(b"x", passphrase=False, recovery=False, vault=True)
+    with pytest.raises(KeySlotMissingError, match=r"opens with the vault key$"):
+        open_backup(io.BytesIO(data), passphrase=keys.passphrase)
+    with pytest.raises(
+        KeySlotMissingError,
+        match="with a backup passphrase or recovery key; it opens with the vault",
+    ):
+        open_backup(
+            io.BytesIO(data), passphrase=keys.passphrase, recovery_secret=keys.recovery_secret
+        )
+
+
 def test_api_misuse_is_refused(keys: Any) -> None:
-    with pytest.raises(ValueError, match="passphrase, a recipient public key"):
+    with pytest.raises(ValueError, match="passphrase, a recipient public key or a vault secret"):
         write_backup(io.BytesIO(b""), io.BytesIO())
     with pytest.raises(PassphrasePolicyError):
         write_backup(io.BytesIO(b""), io.BytesIO(), passphrase=b"")
@@ -180,6 +275,27 @@ def test_api_misuse_is_refused(keys: Any) -> None:
         write_backup(io.BytesIO(b""), io.BytesIO(), recovery_secret=keys.recovery_secret)  # type: ignore[call-arg]
     with pytest.raises(ValueError):
         open_backup(io.BytesIO(b""))
+    for bad in (b"", bytes(16), bytes(31), bytes(33), keys.recovery_secret):
+        out = io.BytesIO()
+        with pytest.raises(ValueError, match="vault secret must be 32 raw bytes"):
+            write_backup(io.BytesIO(b""), out, vault_secret=bad)
+        with pytest.raises(ValueError, match="vault secret must be 32 raw bytes"):
+            # Refused before Argon2id runs or anything is written.
+            write_backup(
+                io.BytesIO(b""),
+                out,
+                passphrase=keys.passphrase,
+                recipient_public_key=keys.recipient_public_key,
+                vault_secret=bad,
+                kdf_params=KdfParams(1, 4, 1),  # would be WeakParametersError if checked first
+            )
+        with pytest.raises(ValueError, match="vault secret must be 32 raw bytes"):
+            BackupWriter(out, vault_secret=bad)
+        with pytest.raises(ValueError, match="vault secret must be 32 raw bytes"):
+            write_backup_with_manifest({}, [b""], out, vault_secret=bad)
+        assert out.getvalue() == b""
+        with pytest.raises(ValueError, match="vault secret must be 32 raw bytes"):
+            open_backup(io.BytesIO(b""), vault_secret=bad)  # before the file is read
     with pytest.raises(ValueError, match="16 raw bytes"):
         open_backup(io.BytesIO(b""), recovery_secret=bytes(15))
     with pytest.raises(ValueError, match="not both"):
@@ -224,6 +340,23 @@ def test_manifest_container_round_trip(size: str, payloads: Any, keys: Any) -> N
     reader = open_backup(io.BytesIO(out.getvalue()), recovery_secret=keys.recovery_secret)
     assert read_manifest(reader) == manifest
     assert b"".join(reader.chunks()) == payloads[size]
+
+
+def test_manifest_container_with_the_vault_slot(payloads: Any, keys: Any) -> None:
+    """What the app does: write with the recipient and the vault key, read back with the vault."""
+    manifest = {"kind": "vault-snapshot", "vault": "0123abcd"}
+    out = io.BytesIO()
+    write_backup_with_manifest(
+        manifest,
+        io.BytesIO(payloads["chunk-plus-1"]),
+        out,
+        recipient_public_key=keys.recipient_public_key,
+        vault_secret=keys.vault_secret,
+    )
+    for kwargs in ({"vault_secret": keys.vault_secret}, {"recovery_secret": keys.recovery_secret}):
+        reader = open_backup(io.BytesIO(out.getvalue()), **kwargs)
+        assert read_manifest(reader) == manifest
+        assert b"".join(reader.chunks()) == payloads["chunk-plus-1"]
 
 
 def test_manifest_is_encrypted(keys: Any) -> None:
@@ -356,3 +489,6 @@ def test_randomness_repr_hides_the_file_key() -> None:
         WriterRandomness(file_key=bytes(31))
     with pytest.raises(ValueError, match="ephemeral_private_key must be 32 bytes"):
         WriterRandomness(ephemeral_private_key=bytes(16))
+    with pytest.raises(ValueError, match="vault_salt must be 16 bytes"):
+        WriterRandomness(vault_salt=bytes(32))
+    assert len(rnd.vault_salt) == 16 and WriterRandomness().vault_salt != rnd.vault_salt

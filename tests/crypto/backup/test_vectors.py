@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 import crypto.backup.errors as backup_errors
 from crypto.backup import SlotType, inspect_backup, open_backup
 from crypto.backup import keys as key_schedule
-from crypto.backup.format import SEALED_CHUNK_SIZE, PassphraseSlot, RecipientSlot
+from crypto.backup.format import SEALED_CHUNK_SIZE, PassphraseSlot, RecipientSlot, VaultSlot
 from crypto.backup.recipient import recipient_private_key, recipient_public_key
 
 VECTORS_DIR = Path(__file__).resolve().parents[2] / "vectors" / "backup"
@@ -30,6 +30,8 @@ def _open_kwargs(vector: dict[str, Any]) -> list[dict[str, Any]]:
         ways.append({"passphrase": vector["passphrase"].encode()})
     if vector["recovery_secret"]:
         ways.append({"recovery_secret": bytes.fromhex(vector["recovery_secret"])})
+    if vector.get("vault_secret"):
+        ways.append({"vault_secret": bytes.fromhex(vector["vault_secret"])})
     return ways
 
 
@@ -37,6 +39,42 @@ def test_vectors_cover_the_cases() -> None:
     assert len(VALID) >= 6 and len(NEGATIVE) >= 30
     assert sum(1 for v in VALID if v["backup_file"]) >= 3
     assert {c["open_with"] for c in NEGATIVE} >= {"passphrase", "recovery", "other-recovery"}
+    # The vault-key slot: alone, next to the recovery key, with all three; whole files of each.
+    with_vault = [v for v in VALID if v.get("vault_secret")]
+    assert {(bool(v["passphrase"]), bool(v["recovery_secret"])) for v in with_vault} >= {
+        (False, False),
+        (False, True),
+        (True, True),
+    }
+    assert sum(1 for v in with_vault if v["backup_file"]) >= 3
+    assert {c["open_with"] for c in NEGATIVE} >= {"vault", "wrong-vault"}
+    assert {c["error"] for c in NEGATIVE if c["open_with"] == "vault"} >= {
+        "HeaderCorruptError",
+        "WrongKeyError",
+        "KeySlotMissingError",
+        "ChunkCorruptError",
+        "TruncatedError",
+        "TrailingDataError",
+    }
+
+
+def test_vectors_from_before_the_vault_slot_are_unchanged() -> None:
+    """The first seven vectors predate slot type 0x03: no vault fields, and their frozen sizes."""
+    old = VALID[:7]
+    assert [v["name"] for v in old] == [
+        "passphrase-empty",
+        "recovery-hello",
+        "both-slots-short",
+        "passphrase-owasp-minimum",
+        "both-slots-last-byte-of-chunk",
+        "both-slots-exactly-one-chunk",
+        "both-slots-multi-chunk",
+    ]
+    for v in old:
+        assert "vault_secret" not in v and "vault_salt" not in v["randomness"]
+        assert "vault_wrapping_key" not in v["derived"]
+        assert v["header_size"] in (137, 144, 220)
+    assert {v["header_size"] for v in VALID[7:]} == {128, 211, 287}
 
 
 @pytest.mark.parametrize("vector", VALID, ids=lambda v: v["name"])
@@ -96,6 +134,15 @@ def test_key_schedule_intermediates(vector: dict[str, Any]) -> None:
         assert shared.hex() == derived["x25519_shared_secret"]
         wrapping_key = key_schedule.recipient_unwrapping_key(recipient_private_key(secret), slot)
         assert wrapping_key is not None and wrapping_key.hex() == derived["recipient_wrapping_key"]
+        assert key_schedule.unwrap_file_key(wrapping_key, slot) == rnd["file_key"]
+    slot = header.slot(SlotType.VAULT_KEY)
+    assert (slot is not None) == (vector.get("vault_secret") is not None)
+    if isinstance(slot, VaultSlot):
+        assert slot.salt == rnd["vault_salt"]
+        wrapping_key = key_schedule.vault_wrapping_key(
+            bytes.fromhex(vector["vault_secret"]), slot.salt
+        )
+        assert wrapping_key.hex() == vector["derived"]["vault_wrapping_key"]
         assert key_schedule.unwrap_file_key(wrapping_key, slot) == rnd["file_key"]
     size = vector["header_size"] + (len_plain(vector) // 65536 + 1) * SEALED_CHUNK_SIZE
     assert size == vector["backup_size"]

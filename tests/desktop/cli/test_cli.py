@@ -193,3 +193,52 @@ def test_verify_fails_with_exit_1_on_rollback(cli: Cli, tmp_path: Path) -> None:
 def test_passphrase_never_from_argv(cli: Cli) -> None:
     result = cli.run("init", "--passphrase", PASS)
     assert result.returncode == 2
+
+
+def test_backup_create_verify_restore_list(cli: Cli, tmp_path: Path) -> None:
+    key = init(cli)
+    backups = tmp_path / "usb"
+    backups.mkdir()
+    assert cli.run("backup", "list").returncode == 2  # no folder configured yet
+    assert cli.run("backup", "configure", "--to", str(backups)).returncode == 0
+    result = cli.run("backup", "create", "--passphrase-file", cli.secret("p", PASS))
+    assert result.returncode == 0, result.stderr
+    files = sorted(backups.glob("*.qrbackup"))
+    assert len(files) == 1
+    listed = cli.run("backup", "list")
+    assert listed.returncode == 0 and files[0].name in listed.stdout
+    verified = cli.run(
+        "backup", "verify", str(files[0]), "--recovery-key-file", cli.secret("k", key)
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert "audit entries verified" in verified.stdout
+    bad = cli.run(
+        "backup", "verify", str(files[0]),
+        "--recovery-key-file", cli.secret("k2", RecoveryKeyFactory.other()),
+    )  # fmt: skip
+    assert bad.returncode == 1
+    # restore refuses the existing vault, then restores into a new folder
+    refused = cli.run(
+        "backup", "restore", str(files[0]), "--vault", str(cli.vault),
+        "--recovery-key-file", cli.secret("k", key),
+        "--new-passphrase-file", cli.secret("n", "brand new passphrase"),
+    )  # fmt: skip
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    target = tmp_path / "new-laptop"
+    restored = cli.run(
+        "backup", "restore", str(files[0]), "--vault", str(target),
+        "--recovery-key-file", cli.secret("k", key),
+        "--new-passphrase-file", cli.secret("n", "brand new passphrase"),
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stderr
+    cli.env["QUIETROOM_VAULT"] = str(target)
+    check = cli.run("audit", "verify", "--passphrase-file", cli.secret("n", "brand new passphrase"))
+    assert check.returncode == 0, check.stderr
+
+
+class RecoveryKeyFactory:
+    @staticmethod
+    def other() -> str:
+        from crypto.recovery_key import RecoveryKey
+
+        return RecoveryKey.generate().formatted()

@@ -4,9 +4,12 @@
     .venv/bin/python tests/vectors/backup/generate.py --check  # fail if they would change
 
 Every random value (file key, payload nonce, passphrase salt, the ephemeral X25519 private key of
-the recovery-key slot) is fixed per vector and recorded in ``vectors.json``, so another
-implementation can reproduce each file byte for byte. The writer is given the recipient public key
-(derived from the recovery secret as the vault does); the reader, the recovery secret. Small vectors
+the recovery-key slot, and for vectors with a vault-key slot its salt) is fixed per vector and
+recorded in ``vectors.json``, so another implementation can reproduce each file byte for byte. The
+writer is given the recipient public key (derived from the recovery secret as the vault does); the
+reader, the recovery secret. Vectors with a vault-key slot (type 0x03) also record the 32-byte
+vault secret (the unlocked vault's backup sub-key); older vectors have no such keys at all, so
+their entries stay byte for byte what they were before that slot type existed. Small vectors
 are stored whole as ``<name>.qrbackup``; larger ones by size and SHA-256. ``negative.json`` lists
 damaged variants with the error each must raise; the expected errors are written here by hand, and
 generation stops if the code disagrees. Once format version 1 is released these files are frozen:
@@ -47,23 +50,27 @@ from crypto.kdf import KdfParams  # noqa: E402
 PASSPHRASE = "correct horse battery staple"
 RECOVERY_SECRET = "000102030405060708090a0b0c0d0e0f"
 RECIPIENT_PUBLIC_KEY = recipient_public_key(bytes.fromhex(RECOVERY_SECRET)).hex()
+VAULT_SECRET = bytes(range(0x20, 0x40)).hex()  # stands in for the vault's backup sub-key
 TEST_KDF = {"time_cost": 1, "memory_kib": 64, "parallelism": 1}
 OWASP_KDF = {"time_cost": 2, "memory_kib": 19 * 1024, "parallelism": 1}
 STORE_WHOLE_UP_TO = 70_000  # bytes; bigger backups are checked by hash
 
 
-def _randomness(tag: str) -> dict[str, str]:
+def _randomness(tag: str, *, vault: bool) -> dict[str, str]:
     """Distinct, obviously non-random values per vector: SHA-256 of a label, truncated."""
 
     def h(field: str, n: int) -> str:
         return hashlib.sha256(f"{tag}/{field}".encode()).digest()[:n].hex()
 
-    return {
+    values = {
         "file_key": h("file_key", 32),
         "payload_nonce": h("payload_nonce", 16),
         "passphrase_salt": h("passphrase_salt", 16),
         "ephemeral_private_key": h("ephemeral_private_key", 32),
     }
+    if vault:
+        values["vault_salt"] = h("vault_salt", 16)
+    return values
 
 
 VALID: list[dict[str, Any]] = [
@@ -124,10 +131,48 @@ VALID: list[dict[str, Any]] = [
         "kdf": TEST_KDF,
         "plaintext": {"pattern": "i mod 251", "length": 3 * 65536 + 100},
     },
+    # Added with the vault-key slot (type 0x03). Only these entries carry "vault_secret".
+    {
+        "name": "vault-key-hello",
+        "description": "vault-key slot only (HKDF of the vault's backup sub-key), 13 bytes",
+        "passphrase": None,
+        "recovery_secret": None,
+        "vault_secret": VAULT_SECRET,
+        "kdf": None,
+        "plaintext": {"hex": b"hello, vault\n".hex()},
+    },
+    {
+        "name": "recovery-and-vault-short",
+        "description": "recovery-key and vault-key slots (what an automatic backup carries), "
+        "1000 bytes",
+        "passphrase": None,
+        "recovery_secret": RECOVERY_SECRET,
+        "vault_secret": VAULT_SECRET,
+        "kdf": None,
+        "plaintext": {"pattern": "i mod 251", "length": 1000},
+    },
+    {
+        "name": "all-slots-short",
+        "description": "all three slots (passphrase, recovery key, vault key), 1000 bytes",
+        "passphrase": PASSPHRASE,
+        "recovery_secret": RECOVERY_SECRET,
+        "vault_secret": VAULT_SECRET,
+        "kdf": TEST_KDF,
+        "plaintext": {"pattern": "i mod 251", "length": 1000},
+    },
+    {
+        "name": "all-slots-multi-chunk",
+        "description": "all three slots, 3 full chunks and 100 bytes in the final chunk",
+        "passphrase": PASSPHRASE,
+        "recovery_secret": RECOVERY_SECRET,
+        "vault_secret": VAULT_SECRET,
+        "kdf": TEST_KDF,
+        "plaintext": {"pattern": "i mod 251", "length": 3 * 65536 + 100},
+    },
 ]
 for _spec in VALID:
     _spec["recipient_public_key"] = RECIPIENT_PUBLIC_KEY if _spec["recovery_secret"] else None
-    _spec["randomness"] = _randomness(_spec["name"])
+    _spec["randomness"] = _randomness(_spec["name"], vault="vault_secret" in _spec)
 
 _BASE = "both-slots-multi-chunk"
 # Offsets in a header with both slots (see docs/backup-format.md): magic 0, version 8, header
@@ -303,11 +348,118 @@ NEGATIVE: list[dict[str, Any]] = [
         "mutation": {"op": "append", "hex": "00"},
         "error": "TrailingDataError",
     },
+    {
+        "name": "vault-key-on-a-file-without-a-vault-slot",
+        "mutation": None,
+        "open_with": "vault",
+        "error": "KeySlotMissingError",
+    },
 ]
 for _spec in NEGATIVE:
     _spec["base"] = _BASE
     _spec.setdefault("open_with", "passphrase")
     _spec.setdefault("chunk_index", None)
+
+_BASE_ALL = "all-slots-multi-chunk"
+# Offsets in a header with all three slots: as above up to the recovery slot (105), then the
+# vault-key slot at 188 (salt 191, wrapped key 207), MAC 255, chunk 0 at 287.
+_H_ALL = 287
+NEGATIVE_ALL: list[dict[str, Any]] = [
+    {
+        "name": "all-slots-four-slots",
+        "mutation": {"op": "set", "offset": 28, "hex": "04"},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-count-two",
+        "mutation": {"op": "set", "offset": 28, "hex": "02"},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-vault-slot-type-repeated",
+        "mutation": {"op": "set", "offset": 188, "hex": "02"},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-vault-slot-type-unknown",
+        "mutation": {"op": "set", "offset": 188, "hex": "04"},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-vault-slot-length-wrong",
+        "mutation": {"op": "set", "offset": 189, "hex": "0041"},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-vault-salt-flipped",
+        "mutation": {"op": "flip", "offset": 191, "bit": 0},
+        "error": "WrongKeyError",
+    },
+    {
+        "name": "all-slots-vault-wrapped-key-flipped",
+        "mutation": {"op": "flip", "offset": 254, "bit": 7},
+        "error": "WrongKeyError",
+    },
+    {
+        "name": "all-slots-vault-slot-flipped-opened-with-passphrase",
+        "mutation": {"op": "flip", "offset": 200, "bit": 1},
+        "open_with": "passphrase",
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-vault-slot-flipped-opened-with-recovery-key",
+        "mutation": {"op": "flip", "offset": 230, "bit": 4},
+        "open_with": "recovery",
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-passphrase-slot-flipped",
+        "mutation": {"op": "flip", "offset": 60, "bit": 2},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-recipient-slot-flipped",
+        "mutation": {"op": "flip", "offset": 120, "bit": 6},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-payload-nonce-flipped",
+        "mutation": {"op": "flip", "offset": 12, "bit": 0},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-header-mac-flipped",
+        "mutation": {"op": "flip", "offset": 255, "bit": 1},
+        "error": "HeaderCorruptError",
+    },
+    {
+        "name": "all-slots-wrong-vault-secret",
+        "mutation": None,
+        "open_with": "wrong-vault",
+        "error": "WrongKeyError",
+    },
+    {
+        "name": "all-slots-chunk-0-flipped",
+        "mutation": {"op": "flip", "offset": _H_ALL + 5, "bit": 2},
+        "error": "ChunkCorruptError",
+        "chunk_index": 0,
+    },
+    {
+        "name": "all-slots-truncated-after-header",
+        "mutation": {"op": "truncate", "length": _H_ALL},
+        "error": "TruncatedError",
+    },
+    {
+        "name": "all-slots-final-chunk-duplicated",
+        "mutation": {"op": "duplicate_chunk", "i": 3},
+        "error": "TrailingDataError",
+    },
+]
+for _spec in NEGATIVE_ALL:
+    _spec["base"] = _BASE_ALL
+    _spec.setdefault("open_with", "vault")
+    _spec.setdefault("chunk_index", None)
+NEGATIVE += NEGATIVE_ALL
 
 
 def plaintext_for(spec: dict[str, Any]) -> bytes:
@@ -321,6 +473,7 @@ def plaintext_for(spec: dict[str, Any]) -> bytes:
 def build(spec: dict[str, Any]) -> bytes:
     out = io.BytesIO()
     kdf = spec["kdf"]
+    vault_secret = spec.get("vault_secret")
     write_backup(
         io.BytesIO(plaintext_for(spec)),
         out,
@@ -328,6 +481,7 @@ def build(spec: dict[str, Any]) -> bytes:
         recipient_public_key=(
             bytes.fromhex(spec["recipient_public_key"]) if spec["recipient_public_key"] else None
         ),
+        vault_secret=bytes.fromhex(vault_secret) if vault_secret else None,
         kdf_params=KdfParams(**kdf) if kdf else KdfParams(1, 64, 1),
         randomness=WriterRandomness(**{k: bytes.fromhex(v) for k, v in spec["randomness"].items()}),
     )
@@ -372,6 +526,8 @@ def open_kwargs(open_with: str) -> dict[str, Any]:
         "wrong-passphrase": {"passphrase": PASSPHRASE.encode() + b"!"},
         "wrong-recovery": {"recovery_secret": bytes(16)},
         "other-recovery": {"recovery_secret": bytes.fromhex(RECOVERY_SECRET)[::-1]},
+        "vault": {"vault_secret": bytes.fromhex(VAULT_SECRET)},
+        "wrong-vault": {"vault_secret": bytes(32)},
     }[open_with]
 
 
@@ -387,6 +543,10 @@ def _describe(spec: dict[str, Any], data: bytes) -> dict[str, Any]:
     }
     if spec["recipient_public_key"]:
         derived.update(_recipient_intermediates(spec))
+    if spec.get("vault_secret"):
+        derived["vault_wrapping_key"] = keys.vault_wrapping_key(
+            bytes.fromhex(spec["vault_secret"]), bytes.fromhex(spec["randomness"]["vault_salt"])
+        ).hex()
     entry.update(
         {
             "format_version": 1,
