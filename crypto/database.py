@@ -66,10 +66,22 @@ def attach_encrypted(conn: Connection, path: Path, alias: str, key: bytes) -> No
 
 
 def integrity_problems(conn: Connection) -> list[str]:
-    """Run SQLCipher's page-HMAC check and SQLite's integrity check; return what they report."""
+    """Run SQLCipher's page-HMAC check and SQLite's structural check; return what they report."""
+    return page_problems(conn) + structure_problems(conn)
+
+
+def page_problems(conn: Connection) -> list[str]:
+    """SQLCipher's check of every page's HMAC (``PRAGMA cipher_integrity_check``)."""
     try:
-        problems = [str(row[0]) for row in conn.execute("PRAGMA cipher_integrity_check")]
+        return [str(row[0]) for row in conn.execute("PRAGMA cipher_integrity_check")]
+    except sqlcipher3.DatabaseError as exc:
+        return [f"database damaged: {exc}"]
+
+
+def structure_problems(conn: Connection) -> list[str]:
+    """SQLite's own structural check (``PRAGMA integrity_check``)."""
+    try:
         checks = [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
     except sqlcipher3.DatabaseError as exc:
         return [f"database damaged: {exc}"]
-    return problems + [c for c in checks if c != "ok"]
+    return [c for c in checks if c != "ok"]

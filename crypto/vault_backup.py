@@ -2,9 +2,10 @@
 
 A backup file (docs/backup-format.md) holds, inside its encryption, a manifest and then the vault
 itself: the header bytes and a consistent snapshot of the database, which are still encrypted
-under the vault's own keys. No plaintext exists at any point: the snapshot is made by SQLCipher
-into an encrypted file next to the target, and staging during verify/restore writes the same
-encrypted pages. Every temporary file is removed on every exit path.
+under the vault's own keys. No plaintext exists at any point: the snapshot is the database file
+read under a write lock after a full WAL checkpoint (``Vault.frozen``), and staging during
+verify/restore writes the same encrypted pages next to the target. Every temporary file is removed
+on every exit path.
 
 Who can open a backup:
 - the recovery key: it opens the backup (X25519 recipient) *and* the vault inside it;
@@ -40,12 +41,12 @@ from crypto.backup import (
     read_manifest,
     write_backup_with_manifest,
 )
-from crypto.database import DatabaseError
 from crypto.errors import AuditIntegrityError, CryptoError, VaultExistsError
 from crypto.header import VaultHeader
 from crypto.kdf import RFC9106_LOW_MEMORY, KdfParams
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import (
+    Snapshot,
     Vault,
     VaultOptions,
     iso_utc,
@@ -142,55 +143,24 @@ def create_backup(
     final = destination / file_name(vault.vault_id, created, backup_id)
     partial = destination / f".{final.name}.partial"
     try:
-        snapshot = vault.snapshot(destination)
-    except DatabaseError as exc:
-        raise BackupIOError("take a snapshot of the vault", OSError(str(exc))) from exc
-    except OSError as exc:
-        raise BackupIOError("take a snapshot of the vault", exc) from exc
-    try:
-        database_size = snapshot.database.stat().st_size
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "version": MANIFEST_VERSION,
-            "backup_id": backup_id,
-            "created_at": iso_utc(created),
-            "app_version": _app_version(),
-            "vault_id": snapshot.vault_id,
-            "generation": snapshot.generation,
-            "schema": snapshot.schema,
-            "audit": {"seq": snapshot.audit_seq, "mac": snapshot.audit_mac.hex()},
-            "parts": {"header": len(snapshot.header), "database": database_size},
-        }
-        header = VaultHeader.from_bytes(snapshot.header)
-        digest = hashlib.sha256()
-        try:
-            with open(partial, "xb") as out:
-                write_backup_with_manifest(
-                    manifest,
-                    _payload(snapshot.header, snapshot.database, digest),
-                    out,
-                    passphrase=None
-                    if backup_passphrase is None
-                    else passphrase_bytes(backup_passphrase),
-                    recipient_public_key=header.backup_recipient,
-                    vault_secret=vault.backup_key(),
-                    progress=progress,
-                    cancel=cancel,
-                    kdf_params=kdf or RFC9106_LOW_MEMORY,
-                )
-                out.flush()
-                os.fsync(out.fileno())
-        except OSError as exc:
-            raise BackupIOError("write the backup", exc) from exc
-        _read_back(partial, vault.backup_key(), manifest, digest.digest())
+        with vault.frozen() as snapshot:  # the vault waits only while its bytes are read
+            manifest, digest = _write(
+                vault,
+                snapshot,
+                backup_id,
+                created,
+                partial,
+                backup_passphrase,
+                kdf,
+                progress,
+                cancel,
+            )
+        _read_back(partial, vault.backup_key(), manifest, digest)
         os.replace(partial, final)
         fsync_dir(destination)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    finally:
-        for leftover in _database_files(snapshot.database):
-            leftover.unlink(missing_ok=True)
     size = final.stat().st_size
     vault.audit(
         AuditAction.BACKUP_CREATED,
@@ -198,7 +168,56 @@ def create_backup(
         object_id=backup_id,
         details={"bytes": size, "audit_seq": snapshot.audit_seq},
     )
-    return BackupResult(final, backup_id, manifest["created_at"], size, snapshot.audit_seq)  # type: ignore[arg-type]
+    return BackupResult(final, backup_id, manifest["created_at"], size, snapshot.audit_seq)
+
+
+def _write(
+    vault: Vault,
+    snapshot: Snapshot,
+    backup_id: str,
+    created: datetime,
+    partial: Path,
+    backup_passphrase: str | None,
+    kdf: KdfParams | None,
+    progress: Progress | None,
+    cancel: Cancel | None,
+) -> tuple[dict[str, Any], bytes]:
+    """Stream the frozen vault into ``partial`` and fsync it; return the manifest and the SHA-256
+    of what was written."""
+    manifest: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "backup_id": backup_id,
+        "created_at": iso_utc(created),
+        "app_version": _app_version(),
+        "vault_id": snapshot.vault_id,
+        "generation": snapshot.generation,
+        "schema": snapshot.schema,
+        "audit": {"seq": snapshot.audit_seq, "mac": snapshot.audit_mac.hex()},
+        "parts": {"header": len(snapshot.header), "database": snapshot.database.stat().st_size},
+    }
+    header = VaultHeader.from_bytes(snapshot.header)
+    digest = hashlib.sha256()
+    try:
+        with open(partial, "xb") as out:
+            write_backup_with_manifest(
+                manifest,
+                _payload(snapshot.header, snapshot.database, digest),
+                out,
+                passphrase=None
+                if backup_passphrase is None
+                else passphrase_bytes(backup_passphrase),
+                recipient_public_key=header.backup_recipient,
+                vault_secret=vault.backup_key(),
+                kdf_params=kdf or RFC9106_LOW_MEMORY,
+                progress=progress,
+                cancel=cancel,
+            )
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        raise BackupIOError("write the backup", exc) from exc
+    return manifest, digest.digest()
 
 
 def _payload(header: bytes, database: Path, digest: Any) -> Iterator[bytes]:
@@ -438,10 +457,6 @@ def _staging_dir(near: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix=".qr-staging-", dir=near))
     except OSError:
         return Path(tempfile.mkdtemp(prefix="qr-staging-"))
-
-
-def _database_files(db: Path) -> list[Path]:
-    return [db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal")]
 
 
 def _app_version() -> str:
