@@ -9,6 +9,14 @@ painting must never delay RTP and ICE timers.
 Nothing here writes media or chat anywhere; frames and messages exist only in memory on their way
 to the callbacks. ICE servers are always explicit: aiortc falls back to a public Google STUN server
 when given none, and a therapist's call must not contact third parties by surprise.
+
+Reconnection: aiortc cannot restart ICE on a live peer connection, so a call that lost its network
+path is renegotiated with a **new** peer connection (a new offer) that reuses the same DTLS
+certificate, so the verification code both people compared stays valid, and the same local tracks
+(each peer connection gets a borrowed view of them, which it may stop without stopping the
+camera). A watchdog reports ``"disconnected"`` when nothing arrives for ``media_timeout`` seconds
+(aiortc itself only notices after about 30 s of failed consent checks), and ``"connected"`` again
+when packets flow.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -40,8 +49,10 @@ log = logging.getLogger("telehealth.engine")
 
 T = TypeVar("T")
 Side = Literal["offerer", "answerer"]
+IcePolicy = Literal["all", "relay"]
 CHAT_LABEL: Final = "chat"
 MAX_CHAT_CHARS: Final = 4000
+_AIORTC_CERTIFICATES: Final = "_RTCPeerConnection__certificates"  # see CallEngine._new_pc
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,23 @@ class EngineCallbacks:
 MediaFactory = Callable[[], Sequence[MediaStreamTrack]]
 
 
+class _BorrowedTrack(MediaStreamTrack):
+    """A view of a local source track for one peer connection.
+
+    aiortc stops a sender's track when its peer connection closes; a reconnect replaces the peer
+    connection, and must not stop the camera with it. Only one peer connection is alive at a
+    time, so the view simply forwards ``recv`` to the source.
+    """
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = source.kind
+        self._source = source
+
+    async def recv(self) -> Any:
+        return await self._source.recv()
+
+
 class CallEngine:
     """One call's peer connection, driven from any thread."""
 
@@ -122,19 +150,36 @@ class CallEngine:
         media: MediaFactory = lambda: (),
         connect_timeout: float = 30.0,
         stats_interval: float | None = None,
+        media_timeout: float = 2.5,
+        ice_transport_policy: IcePolicy = "all",
     ) -> None:
+        """``ice_transport_policy="relay"`` gathers relayed (TURN) candidates only, like the
+        browser's ``iceTransportPolicy: "relay"``: the peer never learns our addresses."""
         if side not in ("offerer", "answerer"):
             raise ValueError("side must be 'offerer' or 'answerer'")
+        if ice_transport_policy not in ("all", "relay"):
+            raise ValueError("ice_transport_policy must be 'all' or 'relay'")
+        self._policy = (
+            RTCIceTransportPolicy.RELAY
+            if ice_transport_policy == "relay"
+            else RTCIceTransportPolicy.ALL
+        )
         self._side: Side = side
         self._ice_servers = list(ice_servers)  # explicit, possibly empty: never aiortc's default
         self._callbacks = callbacks
         self._media = media
         self._connect_timeout = connect_timeout
         self._stats_interval = stats_interval
+        self._media_timeout = media_timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="quietroom-call", daemon=True)
         self._pc: RTCPeerConnection | None = None
         self._chat: RTCDataChannel | None = None
+        self._sources: list[MediaStreamTrack] = []
+        self._certificates: list[Any] | None = None
+        self._generation = 0
+        self._ever_connected = False
+        self._remote_tracks = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._failed = False
         self._started = False
@@ -184,8 +229,17 @@ class CallEngine:
         """Offerer: the SDP offer (with all ICE candidates gathered) to seal and send."""
         return self._submit(self._create_offer())
 
+    def restart_offer(self) -> concurrent.futures.Future[str]:
+        """Offerer, after the network path was lost: replace the peer connection (same
+        certificate, same local tracks) and return its new offer. The answer comes back through
+        :meth:`accept_answer` as usual."""
+        if self._side != "offerer":
+            raise RuntimeError("only the offerer restarts the connection")
+        return self._submit(self._restart_offer())
+
     def accept_offer(self, sdp: str) -> concurrent.futures.Future[str]:
-        """Answerer: apply the remote offer; returns the SDP answer to send."""
+        """Answerer: apply the remote offer; returns the SDP answer to send. A later offer (the
+        offerer reconnecting) replaces the peer connection, keeping certificate and tracks."""
         return self._submit(self._accept_offer(sdp))
 
     def accept_answer(self, sdp: str) -> concurrent.futures.Future[None]:
@@ -211,42 +265,82 @@ class CallEngine:
     # -- engine thread -------------------------------------------------------------------------
 
     async def _setup(self) -> None:
+        self._sources = list(self._media())
+        self._new_pc()
+
+    def _new_pc(self) -> RTCPeerConnection:
+        """A fresh peer connection (generation ``n``); callbacks of older ones are ignored."""
         servers = [
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
             for s in self._ice_servers
         ]
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=servers, iceTransportPolicy=self._policy)
+        )
+        self._generation += 1
+        generation = self._generation
+        # Keep one DTLS certificate for the whole call: the verification code covers it.
+        # aiortc has no public option for this; its constructor stores the list here.
+        if self._certificates is None:
+            self._certificates = list(getattr(pc, _AIORTC_CERTIFICATES))
+        else:
+            setattr(pc, _AIORTC_CERTIFICATES, list(self._certificates))
         self._pc = pc
+        self._chat = None
+
+        def current() -> bool:
+            return generation == self._generation and not self._failed
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
+            if not current():
+                return
             state = pc.connectionState
+            if state == "connected":
+                first = not self._ever_connected
+                self._ever_connected = True
+                self._spawn(self._watch_media(pc, generation))
+                if not first:
+                    log.info("media connection restored")
             self._callbacks.on_state(state)
-            if state == "failed":
+            if state == "failed" and not self._ever_connected:
                 self._fail("the media connection failed")
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
+            self._remote_tracks += 1
             self._spawn(self._consume(track))
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
-            if channel.label == CHAT_LABEL and self._chat is None:
+            if channel.label == CHAT_LABEL and self._chat is None and current():
                 self._attach_chat(channel)
 
-        for track in self._media():
-            pc.addTrack(track)
+        for track in self._sources:
+            pc.addTrack(_BorrowedTrack(track))
         if self._side == "offerer":
             self._attach_chat(pc.createDataChannel(CHAT_LABEL, ordered=True))
-        if self._stats_interval is not None:
+        if self._stats_interval is not None and generation == 1:
             self._spawn(self._stats_loop(self._stats_interval))
+        return pc
+
+    async def _replace_pc(self) -> RTCPeerConnection:
+        old = self._pc
+        self._generation += 1  # silence the old connection's callbacks at once
+        if old is not None:
+            try:
+                await asyncio.wait_for(old.close(), 5.0)
+            except Exception:  # a half-dead connection must not stop the reconnect
+                log.info("closing the old peer connection did not finish cleanly")
+        return self._new_pc()
 
     def _attach_chat(self, channel: RTCDataChannel) -> None:
         self._chat = channel
 
         @channel.on("open")
         def on_open() -> None:
-            self._callbacks.on_chat_open()
+            if self._chat is channel:
+                self._callbacks.on_chat_open()
 
         @channel.on("message")
         def on_message(message: object) -> None:
@@ -264,14 +358,21 @@ class CallEngine:
     async def _create_offer(self) -> str:
         pc = self._require_pc()
         await pc.setLocalDescription(await pc.createOffer())
-        self._spawn(self._watch_connect())
+        self._spawn(self._watch_connect(pc))
+        return str(pc.localDescription.sdp)
+
+    async def _restart_offer(self) -> str:
+        pc = await self._replace_pc()
+        await pc.setLocalDescription(await pc.createOffer())
         return str(pc.localDescription.sdp)
 
     async def _accept_offer(self, sdp: str) -> str:
         pc = self._require_pc()
+        if pc.remoteDescription is not None:  # the offerer reconnects with a new connection
+            pc = await self._replace_pc()
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        self._spawn(self._watch_connect())
+        self._spawn(self._watch_connect(pc))
         return str(pc.localDescription.sdp)
 
     async def _accept_answer(self, sdp: str) -> None:
@@ -300,10 +401,41 @@ class CallEngine:
         description = pc.localDescription if local else pc.remoteDescription
         return None if description is None else str(description.sdp)
 
-    async def _watch_connect(self) -> None:
+    async def _watch_connect(self, pc: RTCPeerConnection) -> None:
+        # Only the first connection has a deadline here; while reconnecting, the session's
+        # reconnect timer decides when to give up.
         await asyncio.sleep(self._connect_timeout)
-        if self._pc is not None and self._pc.connectionState != "connected":
+        if pc is self._pc and not self._ever_connected and pc.connectionState != "connected":
             self._fail("the media connection did not come up in time")
+
+    async def _watch_media(self, pc: RTCPeerConnection, generation: int) -> None:
+        """Report ``disconnected`` when nothing arrives for ``media_timeout`` seconds, and
+        ``connected`` when it flows again. Media (or its RTCP feedback) arrives several times a
+        second in any call with a track; a call with no track at all is not watched."""
+        if not self._sources and not self._remote_tracks:
+            return
+        last_count = -1
+        last_change = self._loop.time()
+        silent = False
+        step = min(0.5, self._media_timeout / 4)
+        while generation == self._generation and not self._failed:
+            await asyncio.sleep(step)
+            if generation != self._generation or pc.connectionState != "connected":
+                return
+            count = 0
+            for stats in (await pc.getStats()).values():
+                if getattr(stats, "type", None) == "transport":
+                    count += int(getattr(stats, "packetsReceived", 0))
+            now = self._loop.time()
+            if count != last_count:
+                last_count, last_change = count, now
+                if silent:
+                    silent = False
+                    self._callbacks.on_state("connected")
+            elif not silent and now - last_change >= self._media_timeout:
+                silent = True
+                log.info("no media for %.1f s", now - last_change)
+                self._callbacks.on_state("disconnected")
 
     def _fail(self, reason: str) -> None:
         if self._failed:
@@ -378,6 +510,9 @@ class CallEngine:
             task.cancel()
         if self._pc is not None:
             await self._pc.close()
+        self._generation += 1
+        for source in self._sources:
+            source.stop()
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task

@@ -5,9 +5,14 @@ The configuration file is JSON::
     {"stun": ["stun:stun.example.org:3478"],
      "turn": {"urls": ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:5349"],
               "secret": "<the static-auth-secret shared with coturn>",
-              "ttl": 3600}}
+              "ttl": 3600},
+     "relay_only": false}
 
-Both keys are optional. TURN credentials follow coturn's REST API scheme (``use-auth-secret``):
+All keys are optional. ``relay_only: true`` (which needs ``turn``) tells both peers to use only
+relayed candidates (``iceTransportPolicy: "relay"``): neither learns the other's IP address, at
+the cost of every call's media passing through the TURN server.
+
+TURN credentials follow coturn's REST API scheme (``use-auth-secret``):
 ``username = "<expiry unix time>:<random id>"`` and
 ``credential = base64(HMAC-SHA1(secret, username))``, so coturn can check them without talking to
 the relay, and they stop working ``ttl`` seconds after they were handed out.
@@ -47,6 +52,7 @@ class TurnConfig:
 class IceConfig:
     stun: tuple[str, ...] = ()
     turn: TurnConfig | None = None
+    relay_only: bool = False
 
 
 def _urls(value: object, schemes: tuple[str, ...], what: str) -> tuple[str, ...]:
@@ -66,8 +72,10 @@ def _urls(value: object, schemes: tuple[str, ...], what: str) -> tuple[str, ...]
 
 def parse_ice_config(obj: Any) -> IceConfig:
     """Validate an already-decoded JSON value as an ICE configuration."""
-    if not isinstance(obj, dict) or not set(obj) <= {"stun", "turn"}:
-        raise IceConfigError("the ICE configuration must be an object with 'stun' and/or 'turn'")
+    if not isinstance(obj, dict) or not set(obj) <= {"stun", "turn", "relay_only"}:
+        raise IceConfigError(
+            "the ICE configuration must be an object with 'stun', 'turn' and/or 'relay_only'"
+        )
     stun = _urls(obj.get("stun", []), ("stun:", "stuns:"), "stun")
     turn: TurnConfig | None = None
     if "turn" in obj:
@@ -88,7 +96,12 @@ def parse_ice_config(obj: Any) -> IceConfig:
         if type(ttl) is not int or not MIN_TTL <= ttl <= MAX_TTL:
             raise IceConfigError(f"turn.ttl must be an integer {MIN_TTL}..{MAX_TTL} (seconds)")
         turn = TurnConfig(urls=urls, secret=secret, ttl=ttl)
-    return IceConfig(stun=stun, turn=turn)
+    relay_only = obj.get("relay_only", False)
+    if type(relay_only) is not bool:
+        raise IceConfigError("relay_only must be true or false")
+    if relay_only and turn is None:
+        raise IceConfigError("relay_only needs a 'turn' server to relay through")
+    return IceConfig(stun=stun, turn=turn, relay_only=relay_only)
 
 
 def load_ice_config(path: Path | str) -> IceConfig:
@@ -117,6 +130,11 @@ def turn_credentials(
     username = f"{int(now) + ttl}:{random_id}"
     mac = hmac.new(secret.encode("utf-8"), username.encode("utf-8"), hashlib.sha1).digest()
     return username, base64.b64encode(mac).decode("ascii")
+
+
+def ice_transport_policy(config: IceConfig | None) -> str:
+    """``"relay"`` when the configuration allows relayed candidates only, else ``"all"``."""
+    return "relay" if config is not None and config.relay_only else "all"
 
 
 def ice_servers(

@@ -60,6 +60,7 @@ class Effect(Enum):
     SHOW_VERIFICATION_CODE = "show_verification_code"
     SHOW_RECONNECTING = "show_reconnecting"
     START_RECONNECT_TIMER = "start_reconnect_timer"
+    RESTART_MEDIA = "restart_media"  # offerer: new peer connection and offer; answerer: await it
     STOP_RECONNECT_TIMER = "stop_reconnect_timer"
     SEND_BYE = "send_bye"
     CLOSE_MEDIA = "close_media"
@@ -100,7 +101,7 @@ def _build() -> dict[tuple[CallState, CallEvent], Transition]:
         ),
         (S.CONNECTED, E.MEDIA_INTERRUPTED): (
             S.RECONNECTING,
-            (F.SHOW_RECONNECTING, F.START_RECONNECT_TIMER),
+            (F.SHOW_RECONNECTING, F.START_RECONNECT_TIMER, F.RESTART_MEDIA),
         ),
         (S.RECONNECTING, E.MEDIA_CONNECTED): (S.CONNECTED, (F.STOP_RECONNECT_TIMER,)),
         (S.ENDED, E.RESET): (S.IDLE, ()),

@@ -38,7 +38,7 @@ from typing import Final
 from aiohttp import WSMsgType, web
 
 from telehealth.errors import RelayConfigError
-from telehealth.ice import IceConfig, ice_servers, load_ice_config
+from telehealth.ice import IceConfig, ice_servers, ice_transport_policy, load_ice_config
 from telehealth.invite import ROOM_ID_PATTERN
 from telehealth.ratelimit import TokenBucket
 from telehealth.relay_wire import CloseCode, presence_notice
@@ -276,7 +276,10 @@ class Relay:
         if not ROOM_ID_PATTERN.fullmatch(room_id) or not self.participants(room_id):
             raise web.HTTPNotFound(text="no such room")
         servers = ice_servers(self.ice_config, clock=self._wall_clock, random_id=self._random_id)
-        return web.json_response({"iceServers": servers}, headers={"Cache-Control": "no-store"})
+        body: dict[str, object] = {"iceServers": servers}
+        if ice_transport_policy(self.ice_config) == "relay":
+            body["iceTransportPolicy"] = "relay"
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     async def handle_health(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})

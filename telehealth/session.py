@@ -34,6 +34,7 @@ from telehealth import protocol
 from telehealth.engine import (
     CallEngine,
     EngineCallbacks,
+    IcePolicy,
     IceServer,
     MediaFactory,
     PcmChunk,
@@ -57,6 +58,7 @@ log = logging.getLogger("telehealth.session")
 
 T = TypeVar("T")
 RELAY_RETRIES: Final = 5  # reconnect attempts to the relay before the session fails
+RESTART_ATTEMPT_SECONDS: Final = 6.0  # a new offer that has not connected by then is replaced
 MAX_ICE_JSON_BYTES: Final = 16 * 1024
 
 
@@ -98,22 +100,36 @@ class TherapistSession:
         media: MediaFactory = lambda: (),
         ice_servers: Sequence[IceServer] | None = None,
         connect_timeout: float = 30.0,
-        reconnect_timeout: float = 20.0,
+        reconnect_timeout: float = 60.0,
         stats_interval: float | None = 2.0,
         ssl_context: ssl.SSLContext | None = None,
         random: Callable[[int], bytes] = os.urandom,
+        media_timeout: float = 2.5,
+        ice_transport_policy: IcePolicy | None = None,
     ) -> None:
         """``ice_servers=None`` asks the relay for its ICE configuration (with fresh TURN
         credentials), the same one the client's page gets; a list (possibly empty) is used as
-        given. ``ssl_context`` verifies an ``https`` relay (default: the system's CAs)."""
+        given. ``ssl_context`` verifies an ``https`` relay (default: the system's CAs).
+
+        ``ice_transport_policy`` ``"relay"`` uses TURN-relayed candidates only; ``None`` takes
+        the relay's setting along with its ICE servers (``"all"`` when ``ice_servers`` is given).
+
+        A call whose network path drops (nothing received for ``media_timeout`` seconds) goes to
+        ``reconnecting``: the session reconnects to the relay if needed and sends the client a
+        new offer (a new peer connection with the same certificate, so the verification code
+        stays valid), again every few seconds, until media flows (``connected``) or
+        ``reconnect_timeout`` seconds have passed (``failed``, the client is told)."""
         self._invite = invite
         self._keys = invite.keys
         self._callbacks = callbacks
         self._media = media
         self._fixed_ice = None if ice_servers is None else list(ice_servers)
+        self._policy: IcePolicy = ice_transport_policy or "all"
+        self._policy_fixed = ice_transport_policy is not None
         self._connect_timeout = connect_timeout
         self._reconnect_timeout = reconnect_timeout
         self._stats_interval = stats_interval
+        self._media_timeout = media_timeout
         self._ssl = ssl_context
         self._random = random
         self._lifecycle = CallLifecycle()
@@ -135,6 +151,11 @@ class TherapistSession:
         self._queue: list[CallEvent] = []
         self._dispatching = False
         self._bye_reason = "hangup"
+        self._peer_present = False
+        self._restarts: asyncio.Task[None] | None = None
+        self._restart_wakeup = asyncio.Event()
+        self._relay_retry: asyncio.Task[None] | None = None
+        self.restart_count = 0  # new offers sent to get a dropped call back (diagnostics)
         self.client_name: str | None = None
         self.verification_code: str | None = None
 
@@ -259,6 +280,8 @@ class TherapistSession:
                 self._start_timer(self._reconnect_timeout)
             case Effect.STOP_RECONNECT_TIMER | Effect.STOP_CONNECT_TIMER:
                 self._stop_timer()
+            case Effect.RESTART_MEDIA:
+                self._start_restarts()
             case _:
                 # START_CONNECT_TIMER: the engine's own connect_timeout reports a failure.
                 # SHOW_*: the user interface renders states from on_state.
@@ -330,9 +353,27 @@ class TherapistSession:
                     return
             self._report(CallConnectionError("lost the connection to the session relay"))
             await self._event(CallEvent.ERROR)
-        # During the call media flows directly; signalling is only needed to say goodbye.
+            return
+        # During the call media flows directly, but a reconnect (and the goodbye) needs the
+        # relay: get back in, quietly, for as long as the call lasts.
+        if self._relay_retry is None or self._relay_retry.done():
+            self._relay_retry = self._loop.create_task(self._rejoin_relay())
+
+    async def _rejoin_relay(self) -> None:
+        attempt = 0
+        while self._ws is None and self.state not in TERMINAL_STATES:
+            await asyncio.sleep(min(4.0, 0.25 * 2**attempt))
+            attempt += 1
+            if self.state in TERMINAL_STATES:
+                return
+            with contextlib.suppress(CallConnectionError):
+                await self._connect_relay()
+                self._restart_wakeup.set()
 
     async def _close_relay(self) -> None:
+        retry, self._relay_retry = self._relay_retry, None
+        if retry is not None and retry is not asyncio.current_task():
+            retry.cancel()
         ws, self._ws = self._ws, None
         if ws is not None:
             with contextlib.suppress(Exception):
@@ -353,6 +394,9 @@ class TherapistSession:
     async def _receive(self, text: str) -> None:
         peers = parse_presence_notice(text)
         if peers is not None:
+            self._peer_present = peers >= 2
+            if self._peer_present:
+                self._restart_wakeup.set()  # a new offer now has someone to reach
             self._callbacks.on_client_present(peers >= 2)
             return
         try:
@@ -423,12 +467,15 @@ class TherapistSession:
         servers = obj.get("iceServers")
         if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
             raise MessageFormatError("the relay's connection settings are malformed")
+        if not self._policy_fixed:
+            self._policy = "relay" if obj.get("iceTransportPolicy") == "relay" else "all"
         return ice_servers_from_json(servers)
 
     async def _open_media(self) -> None:
+        servers = await self._ice_servers()  # also takes the relay's transport policy
         engine = CallEngine(
             "offerer",
-            ice_servers=await self._ice_servers(),
+            ice_servers=servers,
             callbacks=EngineCallbacks(
                 on_state=lambda state: self._from_engine(self._media_state, state),
                 on_video=self._callbacks.on_video,
@@ -441,6 +488,8 @@ class TherapistSession:
             media=self._media,
             connect_timeout=self._connect_timeout,
             stats_interval=self._stats_interval,
+            media_timeout=self._media_timeout,
+            ice_transport_policy=self._policy,
         )
         self._engine = engine
         loop = asyncio.get_running_loop()
@@ -473,8 +522,52 @@ class TherapistSession:
     def _media_state(self, state: str) -> None:
         if state == "connected":
             self._loop.create_task(self._event(CallEvent.MEDIA_CONNECTED))
-        elif state == "disconnected":
-            self._loop.create_task(self._event(CallEvent.MEDIA_INTERRUPTED))
+        elif state in ("disconnected", "failed"):
+            if self.state is CallState.RECONNECTING:
+                self._restart_wakeup.set()  # this attempt is lost: try a new offer
+            else:
+                self._loop.create_task(self._event(CallEvent.MEDIA_INTERRUPTED))
+
+    # -- reconnecting --------------------------------------------------------------------------
+
+    def _start_restarts(self) -> None:
+        if self._restarts is None or self._restarts.done():
+            self._restarts = self._loop.create_task(self._restart_loop())
+
+    async def _restart_loop(self) -> None:
+        """While ``reconnecting``: a new offer whenever the client can be reached, replaced by
+        another when it has not connected within a few seconds or it failed; the reconnect
+        timer (a lifecycle effect) ends the attempts."""
+        while self.state is CallState.RECONNECTING:
+            self._restart_wakeup.clear()
+            sent = False
+            if self._ws is not None and self._peer_present and self._engine is not None:
+                try:
+                    await self._renegotiate(self._engine)
+                    sent = True
+                except TelehealthError as exc:
+                    self._report(exc)
+                    self._bye_reason = "error"
+                    await self._event(CallEvent.ERROR)
+                    return
+                except Exception:  # aiortc could not build the new connection; try again
+                    log.exception("could not restart the media connection")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._restart_wakeup.wait(), RESTART_ATTEMPT_SECONDS if sent else 1.0
+                )
+
+    async def _renegotiate(self, engine: CallEngine) -> None:
+        verifier = self._verifier
+        assert verifier is not None
+        self._answer_applied = False
+        offer = await asyncio.wrap_future(engine.restart_offer())
+        if self.state is not CallState.RECONNECTING or engine is not self._engine:
+            return
+        verifier.set_local_sdp(offer)  # the same certificate, or VerificationError
+        self.restart_count += 1
+        log.info("sent a new offer to reconnect (attempt %d)", self.restart_count)
+        await self._send(protocol.Offer(sdp=offer))
 
     def _media_failed(self, error: TelehealthError) -> None:
         if self.state in TERMINAL_STATES:
@@ -483,6 +576,9 @@ class TherapistSession:
         self._loop.create_task(self._event(CallEvent.ERROR))
 
     async def _close_media(self) -> None:
+        restarts, self._restarts = self._restarts, None
+        if restarts is not None and restarts is not asyncio.current_task():
+            restarts.cancel()
         engine, self._engine = self._engine, None
         if engine is not None:
             await asyncio.get_running_loop().run_in_executor(None, engine.stop)

@@ -7,6 +7,9 @@ silently skips proves nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib.util
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,7 @@ import pytest
 from aiohttp import web
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
+from telehealth.ice import IceConfig, TurnConfig
 from telehealth.relay import RelayServer, installed_web_dir, start_relay
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,7 +42,8 @@ class RelayThread:
     """The relay on 127.0.0.1 (free port) on a background loop; ``forwarded`` holds every text
     frame it sent to a participant (envelopes and its own presence notices)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ice_config: IceConfig | None = None) -> None:
+        self.ice_config = ice_config
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server: RelayServer | None = None
@@ -49,7 +54,8 @@ class RelayThread:
         web_dir = installed_web_dir()
         assert web_dir is not None, "resources/web is missing from the installed package"
         self.server = asyncio.run_coroutine_threadsafe(
-            start_relay("127.0.0.1", 0, static_dir=web_dir), self.loop
+            start_relay("127.0.0.1", 0, static_dir=web_dir, ice_config=self.ice_config),
+            self.loop,
         ).result(10)
 
     @property
@@ -64,9 +70,11 @@ class RelayThread:
         self.thread.join(5)
 
 
-@pytest.fixture
-def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayThread]:
-    running = RelayThread()
+@contextlib.contextmanager
+def running_relay(
+    monkeypatch: pytest.MonkeyPatch, ice_config: IceConfig | None = None
+) -> Iterator[RelayThread]:
+    running = RelayThread(ice_config)
     original = web.WebSocketResponse.send_str
 
     async def capture(ws: web.WebSocketResponse, data: str, *args: Any, **kwargs: Any) -> None:
@@ -80,6 +88,41 @@ def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayThread]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayThread]:
+    with running_relay(monkeypatch) as running:
+        yield running
+
+
+def _coturn_helper() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "quietroom_test_coturn",
+        Path(__file__).resolve().parents[1] / "telehealth" / "coturn_server.py",
+    )
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def coturn(tmp_path: Path) -> Iterator[Any]:
+    """A real coturn on 127.0.0.1 (tests/telehealth/coturn_server.py); fails if missing."""
+    with _coturn_helper().run_coturn(tmp_path / "coturn") as server:
+        yield server
+
+
+@pytest.fixture
+def turn_relay(monkeypatch: pytest.MonkeyPatch, coturn: Any) -> Iterator[RelayThread]:
+    """The relay configured with that coturn, its shared secret, and relayed candidates only."""
+    ice = IceConfig(turn=TurnConfig(urls=(coturn.url,), secret=coturn.secret), relay_only=True)
+    with running_relay(monkeypatch, ice) as running:
+        yield running
 
 
 @pytest.fixture
@@ -126,6 +169,7 @@ window.RTCPeerConnection = function (config) {
   return pc;
 };
 window.RTCPeerConnection.prototype = NativePC.prototype;
+window.RTCPeerConnection.generateCertificate = (k) => NativePC.generateCertificate(k);
 document.addEventListener("securitypolicyviolation", (e) => {
   window.__test.csp.push(e.violatedDirective + " " + e.blockedURI);
 });

@@ -9,7 +9,9 @@ import array
 import asyncio
 import fractions
 import math
+import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +28,13 @@ from telehealth.invite import new_invite
 from telehealth.lifecycle import CallEvent, CallState
 from telehealth.session import SessionCallbacks, TherapistSession
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots for the README only when asked (QUIETROOM_SCREENSHOTS=1); otherwise to a temp folder,
+# so a test run does not rewrite files in the checkout.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("QUIETROOM_SCREENSHOTS") == "1"
+    else Path(tempfile.mkdtemp(prefix="qr-shots-"))
+)
 CLIENT_NAME = "Ana María Quispe"
 THERAPIST_SAYS = "Hello Ana, can you see me?"
 CLIENT_SAYS = "Yes, I can see and hear you."

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
+import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aioice.ice
 import pytest
 
 from telehealth.relay import RelayLimits, RelayServer, start_relay
@@ -100,3 +104,53 @@ async def receive_close(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.
 @pytest.fixture
 def wait_closed() -> Callable[..., Any]:
     return receive_close
+
+
+class Blackout:
+    """A network interruption for the ICE sockets of this process: while ``active`` is set every
+    UDP datagram aioice receives is dropped (connectivity checks, DTLS, RTP, SCTP), as when a
+    Wi-Fi link goes away. The relay's TCP socket is not touched."""
+
+    def __init__(self) -> None:
+        self.active = threading.Event()
+        self.dropped = 0
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original = aioice.ice.StunProtocol.datagram_received
+
+        def datagram_received(protocol: Any, data: bytes | str, addr: tuple[Any, ...]) -> None:
+            if self.active.is_set():
+                self.dropped += 1
+                return
+            original(protocol, data, addr)
+
+        monkeypatch.setattr(aioice.ice.StunProtocol, "datagram_received", datagram_received)
+
+
+@pytest.fixture
+def blackout(monkeypatch: pytest.MonkeyPatch) -> Blackout:
+    cut = Blackout()
+    cut.install(monkeypatch)
+    return cut
+
+
+def load_coturn_helper() -> Any:
+    """tests/telehealth/coturn_server.py, loaded by path (the test dirs are not packages)."""
+    spec = importlib.util.spec_from_file_location(
+        "quietroom_test_coturn", Path(__file__).with_name("coturn_server.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def coturn(tmp_path: Path) -> Any:
+    """A real coturn on 127.0.0.1 (REST-API shared secret), stopped after the test. Fails,
+    never skips, when ``turnserver`` is not installed."""
+    with load_coturn_helper().run_coturn(tmp_path / "coturn") as server:
+        yield server

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from telehealth.errors import IceConfigError
-from telehealth.ice import IceConfig, ice_servers, load_ice_config, turn_credentials
+from telehealth.ice import (
+    IceConfig,
+    ice_servers,
+    ice_transport_policy,
+    load_ice_config,
+    turn_credentials,
+)
 
 SECRET = "0123456789abcdef-shared"
 
@@ -58,6 +64,8 @@ def test_empty_and_stun_only_files(tmp_path: Path) -> None:
         {"turn": {"urls": ["turn:a.example"], "secret": SECRET, "ttl": 10}},
         {"turn": {"urls": ["turn:a.example"], "secret": SECRET, "ttl": "3600"}},
         {"turn": {"urls": ["turn:a.example"], "secret": SECRET, "extra": 1}},
+        {"relay_only": True},  # nothing to relay through
+        {"relay_only": 1, "turn": {"urls": ["turn:a.example"], "secret": SECRET}},
     ],
 )
 def test_malformed_files_are_refused(tmp_path: Path, obj: Any) -> None:
@@ -80,3 +88,11 @@ def test_turn_credentials_follow_coturn_rest_api() -> None:
     assert username == "1700003600:abcd"
     mac = hmac.new(SECRET.encode(), b"1700003600:abcd", hashlib.sha1).digest()
     assert base64.b64decode(credential) == mac
+
+
+def test_relay_only_option(tmp_path: Path) -> None:
+    turn = {"urls": ["turn:a.example:3478"], "secret": SECRET}
+    config = load_ice_config(write(tmp_path, {"turn": turn, "relay_only": True}))
+    assert config.relay_only and ice_transport_policy(config) == "relay"
+    assert ice_transport_policy(load_ice_config(write(tmp_path, {"turn": turn}))) == "all"
+    assert ice_transport_policy(None) == "all"

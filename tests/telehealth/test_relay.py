@@ -347,6 +347,24 @@ def test_ice_endpoint_hands_out_valid_turn_credentials(relay_server: Any) -> Non
     run(scenario())
 
 
+def test_ice_endpoint_tells_the_relay_only_policy(relay_server: Any) -> None:
+    ice = IceConfig(
+        turn=TurnConfig(urls=("turn:turn.example.org:3478",), secret=TURN_SECRET),
+        relay_only=True,
+    )
+
+    async def scenario() -> None:
+        async with relay_server(ice_config=ice) as (_s, base), aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(f"{base}/ws/{ROOM_A}")
+            await wait_for_peers(ws, 1)
+            async with s.get(f"{base}/ice/{ROOM_A}") as response:
+                body = await response.json()
+            assert body["iceTransportPolicy"] == "relay" and len(body["iceServers"]) == 1
+            await ws.close()
+
+    run(scenario())
+
+
 def test_ice_endpoint_without_configuration(relay_server: Any) -> None:
     async def scenario() -> None:
         async with relay_server() as (_s, base), aiohttp.ClientSession() as s:

@@ -35,6 +35,9 @@ const END_MESSAGES = {
   unverified: "The session was stopped because its security check did not work out. Please ask your therapist for a new link.",
 };
 const STATS_INTERVAL_MS = 2000;
+// How long the page waits for the therapist's app to bring a dropped call back (it gives up after
+// 60 s and says so when it can; this covers the case where its goodbye cannot reach us).
+const RECONNECT_GIVE_UP_MS = 75000;
 const FAREWELL_AHEAD = 1_000_000_000; // see Sealer.sealAhead
 
 const s = {
@@ -56,6 +59,9 @@ const s = {
   farewell: null,
   therapistHere: false,
   reconnects: 0,
+  certificate: null,
+  lostTimer: 0,
+  everConnected: false,
 };
 
 // ---- screens ------------------------------------------------------------------------------
@@ -91,6 +97,7 @@ function end(reason, text) {
 
 function cleanup() {
   clearInterval(s.statsTimer);
+  clearTimeout(s.lostTimer);
   s.stopMeter();
   if (s.pc) s.pc.close();
   s.pc = null;
@@ -101,7 +108,7 @@ function cleanup() {
   if (s.ws) s.ws.close(1000);
   s.ws = null;
   $("chat-log").replaceChildren(); // nothing of the conversation stays on the page
-  s.keys = s.sealer = s.opener = s.verifier = s.farewell = null;
+  s.keys = s.sealer = s.opener = s.verifier = s.farewell = s.certificate = null;
 }
 
 // ---- start --------------------------------------------------------------------------------
@@ -218,13 +225,14 @@ function connectRelay() {
     s.ws = null;
     if (event.code in CLOSE_MESSAGES && event.code !== 1001) {
       end("lost", CLOSE_MESSAGES[event.code]);
-    } else if (s.phase === "waiting") {
-      // A dropped network while waiting: come back quietly with a fresh socket.
-      say($("waiting-status"), "Reconnecting…");
-      const delay = Math.min(10000, 1000 * 2 ** s.reconnects++);
-      setTimeout(() => s.phase === "waiting" && connectRelay(), delay);
+    } else if (s.phase === "waiting" || s.phase === "call") {
+      // A dropped network: come back quietly with a fresh socket. In the call the media flows
+      // directly between the two of you, but a reconnect (a new offer) comes through the relay.
+      if (s.phase === "waiting") say($("waiting-status"), "Reconnecting…");
+      const delay = Math.min(s.phase === "call" ? 4000 : 10000, 1000 * 2 ** s.reconnects++);
+      const phase = s.phase;
+      setTimeout(() => s.phase === phase && !s.ws && connectRelay(), delay);
     }
-    // In the call the media flows directly between the two of you; the relay is not needed.
   };
 }
 
@@ -282,6 +290,7 @@ async function handle(message) {
       }
       break;
     case "offer":
+      if (s.pc && s.pc.remoteDescription) await renewConnection();
       if (s.pc) await acceptOffer(message.sdp);
       break;
     case "ice":
@@ -335,18 +344,23 @@ function join(event) {
 
 // ---- the call -----------------------------------------------------------------------------
 
-async function iceServers() {
+async function iceConfig() {
   // Only what the relay hands out (possibly nothing): never a built-in or public STUN server.
+  // Fetched for every new connection: TURN credentials are short-lived.
   try {
     const response = await fetch(`/ice/${s.keys.roomId}`, { cache: "no-store", credentials: "omit" });
     if (response.ok) {
       const body = await response.json();
-      if (Array.isArray(body.iceServers)) return body.iceServers;
+      if (Array.isArray(body.iceServers)) {
+        // "relay": relayed candidates only, so neither side learns the other's address.
+        const policy = body.iceTransportPolicy === "relay" ? "relay" : "all";
+        return { iceServers: body.iceServers, iceTransportPolicy: policy };
+      }
     }
   } catch {
     // fall through: direct connections only
   }
-  return [];
+  return { iceServers: [], iceTransportPolicy: "all" };
 }
 
 async function startCall() {
@@ -359,8 +373,34 @@ async function startCall() {
   $("mute").disabled = !(s.stream && s.stream.getAudioTracks().length);
   s.verifier = new AnswererVerifier(s.keys.verificationKey);
   s.farewell = await s.sealer.sealAhead({ type: "bye", reason: "hangup" }, FAREWELL_AHEAD);
-  const pc = new RTCPeerConnection({ iceServers: await iceServers(), bundlePolicy: "max-bundle" });
+  // One certificate for the whole call, kept in memory only: a reconnect builds a new peer
+  // connection, and the verification code covers this certificate's fingerprint.
+  try {
+    s.certificate = await RTCPeerConnection.generateCertificate({ name: "ECDSA", namedCurve: "P-256" });
+  } catch {
+    s.certificate = null; // the browser's own; a reconnect would then fail its security check
+  }
+  await newConnection();
+}
+
+/** The therapist's app lost the connection and sent a new offer: a new peer connection with the
+ * same certificate and the same camera and microphone tracks. */
+async function renewConnection() {
+  const old = s.pc;
+  s.pc = null;
+  s.chat = null;
+  if (old) old.close();
+  await newConnection();
+}
+
+async function newConnection() {
+  const pc = new RTCPeerConnection({
+    ...(await iceConfig()),
+    bundlePolicy: "max-bundle",
+    ...(s.certificate ? { certificates: [s.certificate] } : {}),
+  });
   s.pc = pc;
+  s.previousStats = null;
   s.remoteStream = new MediaStream();
   $("remote").srcObject = s.remoteStream;
   pc.ontrack = (event) => {
@@ -377,7 +417,7 @@ async function startCall() {
     );
   };
   pc.ondatachannel = (event) => {
-    if (event.channel.label === "chat" && !s.chat) attachChat(event.channel);
+    if (s.pc === pc && event.channel.label === "chat" && !s.chat) attachChat(event.channel);
   };
   pc.onconnectionstatechange = () => connectionChanged(pc);
 }
@@ -428,15 +468,24 @@ function connectionChanged(pc) {
   switch (pc.connectionState) {
     case "connected":
       status.hidden = true;
+      s.everConnected = true;
+      clearTimeout(s.lostTimer);
+      s.lostTimer = 0;
       if (!s.statsTimer) s.statsTimer = setInterval(updateQuality, STATS_INTERVAL_MS);
       break;
-    case "disconnected":
-      status.hidden = false;
-      status.textContent = "The connection is unsteady. Trying to reconnect…";
-      break;
     case "failed":
-    case "closed": // the therapist's side closed the connection without a goodbye
-      end("lost");
+    case "closed":
+      if (!s.everConnected) {
+        end("lost"); // it never came up: nothing to reconnect
+        break;
+      }
+    // falls through
+    case "disconnected":
+      // The therapist's app notices too and sends a new offer (see handle "offer"); until then,
+      // say so calmly, and give up only if nothing comes back for a long while.
+      status.hidden = false;
+      status.textContent = "The connection was interrupted. Reconnecting…";
+      if (!s.lostTimer) s.lostTimer = setTimeout(() => end("lost"), RECONNECT_GIVE_UP_MS);
       break;
     default:
       break;
@@ -474,10 +523,12 @@ function attachChat(channel) {
   if (channel.readyState === "open") ready();
   channel.onopen = ready;
   channel.onclose = () => {
+    if (s.chat !== channel) return; // the old channel of a replaced connection
     $("chat-input").disabled = true;
     $("chat-send").disabled = true;
   };
   channel.onmessage = (event) => {
+    if (s.chat !== channel) return;
     if (typeof event.data !== "string" || !event.data || event.data.length > 4000) return;
     addChat("Therapist", event.data, false);
     if ($("chat").hidden) $("chat-unread").hidden = false;

@@ -1,12 +1,36 @@
+"""Fixtures for the UI tests: vault options, screenshots, and for the call window a relay on
+127.0.0.1 and a Python stand-in for the client's page, each on its own thread, so that a pytest-qt
+test drives the window on the UI thread against a real call."""
+
 from __future__ import annotations
 
+import array
+import asyncio
+import concurrent.futures
+import fractions
+import math
 import os
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import aiohttp
+import aioice.ice
+import av
 import pytest
+from aiortc import MediaStreamTrack
 
 from crypto.vault import VaultOptions
+from telehealth import protocol
+from telehealth.engine import CallEngine, EngineCallbacks, PcmChunk, RgbFrame
+from telehealth.invite import Invite
+from telehealth.relay import RelayLimits, RelayServer, start_relay
+from telehealth.relay_wire import parse_presence_notice
+from telehealth.sealing import Opener, Sealer
+from telehealth.verification import Verifier
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 
@@ -26,3 +50,248 @@ def screenshot_dir() -> Path | None:
         return None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+class LoopThread:
+    """An asyncio loop on a daemon thread; ``run(coro)`` returns a concurrent future."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+class RelayThread(LoopThread):
+    def __init__(self, static_dir: Path) -> None:
+        super().__init__()
+        self.server: RelayServer = self.run(
+            start_relay("127.0.0.1", 0, static_dir=static_dir,
+                        limits=RelayLimits(sweep_interval=3600.0))
+        ).result(10)  # fmt: skip
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def close(self) -> None:
+        self.run(self.server.stop()).result(10)
+        super().close()
+
+
+class ColourBars(MediaStreamTrack):
+    """The client's synthetic camera: bright moving colour bars, 320x240 at 15 fps."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._count = 0
+
+    async def recv(self) -> av.VideoFrame:
+        await asyncio.sleep(1 / 15)
+        colours = [(230, 80, 60), (240, 200, 70), (70, 170, 110), (60, 120, 220)]
+        shift = self._count * 4
+        row = b"".join(bytes(colours[((x + shift) // 80) % 4]) for x in range(320))
+        frame = av.VideoFrame(320, 240, "rgb24")
+        plane = frame.planes[0]
+        padding = bytes(plane.line_size - len(row))
+        plane.update((row + padding) * 240)
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = self._count * 6000
+        frame.time_base = fractions.Fraction(1, 90000)
+        self._count += 1
+        return frame
+
+
+class Tone(MediaStreamTrack):
+    """The client's synthetic microphone: 440 Hz, 20 ms frames of 48 kHz mono s16."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._sent / 48000 - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        samples = array.array(
+            "h", (int(8000 * math.sin(2 * math.pi * 440 * (self._sent + i) / 48000))
+                  for i in range(960))
+        )  # fmt: skip
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(samples.tobytes())
+        frame.sample_rate = 48000
+        frame.pts = self._sent
+        frame.time_base = fractions.Fraction(1, 48000)
+        self._sent += 960
+        return frame
+
+
+def brightness(frame: RgbFrame) -> float:
+    """Mean of a sparse sample of the frame's bytes (0 = black)."""
+    step = max(1, len(frame.data) // 997)
+    sample = frame.data[::step]
+    return sum(sample) / len(sample)
+
+
+def peak(chunk: PcmChunk) -> int:
+    view = memoryview(chunk.data)[: len(chunk.data) // 2 * 2].cast("h")
+    return max((abs(v) for v in view), default=0)
+
+
+class ClientStandIn:
+    """The client's page in Python: sealed signalling over the relay, an answering CallEngine."""
+
+    def __init__(self, invite: Invite) -> None:
+        self.invite = invite
+        key = invite.keys.signalling_key
+        self.sealer = Sealer("client", key)
+        self.opener = Opener("therapist", key)
+        self.loop = LoopThread()
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.http: aiohttp.ClientSession | None = None
+        self.received: list[protocol.Message] = []
+        self.code: str | None = None
+        self.chat: list[str] = []
+        self.chat_open = threading.Event()
+        self.frames = 0
+        self.last_frame: RgbFrame | None = None
+        self.audio_peaks: list[tuple[float, int]] = []
+        self.engine = CallEngine(
+            "answerer",
+            ice_servers=[],
+            callbacks=EngineCallbacks(
+                on_video=self._video, on_audio=self._audio,
+                on_chat=self.chat.append, on_chat_open=self.chat_open.set,
+            ),
+            media=lambda: [ColourBars(), Tone()],
+        )  # fmt: skip
+        self.engine.start()
+
+    def _video(self, frame: RgbFrame) -> None:
+        self.frames += 1
+        self.last_frame = frame
+
+    def _audio(self, chunk: PcmChunk) -> None:
+        self.audio_peaks.append((time.monotonic(), peak(chunk)))
+
+    def last_brightness(self) -> float:
+        frame = self.last_frame
+        return -1.0 if frame is None else brightness(frame)
+
+    def loudest_since(self, since: float) -> int:
+        return max((p for t, p in list(self.audio_peaks) if t >= since), default=-1)
+
+    # -- signalling ------------------------------------------------------------------------------
+
+    async def _send(self, message: protocol.Message) -> None:
+        assert self.ws is not None
+        await self.ws.send_str(self.sealer.seal(message))
+
+    async def _next(self, timeout: float = 15) -> protocol.Message:
+        assert self.ws is not None
+        while True:
+            msg = await self.ws.receive(timeout=timeout)
+            assert msg.type == aiohttp.WSMsgType.TEXT, msg
+            if parse_presence_notice(msg.data) is None:
+                message = self.opener.open(msg.data)
+                self.received.append(message)
+                return message
+
+    async def _join(self, name: str) -> protocol.Message:
+        self.http = aiohttp.ClientSession()
+        self.ws = await self.http.ws_connect(self.invite.websocket_url())
+        while True:  # the relay drops what is sent while alone: wait for the therapist
+            msg = await self.ws.receive(timeout=10)
+            peers = parse_presence_notice(msg.data)
+            if peers is not None and peers >= 2:
+                break
+        await self._send(protocol.Hello(name=name))
+        return await self._next()
+
+    def join(self, name: str) -> concurrent.futures.Future[protocol.Message]:
+        """Open the link and say hello; the future gives the therapist's answer (admit or
+        decline)."""
+        return self.loop.run(self._join(name))
+
+    async def _connect(self) -> str:
+        verifier = Verifier("answerer", self.invite.keys.verification_key)
+        commit = await self._next()
+        assert isinstance(commit, protocol.Commit)
+        verifier.receive_commit(commit)
+        offer = await self._next()
+        assert isinstance(offer, protocol.Offer)
+        verifier.set_remote_sdp(offer.sdp)
+        answer = await asyncio.wrap_future(self.engine.accept_offer(offer.sdp))
+        verifier.set_local_sdp(answer)
+        await self._send(protocol.Answer(sdp=answer))
+        await self._send(verifier.reveal())
+        reveal = await self._next()
+        assert isinstance(reveal, protocol.Reveal)
+        verifier.receive_reveal(reveal)
+        self.code = verifier.code()
+        return self.code
+
+    def connect(self) -> concurrent.futures.Future[str]:
+        """After admission: answer the offer, run the verification exchange; gives the code."""
+        return self.loop.run(self._connect())
+
+    def next_message(self) -> concurrent.futures.Future[protocol.Message]:
+        return self.loop.run(self._next())
+
+    def send_chat(self, text: str) -> None:
+        self.engine.send_chat(text).result(5)
+
+    async def _close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.http is not None:
+            await self.http.close()
+
+    def close(self) -> None:
+        self.loop.run(self._close()).result(5)
+        self.engine.stop()
+        self.loop.close()
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[RelayThread]:
+    running = RelayThread(tmp_path / "no-web")
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ICE gathers 127.0.0.1 only: the call stays on this machine."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[[Invite], ClientStandIn]]:
+    clients: list[ClientStandIn] = []
+
+    def make(invite: Invite) -> ClientStandIn:
+        clients.append(ClientStandIn(invite))
+        return clients[-1]
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.close()

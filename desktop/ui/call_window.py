@@ -1,0 +1,764 @@
+"""The therapist's call window: invitation, waiting room, video, verification, chat, end.
+
+The window owns one :class:`telehealth.session.TherapistSession` (its own threads) and talks to it
+only through the session's thread-safe methods and a :class:`CallBridge` whose queued signals bring
+every report to the UI thread. It keeps nothing of the call: when the call ends the picture, the
+chat and the name leave the widgets, and nothing is ever written to disk.
+
+What the app audits arrives as signals (the window itself imports no vault and no crypto):
+``client_waiting(name)``, ``client_admitted(name)``, ``client_declined(name)``, ``call_started()``,
+``verified(code)``, ``verification_mismatch(code)``, ``call_ended(duration_seconds)`` (only for a
+call that connected), ``session_finished(state)`` ("ended" or "failed", always once) and
+``stopped()`` once the session's threads are gone.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from desktop.ui.audio_player import AudioPlayer
+from desktop.ui.background import run_in_background
+from desktop.ui.call_bridge import CallBridge, describe_error
+from desktop.ui.call_quality import Quality, QualityMeter
+from desktop.ui.local_media import Device, LocalMedia
+from desktop.ui.qr import qr_pixmap
+from desktop.ui.qt import (
+    QCloseEvent,
+    QComboBox,
+    QFont,
+    QFontDatabase,
+    QFrame,
+    QGuiApplication,
+    QHBoxLayout,
+    QKeySequence,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QResizeEvent,
+    QShortcut,
+    QSizePolicy,
+    Qt,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from desktop.ui.video_widget import VideoView
+from telehealth.engine import MAX_CHAT_CHARS, IceServer
+from telehealth.errors import TelehealthError
+from telehealth.invite import Invite
+from telehealth.lifecycle import CallEvent, CallState
+from telehealth.session import TherapistSession
+
+Q = Qt.ConnectionType.QueuedConnection
+SELF_VIEW_SIZE: Final = (192, 144)
+STYLE: Final = """
+CallWindow { background: #f4f1ec; }
+QFrame#panel { background: #ffffff; border: 1px solid #ddd6cb; border-radius: 8px; }
+QFrame#waitingBanner { background: #fff4d6; border: 1px solid #e3c77a; border-radius: 8px; }
+QFrame#errorBanner { background: #fbe3e0; border: 1px solid #d9948c; border-radius: 8px; }
+QLabel#panelTitle { font-weight: 600; color: #35474d; }
+QLabel#status { font-size: 15px; font-weight: 600; color: #22313a; }
+QLabel#code { color: #1f2a2e; }
+QLabel#code[verified="true"] { color: #2e6b3a; }
+QLabel#quality[level="good"] { color: #2e6b3a; }
+QLabel#quality[level="fair"] { color: #8a6212; }
+QLabel#quality[level="poor"] { color: #a3261b; }
+QLabel#quality[level="unknown"] { color: #5b6a70; }
+QPushButton#endCall { background: #b3261e; color: white; border-radius: 6px; padding: 6px 14px; }
+QPushButton#endCall:disabled { background: #d8b5b2; }
+QPushButton#admit { background: #2e6b3a; color: white; border-radius: 6px; padding: 6px 14px; }
+QPlainTextEdit#chatLog { background: #fbfaf7; border: 1px solid #e4ded4; }
+"""
+
+
+def format_code(code: str) -> str:
+    """``"048213"`` -> ``"048 213"``, as both people read it."""
+    return f"{code[:3]} {code[3:]}" if len(code) == 6 else code
+
+
+def format_duration(seconds: float) -> str:
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def plain_label(text: str = "", *, name: str | None = None) -> QLabel:
+    """A label that never interprets markup: it may show a name or chat the client typed."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    if name:
+        label.setAccessibleName(name)
+    return label
+
+
+def panel(title: str) -> tuple[QFrame, QVBoxLayout]:
+    frame = QFrame()
+    frame.setObjectName("panel")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(12, 10, 12, 12)
+    layout.setSpacing(6)
+    heading = plain_label(title)
+    heading.setObjectName("panelTitle")
+    layout.addWidget(heading)
+    return frame, layout
+
+
+class VideoStage(QWidget):
+    """The client's video filling the stage, the therapist's own picture in the corner."""
+
+    def __init__(self, *, mirror_self: bool = True) -> None:
+        super().__init__()
+        self.remote = VideoView("Your client's video will appear here.", parent=self)
+        self.remote.setAccessibleName("Client's video")
+        # A camera's self view is mirrored, as people expect; a test pattern is not.
+        self.local = VideoView("Camera starting...", mirrored=mirror_self, framed=True, parent=self)
+        self.local.setAccessibleName("Your camera")
+        self.local.setFixedSize(*SELF_VIEW_SIZE)
+        self.setMinimumSize(480, 320)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        self.remote.setGeometry(self.rect())
+        margin = 12
+        self.local.move(
+            self.width() - self.local.width() - margin, self.height() - self.local.height() - margin
+        )
+        self.local.raise_()
+        super().resizeEvent(event)
+
+
+class CallWindow(QWidget):
+    """One video session, from the invitation to the goodbye."""
+
+    client_waiting = Signal(str)
+    client_admitted = Signal(str)
+    client_declined = Signal(str)
+    call_started = Signal()
+    verified = Signal(str)
+    verification_mismatch = Signal(str)
+    call_ended = Signal(float)  # seconds from connected to the end
+    session_finished = Signal(str)  # the final state: "ended" or "failed"
+    stopped = Signal()  # the session's threads have stopped
+
+    def __init__(
+        self,
+        invite: Invite,
+        *,
+        media: LocalMedia | None = None,
+        player: AudioPlayer | None = None,
+        ice_servers: Sequence[IceServer] | None = None,
+        connect_timeout: float = 30.0,
+        stats_interval: float | None = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Quietroom - video session")
+        self.setStyleSheet(STYLE)
+        self._clock = clock
+        self.media = media if media is not None else LocalMedia(parent=self)
+        self.player = player if player is not None else AudioPlayer(self)
+        self.bridge = CallBridge(self)
+        self.session = TherapistSession(
+            invite,
+            callbacks=self.bridge.callbacks(),
+            media=self.media.tracks,
+            ice_servers=ice_servers,
+            connect_timeout=connect_timeout,
+            stats_interval=stats_interval,
+        )
+        self.state = CallState.IDLE
+        self.client_name: str | None = None
+        self.code: str | None = None
+        self.is_verified = False
+        self._meter = QualityMeter(clock)
+        self._started_at: float | None = None
+        self._duration: float | None = None
+        self._last_error: str | None = None
+        self._end_reason: str | None = None  # why the therapist ended it, when not plain
+        self._finished = False
+        self._stopping = False
+        self.session_stopped = False  # the session's threads are gone
+        self._notes: dict[str, str] = {}  # device problems, by device kind
+        self._elapsed_timer = QTimer(self)
+        self._elapsed_timer.setInterval(1000)
+        self._elapsed_timer.timeout.connect(self._tick)
+
+        self._build(invite.link)
+        self._connect_bridge()
+        self._fill_devices()
+        self.resize(1120, 700)
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _build(self, link: str) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 12, 16, 16)
+        outer.setSpacing(10)
+
+        top = QHBoxLayout()
+        self.status = plain_label("Starting the session...", name="Session status")
+        self.status.setObjectName("status")
+        self.elapsed = plain_label("", name="Call duration")
+        self.elapsed.setWordWrap(False)
+        self.quality = plain_label("", name="Connection quality")
+        self.quality.setObjectName("quality")
+        self.quality.setWordWrap(False)
+        self.close_button = QPushButton("Close window")
+        self.close_button.clicked.connect(self.close)
+        self.close_button.hide()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.elapsed)
+        top.addSpacing(16)
+        top.addWidget(self.quality)
+        top.addWidget(self.close_button)
+        outer.addLayout(top)
+
+        self.waiting_banner = QFrame()
+        self.waiting_banner.setObjectName("waitingBanner")
+        banner = QHBoxLayout(self.waiting_banner)
+        banner.setContentsMargins(12, 8, 12, 8)
+        self.waiting_label = plain_label("", name="Waiting room")
+        self.admit_button = QPushButton("Admit")
+        self.admit_button.setObjectName("admit")
+        self.admit_button.clicked.connect(self.admit)
+        self.decline_button = QPushButton("Decline")
+        self.decline_button.clicked.connect(self.decline)
+        banner.addWidget(self.waiting_label, 1)
+        banner.addWidget(self.admit_button)
+        banner.addWidget(self.decline_button)
+        self.waiting_banner.hide()
+        outer.addWidget(self.waiting_banner)
+
+        self.error_banner = QFrame()
+        self.error_banner.setObjectName("errorBanner")
+        error_row = QHBoxLayout(self.error_banner)
+        error_row.setContentsMargins(12, 6, 12, 6)
+        self.error_label = plain_label("", name="Problem")
+        error_row.addWidget(self.error_label)
+        self.error_banner.hide()
+        outer.addWidget(self.error_banner)
+
+        body = QHBoxLayout()
+        body.setSpacing(12)
+        outer.addLayout(body, 1)
+
+        left = QVBoxLayout()
+        left.setSpacing(8)
+        self.stage = VideoStage(mirror_self=not self.media.synthetic)
+        self.remote_view = self.stage.remote
+        self.self_view = self.stage.local
+        left.addWidget(self.stage, 1)
+        left.addLayout(self._controls())
+        left.addLayout(self._device_row())
+        self.device_note = plain_label("", name="Device status")
+        self.device_note.hide()
+        left.addWidget(self.device_note)
+        body.addLayout(left, 1)
+
+        side = QVBoxLayout()
+        side.setSpacing(10)
+        side.addWidget(self._invite_panel(link))
+        side.addWidget(self._verification_panel())
+        side.addWidget(self._chat_panel(), 1)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setFixedWidth(330)
+        side.setContentsMargins(0, 0, 0, 0)
+        body.addWidget(side_widget)
+
+    def _controls(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.mute_button = QPushButton("Mute")
+        self.mute_button.setCheckable(True)
+        self.mute_button.setToolTip("Mute or unmute your microphone (Ctrl+D)")
+        self.mute_button.toggled.connect(self.set_muted)
+        self.camera_button = QPushButton("Camera off")
+        self.camera_button.setCheckable(True)
+        self.camera_button.setToolTip("Turn your camera off or on (Ctrl+E)")
+        self.camera_button.toggled.connect(self.set_camera_off)
+        self.end_button = QPushButton("End session")
+        self.end_button.setObjectName("endCall")
+        self.end_button.setAccessibleName("Hang up")
+        self.end_button.clicked.connect(self.hang_up)
+        QShortcut(QKeySequence("Ctrl+D"), self).activated.connect(self.mute_button.toggle)
+        QShortcut(QKeySequence("Ctrl+E"), self).activated.connect(self.camera_button.toggle)
+        row.addWidget(self.mute_button)
+        row.addWidget(self.camera_button)
+        row.addStretch(1)
+        row.addWidget(self.end_button)
+        return row
+
+    def _device_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.camera_picker = QComboBox()
+        self.camera_picker.setAccessibleName("Camera")
+        self.microphone_picker = QComboBox()
+        self.microphone_picker.setAccessibleName("Microphone")
+        self.speaker_picker = QComboBox()
+        self.speaker_picker.setAccessibleName("Speaker")
+        for text, picker in (
+            ("Camera", self.camera_picker),
+            ("Microphone", self.microphone_picker),
+            ("Speaker", self.speaker_picker),
+        ):
+            label = plain_label(text)
+            label.setWordWrap(False)
+            label.setBuddy(picker)
+            picker.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            picker.setMinimumContentsLength(12)
+            row.addWidget(label)
+            row.addWidget(picker, 1)
+        self.camera_picker.activated.connect(self._camera_picked)
+        self.microphone_picker.activated.connect(self._microphone_picked)
+        self.speaker_picker.activated.connect(self._speaker_picked)
+        return row
+
+    def _invite_panel(self, link: str) -> QFrame:
+        frame, layout = panel("Invitation")
+        self.invite_panel = frame
+        layout.addWidget(
+            plain_label(
+                "Send this link to your client by a way you trust. Whoever has it can knock; "
+                "you decide who comes in."
+            )
+        )
+        row = QHBoxLayout()
+        self.link_field = QLineEdit(link)
+        self.link_field.setReadOnly(True)
+        self.link_field.setAccessibleName("Invitation link")
+        self.link_field.setCursorPosition(0)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setAccessibleName("Copy link")
+        self.copy_button.clicked.connect(self.copy_link)
+        row.addWidget(self.link_field, 1)
+        row.addWidget(self.copy_button)
+        layout.addLayout(row)
+        self.copy_note = plain_label("", name="Copy status")
+        layout.addWidget(self.copy_note)
+        self.qr_label = QLabel()
+        self.qr_label.setAccessibleName("Invitation link as a QR code")
+        pixmap = qr_pixmap(link, 176)
+        if pixmap is not None:
+            self.qr_label.setPixmap(pixmap)
+            self.qr_label.setFixedSize(pixmap.size())  # a clipped QR code does not scan
+            layout.addWidget(self.qr_label, 0, Qt.AlignmentFlag.AlignHCenter)
+        else:
+            self.qr_label.hide()
+        return frame
+
+    def _verification_panel(self) -> QFrame:
+        frame, layout = panel("Verification code")
+        self.verification_hint = plain_label(
+            "A code appears here once the call connects.", name="Verification hint"
+        )
+        layout.addWidget(self.verification_hint)
+        self.code_label = plain_label("--- ---", name="Verification code")
+        self.code_label.setObjectName("code")
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setPointSizeF(font.pointSizeF() * 2.2)
+        font.setWeight(QFont.Weight.DemiBold)
+        self.code_label.setFont(font)
+        layout.addWidget(self.code_label)
+        row = QHBoxLayout()
+        self.verified_button = QPushButton("Verified")
+        self.verified_button.setToolTip("The client read the same code aloud")
+        self.verified_button.clicked.connect(self.mark_verified)
+        self.mismatch_button = QPushButton("Codes differ")
+        self.mismatch_button.setToolTip("End the session: someone may be in between")
+        self.mismatch_button.clicked.connect(self.codes_differ)
+        self.verified_button.setEnabled(False)
+        self.mismatch_button.setEnabled(False)
+        row.addWidget(self.verified_button)
+        row.addWidget(self.mismatch_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        return frame
+
+    def _chat_panel(self) -> QFrame:
+        frame, layout = panel("Chat")
+        self.chat_log = QPlainTextEdit()
+        self.chat_log.setObjectName("chatLog")
+        self.chat_log.setReadOnly(True)
+        self.chat_log.setAccessibleName("Chat messages")
+        self.chat_log.setPlaceholderText("Messages are end-to-end encrypted and never saved.")
+        layout.addWidget(self.chat_log, 1)
+        row = QHBoxLayout()
+        self.chat_input = QLineEdit()
+        self.chat_input.setAccessibleName("Message")
+        self.chat_input.setPlaceholderText("Chat opens when the call connects")
+        self.chat_input.setMaxLength(MAX_CHAT_CHARS)
+        self.chat_input.returnPressed.connect(self.send_chat)
+        self.send_button = QPushButton("Send")
+        self.send_button.clicked.connect(self.send_chat)
+        self.chat_input.setEnabled(False)
+        self.send_button.setEnabled(False)
+        row.addWidget(self.chat_input, 1)
+        row.addWidget(self.send_button)
+        layout.addLayout(row)
+        return frame
+
+    def _connect_bridge(self) -> None:
+        b = self.bridge
+        b.state_changed.connect(self._on_state, Q)
+        b.client_waiting.connect(self._on_client_waiting, Q)
+        b.client_present.connect(self._on_client_present, Q)
+        b.verification_code.connect(self._on_code, Q)
+        b.video_ready.connect(self._paint_remote, Q)
+        b.audio_ready.connect(self._play_audio, Q)
+        b.chat_received.connect(self._on_chat, Q)
+        b.chat_open.connect(self._on_chat_open, Q)
+        b.stats.connect(self._on_stats, Q)
+        b.error.connect(self._on_error, Q)
+        self.media.self_view_frame.connect(self.self_view.show_frame)
+        self.media.camera_status.connect(self._on_camera_status)
+        self.media.microphone_status.connect(self._on_microphone_status)
+        self.media.devices_changed.connect(self._fill_devices)
+        self.player.status.connect(self._on_speaker_status)
+        self.player.devices_changed.connect(self._fill_devices)
+
+    # -- devices --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _fill(picker: QComboBox, devices: list[Device], current: bytes | None, empty: str) -> None:
+        picker.blockSignals(True)
+        picker.clear()
+        if not devices:
+            picker.addItem(empty, "")
+            picker.setEnabled(False)
+        else:
+            for device in devices:
+                picker.addItem(device.name, device.id.hex())
+            picker.setEnabled(True)
+            index = picker.findData(current.hex()) if current is not None else -1
+            picker.setCurrentIndex(max(0, index))
+        picker.blockSignals(False)
+
+    def _fill_devices(self) -> None:
+        self._fill(self.camera_picker, self.media.cameras(), self.media.camera_id,
+                   "No camera found")  # fmt: skip
+        self._fill(self.microphone_picker, self.media.microphones(), self.media.microphone_id,
+                   "No microphone found")  # fmt: skip
+        speakers = [Device(id_, name) for id_, name in self.player.speakers()]
+        self._fill(self.speaker_picker, speakers, self.player.speaker_id, "No speaker found")
+
+    @staticmethod
+    def _picked(picker: QComboBox) -> bytes | None:
+        data = picker.currentData()
+        return bytes.fromhex(data) if isinstance(data, str) and data else None
+
+    def _camera_picked(self) -> None:
+        self.media.select_camera(self._picked(self.camera_picker))
+
+    def _microphone_picked(self) -> None:
+        self.media.select_microphone(self._picked(self.microphone_picker))
+
+    def _speaker_picked(self) -> None:
+        self.player.select_speaker(self._picked(self.speaker_picker))
+
+    def _note(self, key: str, text: str) -> None:
+        self._notes[key] = text
+        notes = [n for n in self._notes.values() if n]
+        self.device_note.setText("\n".join(notes))
+        self.device_note.setVisible(bool(notes) and not self._finished)
+
+    def _on_camera_status(self, text: str) -> None:
+        self._note("camera", text)
+        if text and not self.camera_button.isChecked():
+            self.self_view.clear("No camera" if "No camera" in text else "Camera unavailable")
+
+    def _on_microphone_status(self, text: str) -> None:
+        self._note("microphone", text)
+
+    def _on_speaker_status(self, text: str) -> None:
+        self._note("speaker", text)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the camera and microphone and join the relay; the link is ready to share."""
+        self.media.start()
+        self.bridge.watch(self.session.start(), on_failure=self._start_failed)
+
+    def _start_failed(self, exc: Exception) -> None:
+        self._on_error(exc)
+        if not self._finished:
+            self._finish(CallState.FAILED)
+
+    def admit(self) -> None:
+        self.admit_button.setEnabled(False)
+        self.decline_button.setEnabled(False)
+        self._call(self.session.admit)
+
+    def decline(self) -> None:
+        self.admit_button.setEnabled(False)
+        self.decline_button.setEnabled(False)
+        self._call(self.session.decline)
+
+    def hang_up(self) -> None:
+        self.end_button.setEnabled(False)
+        self._call(self.session.hang_up)
+
+    def _call(self, action: Callable[[], concurrent.futures.Future[None]]) -> None:
+        try:
+            future = action()
+        except RuntimeError:  # the session already stopped
+            return
+        self.bridge.watch(future, on_failure=self._on_error)
+
+    def set_muted(self, muted: bool) -> None:
+        self.media.set_microphone_on(not muted)
+        self.mute_button.setText("Unmute" if muted else "Mute")
+        self.mute_button.setChecked(muted)
+
+    def set_camera_off(self, off: bool) -> None:
+        self.media.set_camera_on(not off)
+        self.camera_button.setText("Camera on" if off else "Camera off")
+        self.camera_button.setChecked(off)
+        if off:
+            self.self_view.clear("Camera off")
+        else:
+            self.self_view.set_placeholder("Camera starting...")
+
+    def copy_link(self) -> None:
+        clipboard = QGuiApplication.clipboard()
+        clipboard.setText(self.link_field.text())
+        self.copy_note.setText("Copied. Paste it into your message to the client.")
+
+    def mark_verified(self) -> None:
+        if self.code is None or self.is_verified:
+            return
+        self.is_verified = True
+        self.verified_button.setEnabled(False)
+        self.mismatch_button.setEnabled(False)
+        self.verification_hint.setText(
+            "Verified: the code matched, so nobody is between you and your client."
+        )
+        self.code_label.setText(f"{format_code(self.code)} ✓")
+        self.code_label.setProperty("verified", True)
+        self.code_label.style().unpolish(self.code_label)
+        self.code_label.style().polish(self.code_label)
+        self.verified.emit(self.code)
+
+    def codes_differ(self) -> None:
+        if self.code is None:
+            return
+        self.verified_button.setEnabled(False)
+        self.mismatch_button.setEnabled(False)
+        self._end_reason = (
+            "The codes did not match, so the session was ended. Someone may have been in "
+            "between. Create a new link and send it another way."
+        )
+        self.verification_mismatch.emit(self.code)
+        self.hang_up()
+
+    def send_chat(self) -> None:
+        text = self.chat_input.text().strip()
+        if not text or self._finished:
+            return
+        try:
+            future = self.session.send_chat(text)
+        except TelehealthError as exc:
+            self._chat_line(f"Not sent: {describe_error(exc)}")
+            return
+        self.chat_input.clear()
+        self.bridge.watch(
+            future,
+            on_success=lambda: self._chat_line(f"You: {text}"),
+            on_failure=lambda exc: self._chat_line(f"Not sent: {describe_error(exc)}"),
+        )
+
+    # -- reports from the session ---------------------------------------------------------------
+
+    def _on_state(self, state: CallState, event: CallEvent) -> None:
+        self.state = state
+        name = self.client_name or "your client"
+        if state is CallState.INVITED:
+            self._set_status("Send the link to your client. They will wait until you let them in.")
+        elif state is CallState.WAITING:
+            self._set_status(f"{name} is in the waiting room.")
+        elif state is CallState.ADMITTED:
+            self.waiting_banner.hide()
+            self._set_status(f"Connecting to {name}...")
+            if event is CallEvent.ADMIT_GIVEN:
+                self.client_admitted.emit(self.client_name or "")
+        elif state is CallState.CONNECTING:
+            self._set_status(f"Connecting to {name}...")
+        elif state is CallState.CONNECTED:
+            self._set_status(f"In session with {name}")
+            self.error_banner.hide()
+            if self._started_at is None:
+                self._started_at = self._clock()
+                self._meter = QualityMeter(self._clock)  # frame rate from the call's start
+                self._elapsed_timer.start()
+                self._tick()
+                self.invite_panel.hide()
+                self.call_started.emit()
+        elif state is CallState.RECONNECTING:
+            self._set_status(f"The connection to {name} dropped. Reconnecting...")
+        elif state in (CallState.ENDED, CallState.FAILED):
+            if event is CallEvent.DECLINE_GIVEN:
+                self.client_declined.emit(self.client_name or "")
+            self._finish(state, event)
+
+    def _on_client_waiting(self, name: str) -> None:
+        self.client_name = name
+        self.setWindowTitle(f"Quietroom - video session with {name}")
+        self.waiting_label.setText(f"{name} is waiting.")
+        self.admit_button.setEnabled(True)
+        self.decline_button.setEnabled(True)
+        self.waiting_banner.show()
+        self.client_waiting.emit(name)
+
+    def _on_client_present(self, here: bool) -> None:
+        if self.state is CallState.WAITING and self.client_name:
+            suffix = "" if here else " (their page is closed for now)"
+            self.waiting_label.setText(f"{self.client_name} is waiting.{suffix}")
+
+    def _on_code(self, code: str) -> None:
+        self.code = code
+        self.code_label.setText(format_code(code))
+        name = self.client_name or "your client"
+        self.verification_hint.setText(
+            f"Ask {name} to read the code on their screen aloud. If it is the same, press Verified."
+        )
+        self.verified_button.setEnabled(True)
+        self.mismatch_button.setEnabled(True)
+
+    def _paint_remote(self) -> None:
+        frame = self.bridge.take_video()
+        if frame is not None and not self._finished:
+            self.remote_view.show_frame(frame)
+            self._meter.frame_received()
+
+    def _play_audio(self) -> None:
+        for chunk in self.bridge.take_audio():
+            if not self._finished:
+                self.player.play(chunk)
+
+    def _on_chat_open(self) -> None:
+        if self._finished:
+            return
+        self.chat_input.setEnabled(True)
+        self.send_button.setEnabled(True)
+        self.chat_input.setPlaceholderText("Write a message")
+
+    def _on_chat(self, text: str) -> None:
+        if not self._finished:
+            self._chat_line(f"{self.client_name or 'Client'}: {text}")
+
+    def _chat_line(self, line: str) -> None:
+        self.chat_log.appendPlainText(line)
+
+    def _on_stats(self, stats: dict[str, float]) -> None:
+        if self.state is CallState.CONNECTED:
+            self.show_quality(self._meter.update(stats))
+
+    def show_quality(self, quality: Quality) -> None:
+        self.quality.setText("● " + quality.text())
+        self.quality.setProperty("level", quality.level)
+        self.quality.style().unpolish(self.quality)
+        self.quality.style().polish(self.quality)
+
+    def _on_error(self, error: object) -> None:
+        text = describe_error(error) if isinstance(error, Exception) else str(error)
+        self._last_error = self._last_error or text
+        if not self._finished:
+            self.error_label.setText(text[:1].upper() + text[1:])
+            self.error_banner.show()
+
+    def _tick(self) -> None:
+        if self._started_at is not None:
+            self.elapsed.setText(format_duration(self._clock() - self._started_at))
+
+    def _set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    # -- the end --------------------------------------------------------------------------------
+
+    def _finish(self, state: CallState, event: CallEvent | None = None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._elapsed_timer.stop()
+        if self._started_at is not None:
+            self._duration = self._clock() - self._started_at
+            self.elapsed.setText(format_duration(self._duration))
+        self.media.stop()
+        self.player.stop()
+        # Nothing of the call stays in the window.
+        self.bridge.take_video()
+        self.bridge.take_audio()
+        self.remote_view.clear("The session has ended.")
+        self.self_view.clear("Camera off")
+        self.chat_log.clear()
+        self.chat_input.clear()
+        for widget in (
+            self.chat_input,
+            self.send_button,
+            self.mute_button,
+            self.camera_button,
+            self.end_button,
+            self.verified_button,
+            self.mismatch_button,
+            self.camera_picker,
+            self.microphone_picker,
+            self.speaker_picker,
+        ):
+            widget.setEnabled(False)
+        self.waiting_banner.hide()
+        self.error_banner.hide()
+        self.device_note.hide()
+        self.invite_panel.hide()
+        self.quality.setText("")
+        self.close_button.show()
+        self._set_status(self._final_text(state, event))
+        if self._duration is not None:
+            self.call_ended.emit(self._duration)
+        self.session_finished.emit(state.value)
+        self._stop_session()
+
+    def _final_text(self, state: CallState, event: CallEvent | None) -> str:
+        name = self.client_name or "your client"
+        if state is CallState.FAILED:
+            reason = self._last_error or "the connection was lost"
+            return f"The session could not continue: {reason}"
+        if self._end_reason is not None:
+            return self._end_reason
+        if event is CallEvent.DECLINE_GIVEN:
+            return f"You declined {name}. The session has ended."
+        if event is CallEvent.BYE_RECEIVED:
+            ended = f"{name[:1].upper()}{name[1:]} left the session."
+        else:
+            ended = "The session has ended."
+        if self._duration is not None:
+            return f"{ended} Duration {format_duration(self._duration)}."
+        return ended
+
+    def _stop_session(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        run_in_background(self.session.stop, self._stopped, self._stopped)
+
+    def _stopped(self, _result: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the window may be gone already
+            self.session_stopped = True
+            self.stopped.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        """Closing the window ends the session (the client is told) and releases the devices."""
+        self.media.stop()
+        self.player.stop()
+        self._stop_session()
+        event.accept()

@@ -1,0 +1,285 @@
+"""The therapist's call window driven like a person would, against a real call: a relay on
+127.0.0.1, the window's own TherapistSession, and a Python stand-in for the client's page (an
+answering CallEngine with synthetic colour bars and a tone)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from desktop.ui.call_window import CallWindow, format_code
+from desktop.ui.local_media import LocalMedia
+from desktop.ui.qt import QGuiApplication, QImage, Qt
+from telehealth import protocol
+from telehealth.invite import new_invite
+from telehealth.lifecycle import CallState
+
+CLIENT = "Ana María"
+
+
+def image_brightness(image: QImage | None) -> float:
+    """Mean grey level over a grid of pixels (0 = black)."""
+    assert image is not None and not image.isNull()
+    values = [
+        image.pixelColor(x * image.width() // 16, y * image.height() // 12).lightness()
+        for x in range(16)
+        for y in range(12)
+    ]
+    return sum(values) / len(values)
+
+
+class WriteWatch:
+    """Records every file opened for writing by Python code (an audit hook; hooks cannot be
+    removed, so it only records while ``active``)."""
+
+    installed: WriteWatch | None = None
+
+    def __init__(self) -> None:
+        self.active = False
+        self.paths: list[str] = []
+
+    @classmethod
+    def get(cls) -> WriteWatch:
+        if cls.installed is None:
+            cls.installed = WriteWatch()
+            sys.addaudithook(cls.installed._hook)
+        return cls.installed
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if not self.active or event != "open" or len(args) < 3:
+            return
+        path, mode, flags = args[0], args[1], args[2]
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+        )
+        name = str(path)
+        if writing and not name.startswith(("/dev/", "/proc/")) and "__pycache__" not in name:
+            self.paths.append(name)
+
+
+@pytest.fixture
+def no_writes() -> Iterator[WriteWatch]:
+    watch = WriteWatch.get()
+    watch.paths.clear()
+    watch.active = True
+    try:
+        yield watch
+    finally:
+        watch.active = False
+
+
+def save(window: CallWindow, folder: Path | None, name: str) -> None:
+    image = window.grab()
+    assert not image.isNull() and image.width() > 600
+    if folder is not None:
+        image.save(str(folder / name))
+
+
+@pytest.mark.slow
+def test_a_whole_call_from_the_waiting_room_to_hang_up(
+    qtbot: QtBot,
+    relay: Any,
+    loopback_only: None,
+    make_client: Callable[..., Any],
+    screenshot_dir: Path | None,
+    no_writes: WriteWatch,
+) -> None:
+    invite = new_invite(relay.base_url)
+    media = LocalMedia(synthetic=True)
+    window = CallWindow(invite, media=media, ice_servers=[], connect_timeout=15, stats_interval=0.5)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=5000)
+
+    # The invitation: the link, a Copy button, a QR code; the self view shows the camera.
+    assert window.link_field.text() == invite.link
+    qtbot.mouseClick(window.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == invite.link
+    assert window.qr_label.pixmap() is not None and not window.qr_label.pixmap().isNull()
+    qtbot.waitUntil(lambda: window.self_view.frames_painted > 0, timeout=3000)
+    assert window.camera_picker.currentText() == "Test pattern"
+
+    # The client knocks: the waiting-room prompt names them.
+    client = make_client(invite)
+    with qtbot.waitSignal(window.client_waiting, timeout=5000) as waiting:
+        answer = client.join(CLIENT)
+    assert waiting.args == [CLIENT]
+    assert window.waiting_banner.isVisible()
+    assert window.waiting_label.text() == f"{CLIENT} is waiting."
+
+    # Admit: the call connects and both sides show the same verification code.
+    with qtbot.waitSignal(window.client_admitted, timeout=5000) as admitted:
+        qtbot.mouseClick(window.admit_button, Qt.MouseButton.LeftButton)
+    assert admitted.args == [CLIENT]
+    assert answer.result(5) == protocol.Admit()
+    client_code = client.connect()
+    qtbot.waitUntil(lambda: window.code is not None, timeout=10_000)
+    assert window.code == client_code.result(5)
+    assert window.code_label.text() == format_code(window.code)
+    assert not window.waiting_banner.isVisible()
+    with qtbot.waitSignal(window.call_started, timeout=15_000):
+        pass
+
+    # The client's video is painted, and it is not black; their voice reaches the player.
+    qtbot.waitUntil(lambda: window.remote_view.frames_painted >= 5, timeout=10_000)
+    assert image_brightness(window.remote_view.image()) > 60
+    qtbot.waitUntil(lambda: window.player.peak > 2000, timeout=5000)
+    assert window.player.chunks_received > 0
+    assert client.frames > 0 and client.last_brightness() > 60  # our test pattern reached them
+
+    # Verified, after the client read the code aloud.
+    with qtbot.waitSignal(window.verified, timeout=1000) as verified:
+        qtbot.mouseClick(window.verified_button, Qt.MouseButton.LeftButton)
+    assert verified.args == [window.code]
+    assert not window.verified_button.isEnabled()
+
+    # Chat both ways.
+    qtbot.waitUntil(window.send_button.isEnabled, timeout=5000)
+    assert client.chat_open.wait(5)
+    qtbot.keyClicks(window.chat_input, "How are you today?")
+    qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: client.chat == ["How are you today?"], timeout=5000)
+    client.send_chat("A little better, thank you.")
+    qtbot.waitUntil(
+        lambda: f"{CLIENT}: A little better, thank you." in window.chat_log.toPlainText(),
+        timeout=5000,
+    )
+    assert "You: How are you today?" in window.chat_log.toPlainText()
+
+    # The quality indicator fills in from the stats.
+    qtbot.waitUntil(lambda: "connection" in window.quality.text(), timeout=5000)
+    assert "fps" in window.quality.text()
+
+    # Mute: the client hears silence; unmute: the tone again.
+    assert client.loudest_since(time.monotonic() - 1) > 2000
+    qtbot.mouseClick(window.mute_button, Qt.MouseButton.LeftButton)
+    assert window.mute_button.text() == "Unmute"
+    muted_at = time.monotonic()
+    qtbot.wait(700)
+    qtbot.waitUntil(lambda: 0 <= client.loudest_since(muted_at + 0.5) < 100, timeout=3000)
+    qtbot.mouseClick(window.mute_button, Qt.MouseButton.LeftButton)
+    assert window.mute_button.text() == "Mute"
+    unmuted_at = time.monotonic()
+    qtbot.waitUntil(lambda: client.loudest_since(unmuted_at) > 2000, timeout=3000)
+
+    # Camera off: the self view says so and the client sees black; on: the picture returns.
+    qtbot.mouseClick(window.camera_button, Qt.MouseButton.LeftButton)
+    assert window.camera_button.text() == "Camera on"
+    assert window.self_view.image() is None and window.self_view.placeholder == "Camera off"
+    qtbot.waitUntil(lambda: 0 <= client.last_brightness() < 5, timeout=3000)
+    qtbot.mouseClick(window.camera_button, Qt.MouseButton.LeftButton)
+    assert window.camera_button.text() == "Camera off"
+    qtbot.waitUntil(lambda: window.self_view.image() is not None, timeout=3000)
+    qtbot.waitUntil(lambda: client.last_brightness() > 60, timeout=3000)
+    qtbot.waitUntil(lambda: " ms" in window.quality.text(), timeout=5000)  # RTT from RTCP
+    qtbot.waitUntil(lambda: window.elapsed.text() != "00:00", timeout=3000)
+    save(window, screenshot_dir, "call-window.png")
+
+    # Hang up: the client is told, the window emits the duration and keeps nothing.
+    durations: list[float] = []
+    window.call_ended.connect(durations.append)
+    with qtbot.waitSignal(window.session_finished, timeout=5000) as finished:
+        qtbot.mouseClick(window.end_button, Qt.MouseButton.LeftButton)
+    assert finished.args == ["ended"]
+    assert len(durations) == 1 and 0 < durations[0] < 60
+    assert window.state is CallState.ENDED
+    assert window.status.text().startswith("The session has ended. Duration 00:")
+    assert window.chat_log.toPlainText() == ""
+    assert window.remote_view.image() is None and window.self_view.image() is None
+    assert not window.end_button.isEnabled() and window.close_button.isVisible()
+    assert client.next_message().result(5) == protocol.Bye(reason="hangup")
+    qtbot.waitUntil(lambda: window.session_stopped, timeout=15_000)
+    assert no_writes.paths == []
+
+
+def test_no_devices_waiting_client_declined(
+    qtbot: QtBot, relay: Any, make_client: Callable[..., Any], no_writes: WriteWatch
+) -> None:
+    """On a machine without camera, microphone or speaker the window says so and carries on."""
+    invite = new_invite(relay.base_url)
+    window = CallWindow(invite, media=LocalMedia(), ice_servers=[])
+    qtbot.addWidget(window)
+    window.show()
+    ended: list[float] = []
+    declined: list[str] = []
+    window.call_ended.connect(ended.append)
+    window.client_declined.connect(declined.append)
+    window.start()
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=5000)
+    assert window.camera_picker.currentText() == "No camera found"
+    assert not window.camera_picker.isEnabled()
+    assert window.microphone_picker.currentText() == "No microphone found"
+    assert "No camera found" in window.device_note.text()
+    assert "No microphone found" in window.device_note.text()
+    assert window.self_view.placeholder == "No camera"
+
+    client = make_client(invite)
+    with qtbot.waitSignal(window.client_waiting, timeout=5000):
+        answer = client.join("<b>Mallory</b>")
+    # A name is untrusted text: shown as typed, never as markup.
+    assert window.waiting_label.textFormat() == Qt.TextFormat.PlainText
+    assert window.waiting_label.text() == "<b>Mallory</b> is waiting."
+    with qtbot.waitSignal(window.session_finished, timeout=5000):
+        qtbot.mouseClick(window.decline_button, Qt.MouseButton.LeftButton)
+    assert declined == ["<b>Mallory</b>"]
+    assert answer.result(5) == protocol.Decline()
+    assert window.status.text() == "You declined <b>Mallory</b>. The session has ended."
+    assert ended == []  # no call took place
+    qtbot.waitUntil(lambda: window.session_stopped, timeout=10_000)
+    assert no_writes.paths == []
+
+
+def test_unreachable_relay_fails_calmly(qtbot: QtBot) -> None:
+    window = CallWindow(new_invite("http://127.0.0.1:9"), media=LocalMedia(synthetic=True))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.session_finished, timeout=10_000) as finished:
+        window.start()
+    assert finished.args == ["failed"]
+    assert window.status.text().startswith("The session could not continue:")
+    assert "relay" in window.status.text()
+    qtbot.waitUntil(lambda: window.session_stopped, timeout=10_000)
+
+
+def test_closing_the_window_ends_the_session(qtbot: QtBot, relay: Any) -> None:
+    window = CallWindow(new_invite(relay.base_url), media=LocalMedia(synthetic=True))
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=5000)
+    with qtbot.waitSignal(window.stopped, timeout=10_000):
+        window.close()
+    assert window.session.state is CallState.ENDED
+    assert window.media.frames.latest() is None  # the camera was released
+
+
+def test_codes_differ_ends_the_session(
+    qtbot: QtBot, relay: Any, loopback_only: None, make_client: Callable[..., Any]
+) -> None:
+    invite = new_invite(relay.base_url)
+    window = CallWindow(invite, media=LocalMedia(synthetic=True), ice_servers=[])
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=5000)
+    client = make_client(invite)
+    with qtbot.waitSignal(window.client_waiting, timeout=5000):
+        answer = client.join(CLIENT)
+    qtbot.mouseClick(window.admit_button, Qt.MouseButton.LeftButton)
+    assert answer.result(5) == protocol.Admit()
+    client.connect()
+    qtbot.waitUntil(window.mismatch_button.isEnabled, timeout=10_000)
+    with qtbot.waitSignal(window.verification_mismatch, timeout=1000) as mismatch:
+        qtbot.mouseClick(window.mismatch_button, Qt.MouseButton.LeftButton)
+    assert mismatch.args == [window.code]
+    qtbot.waitUntil(lambda: window.state is CallState.ENDED, timeout=5000)
+    assert window.status.text().startswith("The codes did not match")
+    assert not window.is_verified
+    qtbot.waitUntil(lambda: window.session_stopped, timeout=10_000)
