@@ -1,22 +1,48 @@
 """The facade the UI and the command line use: one object per unlocked vault, plus the few
 operations that happen before a vault is open (create, unlock, recover).
 
-Vault-level errors (``crypto.errors``) pass through unchanged: they already speak to the user.
+Every call that returns PHI writes its audit entry itself (in the domain modules it delegates to),
+so no UI path can read a client's data without leaving a trace. Vault-level errors
+(``crypto.errors``) pass through unchanged: they already speak to the user; the domain's own
+errors derive from ``desktop.core.errors.PracticeError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from crypto.audit.chain import VerifyReport
 from crypto.audit.entry import AuditEntry
 from crypto.kdf import PROFILES, KdfParams, calibrate
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import UnlockInfo, Vault, VaultOptions, vault_exists
+from desktop.core import clients, disclosure, notes, sessions, templates
+from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
+from desktop.core.autosave import DraftAutosaver, DraftSaveState
+from desktop.core.clients import (
+    Client,
+    ClientDetails,
+    ClientStatus,
+    ClientSummary,
+    DestructionReason,
+    DestructionReport,
+)
+from desktop.core.disclosure import DisclosureKind, Document
 from desktop.core.errors import PassphraseTooWeakError
+from desktop.core.notes import Compartment, Note, NoteKind, NoteSummary
+from desktop.core.record import ClientRecord, open_client
+from desktop.core.schema import COMPONENT, PRACTICE_MIGRATIONS
+from desktop.core.search import SearchResults, search
+from desktop.core.sessions import Attendance, Modality, ScheduledSession, Session
+from desktop.core.settings import PracticeSettings, load_settings, save_settings
+from desktop.core.templates import FREE_FORM, Template, TemplateSection
+
+if TYPE_CHECKING:
+    from desktop.core.demo import DemoReport
 
 MIN_PASSPHRASE_CHARS = 10
 
@@ -46,10 +72,14 @@ def status(path: Path) -> VaultStatus:
 
 
 class Practice:
-    """An unlocked practice vault."""
+    """An unlocked practice vault. Opening one brings the practice tables up to date."""
 
     def __init__(self, vault: Vault) -> None:
         self._vault = vault
+        vault.migrate(COMPONENT, PRACTICE_MIGRATIONS)
+        self._settings = load_settings(vault)
+        self._autosaver = DraftAutosaver(vault)
+        notes.fold_autosaves(vault)  # text autosaved before a crash joins its draft and the index
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -123,7 +153,273 @@ class Practice:
         return self._vault.export_audit(out, fmt)
 
     def audit_entries(self) -> Iterator[AuditEntry]:
+        """Raw entries, unaudited (for verification tools); the UI uses ``view_audit``."""
         return self._vault.audit_entries()
 
+    def view_audit(self, audit_filter: AuditFilter | None = None) -> tuple[AuditRecord, ...]:
+        """The audit log, newest first, filtered by time, action and client; audited."""
+        return view_audit(self._vault, audit_filter)
+
     def lock(self) -> None:
-        self._vault.lock()
+        """Write pending drafts, then lock (audited by the vault)."""
+        try:
+            if self._vault.is_open:
+                self._autosaver.close_all()
+        finally:
+            self._vault.lock()
+
+    def vault_for_backups(self) -> Vault:
+        """The open vault, for the backup feature (which audits itself); pending drafts are
+        written first so that a backup holds what was typed."""
+        self._autosaver.flush()
+        return self._vault
+
+    # -- settings ---------------------------------------------------------------------------
+    @property
+    def settings(self) -> PracticeSettings:
+        return self._settings
+
+    def update_settings(self, settings: PracticeSettings) -> PracticeSettings:
+        self._settings = save_settings(self._vault, settings)
+        return self._settings
+
+    @property
+    def _author(self) -> str:
+        return self._settings.author(self._vault.options.actor)
+
+    @property
+    def _late_threshold(self) -> timedelta:
+        return timedelta(hours=self._settings.late_entry_hours)
+
+    # -- clients ----------------------------------------------------------------------------
+    def list_clients(
+        self, *, include_archived: bool = False, status: ClientStatus | None = None
+    ) -> tuple[ClientSummary, ...]:
+        return clients.list_clients(self._vault, include_archived=include_archived, status=status)
+
+    def create_client(self, details: ClientDetails) -> Client:
+        return clients.create_client(self._vault, details)
+
+    def open_client(self, client_id: str) -> ClientRecord:
+        """Details, sessions and the progress-note timeline; psychotherapy notes only counted."""
+        return open_client(self._vault, client_id)
+
+    def update_client(self, client_id: str, details: ClientDetails) -> Client:
+        return clients.update_client(self._vault, client_id, details)
+
+    def archive_client(self, client_id: str) -> Client:
+        return clients.set_archived(self._vault, client_id, True)
+
+    def restore_client(self, client_id: str) -> Client:
+        return clients.set_archived(self._vault, client_id, False)
+
+    def destroy_client(
+        self,
+        client_id: str,
+        *,
+        confirm_name: str,
+        reason: DestructionReason,
+        before_retention_ends: bool = False,
+    ) -> DestructionReport:
+        """The retention action; see ``clients.destroy_client``."""
+        return clients.destroy_client(
+            self._vault,
+            client_id,
+            confirm_name=confirm_name,
+            reason=reason,
+            retention_years=self._settings.retention_years,
+            before_retention_ends=before_retention_ends,
+        )
+
+    # -- sessions ---------------------------------------------------------------------------
+    def schedule_session(
+        self,
+        client_id: str,
+        starts_at: datetime,
+        *,
+        duration_minutes: int = sessions.DEFAULT_MINUTES,
+        modality: Modality = Modality.IN_PERSON,
+        attendance: Attendance = Attendance.SCHEDULED,
+    ) -> Session:
+        return sessions.schedule_session(
+            self._vault,
+            client_id,
+            starts_at,
+            duration_minutes=duration_minutes,
+            modality=modality,
+            attendance=attendance,
+        )
+
+    def update_session(
+        self,
+        session_id: str,
+        *,
+        starts_at: datetime | None = None,
+        duration_minutes: int | None = None,
+        modality: Modality | None = None,
+        attendance: Attendance | None = None,
+    ) -> Session:
+        return sessions.update_session(
+            self._vault,
+            session_id,
+            starts_at=starts_at,
+            duration_minutes=duration_minutes,
+            modality=modality,
+            attendance=attendance,
+        )
+
+    def list_sessions(self, start: datetime, end: datetime) -> tuple[ScheduledSession, ...]:
+        return sessions.list_sessions(self._vault, start, end)
+
+    # -- templates --------------------------------------------------------------------------
+    def templates(self, *, include_archived: bool = False) -> tuple[Template, ...]:
+        return templates.list_templates(self._vault, include_archived=include_archived)
+
+    def create_template(
+        self, name: str, sections: tuple[TemplateSection, ...], description: str = ""
+    ) -> Template:
+        return templates.create_template(self._vault, name, sections, description)
+
+    def update_template(
+        self, key: str, name: str, sections: tuple[TemplateSection, ...], description: str = ""
+    ) -> Template:
+        return templates.update_template(self._vault, key, name, sections, description)
+
+    def archive_template(self, key: str) -> None:
+        templates.archive_template(self._vault, key)
+
+    # -- notes ------------------------------------------------------------------------------
+    def create_note(
+        self, client_id: str, template_key: str = "soap", *, session_id: str | None = None
+    ) -> Note:
+        """A new progress-note draft from a template."""
+        template = templates.get_template(self._vault, template_key)
+        return notes.create_note(
+            self._vault, client_id, template, author=self._author, session_id=session_id
+        )
+
+    def create_psychotherapy_note(
+        self,
+        client_id: str,
+        template_key: str = FREE_FORM,
+        *,
+        session_id: str | None = None,
+    ) -> Note:
+        template = templates.get_template(self._vault, template_key)
+        return notes.create_note(
+            self._vault,
+            client_id,
+            template,
+            author=self._author,
+            session_id=session_id,
+            compartment=Compartment.PSYCHOTHERAPY,
+        )
+
+    def open_note(self, note_id: str) -> Note:
+        """A progress note (or linked entry) with its signature checked; audited."""
+        self._autosaver.flush(note_id)
+        return notes.open_note(self._vault, note_id, Compartment.PROGRESS, self._late_threshold)
+
+    def open_psychotherapy_note(self, note_id: str) -> Note:
+        """The explicit, separately audited way to read a psychotherapy note."""
+        self._autosaver.flush(note_id)
+        return notes.open_note(
+            self._vault, note_id, Compartment.PSYCHOTHERAPY, self._late_threshold
+        )
+
+    def list_psychotherapy_notes(self, client_id: str) -> tuple[NoteSummary, ...]:
+        return notes.list_psychotherapy_notes(self._vault, client_id)
+
+    def save_draft(self, note_id: str, texts: Mapping[str, str]) -> DraftSaveState:
+        """Call as often as you like (e.g. on every change); see ``autosave``."""
+        return self._autosaver.save(note_id, texts)
+
+    def autosave_tick(self) -> tuple[str, ...]:
+        """Call from a timer (about every 0.5 s) so that a pause in typing gets saved."""
+        return self._autosaver.tick()
+
+    def flush_drafts(self) -> None:
+        self._autosaver.flush()
+
+    def close_draft(self, note_id: str) -> None:
+        self._autosaver.close(note_id)
+
+    def discard_draft(self, note_id: str) -> None:
+        self._autosaver.forget(note_id)
+        notes.discard_draft(self._vault, note_id)
+
+    def sign_note(self, note_id: str) -> Note:
+        """Sign and lock (the pending draft text is written first)."""
+        self._autosaver.flush(note_id)
+        signed = notes.sign_note(
+            self._vault, note_id, author=self._author, late_threshold=self._late_threshold
+        )
+        self._autosaver.forget(note_id)
+        return signed
+
+    def amend_note(self, note_id: str, reason: str) -> Note:
+        """A draft amendment, prefilled with the signed text, linked to the original."""
+        return notes.add_linked_entry(
+            self._vault, note_id, NoteKind.AMENDMENT, reason, author=self._author
+        )
+
+    def add_addendum(self, note_id: str, reason: str) -> Note:
+        return notes.add_linked_entry(
+            self._vault, note_id, NoteKind.ADDENDUM, reason, author=self._author
+        )
+
+    def add_late_entry(self, note_id: str, reason: str) -> Note:
+        return notes.add_linked_entry(
+            self._vault, note_id, NoteKind.LATE_ENTRY, reason, author=self._author
+        )
+
+    # -- search -----------------------------------------------------------------------------
+    def search(
+        self, text: str, *, include_psychotherapy: bool = False, limit: int = 50
+    ) -> SearchResults:
+        return search(self._vault, text, include_psychotherapy=include_psychotherapy, limit=limit)
+
+    # -- print and export (disclosures) -----------------------------------------------------
+    def note_document(
+        self,
+        note_id: str,
+        kind: DisclosureKind,
+        *,
+        recipient: str,
+        purpose: str,
+        include_psychotherapy: bool = False,
+    ) -> Document:
+        """The note as a document to print or export (audited as a disclosure)."""
+        self._autosaver.flush(note_id)
+        return disclosure.note_document(
+            self._vault,
+            note_id,
+            kind,
+            recipient=recipient,
+            purpose=purpose,
+            include_psychotherapy=include_psychotherapy,
+        )
+
+    def client_document(
+        self,
+        client_id: str,
+        kind: DisclosureKind,
+        *,
+        recipient: str,
+        purpose: str,
+        include_psychotherapy: bool = False,
+    ) -> Document:
+        return disclosure.client_document(
+            self._vault,
+            client_id,
+            kind,
+            recipient=recipient,
+            purpose=purpose,
+            include_psychotherapy=include_psychotherapy,
+        )
+
+    # -- demo data --------------------------------------------------------------------------
+    def fill_demo(self, clients: int, notes_per_client: int, seed: int = 1) -> DemoReport:
+        from desktop.core.demo import fill_demo_vault
+
+        return fill_demo_vault(self._vault, clients, notes_per_client, seed)

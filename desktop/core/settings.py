@@ -1,0 +1,75 @@
+"""Domain settings kept inside the vault (never in QSettings): late-entry threshold, auto-lock
+time, retention period, and how the therapist signs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+from crypto.audit.actions import AuditAction
+from crypto.vault import Vault
+from desktop.core.errors import SettingsError
+
+_RANGES = {
+    "late_entry_hours": (1, 24 * 30),
+    "auto_lock_minutes": (1, 240),
+    "retention_years": (0, 100),
+}
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class PracticeSettings:
+    late_entry_hours: int = 48  # a note signed later than this after its session is a late entry
+    auto_lock_minutes: int = 5
+    retention_years: int = 7  # minimum time a record is kept after the last service
+    therapist_name: str = ""  # shown as the author of notes and in signatures
+    therapist_credentials: str = ""
+
+    def check(self) -> PracticeSettings:
+        for name, (low, high) in _RANGES.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise SettingsError(f"{name.replace('_', ' ')} must be between {low} and {high}")
+        for name in ("therapist_name", "therapist_credentials"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) > MAX_TEXT:
+                raise SettingsError(f"{name.replace('_', ' ')} must be at most {MAX_TEXT} chars")
+        return self
+
+    def author(self, fallback: str) -> str:
+        """How notes are signed: "Name, credentials", or the vault's actor when no name is set."""
+        name = self.therapist_name.strip()
+        if not name:
+            return fallback
+        credentials = self.therapist_credentials.strip()
+        return f"{name}, {credentials}" if credentials else name
+
+
+def load_settings(vault: Vault) -> PracticeSettings:
+    stored = dict(vault.query("SELECT key, value FROM settings"))
+    known = {f.name for f in fields(PracticeSettings)}
+    values = {k: json.loads(v) for k, v in stored.items() if k in known}
+    try:
+        return PracticeSettings(**values).check()
+    except (SettingsError, TypeError):
+        return PracticeSettings()  # a damaged value falls back to safe defaults
+
+
+def save_settings(vault: Vault, settings: PracticeSettings) -> PracticeSettings:
+    settings.check()
+    before = asdict(load_settings(vault))
+    after = asdict(settings)
+    changed = sorted(k for k in after if after[k] != before[k])
+    if not changed:
+        return settings
+    with vault.transaction() as tx:
+        tx.executemany(
+            "INSERT INTO settings(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, json.dumps(after[k])) for k in changed],
+        )
+        details: dict[str, str | int | bool | None] = {"changed": ",".join(changed)}
+        details.update({k: after[k] for k in changed if k in _RANGES})
+        tx.audit(AuditAction.SETTINGS_CHANGED, object_type="settings", details=details)
+    return settings
