@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     secret_opt(p, "passphrase", "passphrase")
     _damage_opt(p)
 
+    p = add("demo", commands.demo, "fill the vault with realistic, obviously fake demo data")
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--notes-per-client", type=int, default=10)
+    p.add_argument("--seed", type=int, default=1)
+    secret_opt(p, "passphrase", "passphrase")
+
     backup_commands.register(sub)
     add_relay_parser(sub)
     return parser

@@ -36,7 +36,7 @@ def test_database_is_encrypted_and_configured(tmp_path: Path) -> None:
     assert settings["synchronous"] == 2  # FULL
     assert settings["temp_store"] == 2  # MEMORY
     assert settings["secure_delete"] == 1
-    assert str(settings["cipher_memory_security"]) in {"1", "ON", "on"}
+    assert str(settings["cipher_memory_security"]) in {"0", "OFF", "off"}  # see database.py
     assert str(settings["cipher_version"]).startswith("4.")
     data = path.read_bytes()
     assert not data.startswith(b"SQLite format 3")
@@ -53,3 +53,20 @@ def test_wrong_key_raises_unlock_error(tmp_path: Path) -> None:
     conn = open_database(path, KEY)
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
     conn.close()
+
+
+def test_memory_security_can_be_turned_on(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from crypto.database import open_database; "
+        "c = open_database(Path(sys.argv[1]), bytes(range(32))); "
+        "print(c.execute('PRAGMA cipher_memory_security').fetchone()[0])"
+    )
+    env = {**__import__("os").environ, "QUIETROOM_SQLCIPHER_MEMORY_SECURITY": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "m.db")],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() in {"1", "ON", "on"}

@@ -242,3 +242,13 @@ class RecoveryKeyFactory:
         from crypto.recovery_key import RecoveryKey
 
         return RecoveryKey.generate().formatted()
+
+
+def test_demo_fills_the_vault(cli: Cli) -> None:
+    init(cli)
+    result = cli.run(
+        "demo", "--clients", "3", "--notes-per-client", "2", "--passphrase-file",
+        cli.secret("p", PASS),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Added 3 fake clients" in result.stdout and "6 notes" in result.stdout
