@@ -35,6 +35,7 @@ from crypto.audit.chain import (
     GENESIS_MAC,
     ChainHead,
     VerifyReport,
+    entry_mac,
     make_checkpoint,
     verify_checkpoint,
     walk,
@@ -574,8 +575,6 @@ class Vault:
         outcome: Outcome,
         details: Mapping[str, Scalar] | None,
     ) -> tuple[AuditEntry, ChainHead]:
-        from crypto.audit.chain import entry_mac
-
         entry = AuditEntry(
             seq=head.seq + 1,
             at=iso_utc(self.options.clock()),

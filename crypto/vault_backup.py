@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -470,9 +469,3 @@ def _app_version() -> str:
         return version("quietroom")
     except PackageNotFoundError:
         return "unknown"
-
-
-def manifest_summary(manifest: dict[str, Any]) -> str:
-    return json.dumps(
-        {k: manifest.get(k) for k in ("backup_id", "created_at", "vault_id", "app_version")}
-    )

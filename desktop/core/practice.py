@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from crypto.audit.chain import VerifyReport
 from crypto.audit.entry import AuditEntry
+from crypto.errors import AuditIntegrityError, CryptoError
 from crypto.kdf import PROFILES, KdfParams, calibrate
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import UnlockInfo, Vault, VaultOptions, vault_exists
@@ -45,6 +46,21 @@ if TYPE_CHECKING:
     from desktop.core.demo import DemoReport
 
 MIN_PASSPHRASE_CHARS = 10
+
+# What the UI needs from below the facade, re-exported so that desktop/ui imports only desktop.core
+# (checked by tests/test_layers.py).
+__all__ = [
+    "MIN_PASSPHRASE_CHARS",
+    "AuditIntegrityError",
+    "CryptoError",
+    "KdfParams",
+    "Practice",
+    "VaultOptions",
+    "calibrate",
+    "check_new_passphrase",
+    "kdf_for_profile",
+    "vault_exists",
+]
 
 
 def check_new_passphrase(passphrase: str) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from crypto.kdf import KdfParams
-from crypto.vault import VaultOptions, vault_exists
-from desktop.core.practice import Practice
+from desktop.core.practice import KdfParams, Practice, VaultOptions, vault_exists
 from desktop.ui.home_window import HomeWindow
 from desktop.ui.qt import QApplication, QWidget
 from desktop.ui.setup_window import SetupWindow

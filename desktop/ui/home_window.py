@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from crypto.errors import AuditIntegrityError
-from desktop.core.practice import Practice
+from desktop.core.practice import AuditIntegrityError, Practice
 from desktop.ui.background import run_in_background
 from desktop.ui.qt import QKeySequence, QPushButton, QShortcut, Qt
 from desktop.ui.widgets import CardPage, heading, paragraph

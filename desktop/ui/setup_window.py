@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from crypto.kdf import KdfParams, calibrate
-from crypto.vault import VaultOptions
-from desktop.core.practice import MIN_PASSPHRASE_CHARS, Practice
+from desktop.core.practice import MIN_PASSPHRASE_CHARS, KdfParams, Practice, VaultOptions, calibrate
 from desktop.ui.background import run_in_background
 from desktop.ui.qt import (
     QCheckBox,

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from crypto.errors import CryptoError
-from crypto.vault import VaultOptions
-from desktop.core.practice import Practice
+from desktop.core.practice import CryptoError, Practice, VaultOptions
 from desktop.ui.background import run_in_background
 from desktop.ui.qt import QProgressBar, QPushButton, Qt
 from desktop.ui.widgets import CardPage, error_label, heading, paragraph, secret_field
