@@ -24,6 +24,8 @@ from crypto.vault import UnlockInfo, Vault, VaultOptions, vault_exists
 from desktop.core import clients, disclosure, notes, sessions, templates
 from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
 from desktop.core.autosave import DraftAutosaver, DraftSaveState
+from desktop.core.backup_settings import BackupSettingsStore
+from desktop.core.backups import BackupService
 from desktop.core.clients import (
     Client,
     ClientDetails,
@@ -189,6 +191,11 @@ class Practice:
         written first so that a backup holds what was typed."""
         self._autosaver.flush()
         return self._vault
+
+    def backup_service(self) -> BackupService:
+        """Backups of this vault, their settings kept in the per-user state folder."""
+        vault = self.vault_for_backups()
+        return BackupService(vault, BackupSettingsStore(vault.options.state_dir, vault.path))
 
     # -- settings ---------------------------------------------------------------------------
     @property

@@ -6,8 +6,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from desktop.core.backup_policy import Trigger
+from desktop.core.backups import BackupService
 from desktop.core.practice import KdfParams, Practice, VaultOptions, vault_exists
-from desktop.ui.home_window import HomeWindow
+from desktop.ui.background import run_in_background
+from desktop.ui.idle_lock import Clock
+from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import QApplication, QWidget
 from desktop.ui.setup_window import SetupWindow
 from desktop.ui.unlock_window import UnlockWindow
@@ -22,12 +26,17 @@ class AppController:
         *,
         kdf: KdfParams | None = None,
         options: VaultOptions | None = None,
+        idle_clocks: tuple[Clock, ...] | None = None,
     ) -> None:
         self.vault_dir = vault_dir
         self._kdf = kdf
         self._options = options
+        self._idle_clocks = idle_clocks
         self.window: QWidget | None = None
         self.practice: Practice | None = None
+        self.backups: BackupService | None = None
+        self.locking: Practice | None = None  # locked in the background after an on-lock backup
+        self.lock_error: Exception | None = None
 
     def start(self) -> QWidget:
         if vault_exists(self.vault_dir):
@@ -41,14 +50,50 @@ class AppController:
 
     def unlocked(self, practice: Practice) -> None:
         self.practice = practice
-        self._show(HomeWindow(practice, self._relock))
+        self.backups = practice.backup_service()
+        self._show(
+            MainWindow(
+                practice, self.vault_dir, self._relock, backups=self.backups,
+                idle_clocks=self._idle_clocks,
+            )
+        )  # fmt: skip
 
     def _relock(self) -> None:
+        """The main window has emptied itself: show the unlock window at once, then (off the UI
+        thread) take the on-lock backup if one is due and lock the vault."""
+        practice, backups = self.practice, self.backups
+        self.practice = self.backups = None
         self.show_locked()
+        if practice is None:
+            return
+        self.locking = practice
+
+        def op() -> None:
+            try:
+                if backups is not None:
+                    backups.maybe_back_up(Trigger.LOCK)
+            finally:
+                practice.lock()
+
+        def done(_: object) -> None:
+            self.locking = None
+
+        def failed(exc: Exception) -> None:  # the vault is locked; only the backup failed
+            self.locking = None
+            self.lock_error = exc
+
+        run_in_background(op, done, failed)
 
     def shutdown(self) -> None:
-        if self.practice is not None and self.practice.is_open:
-            self.practice.lock()
+        practice, backups = self.practice, self.backups
+        self.practice = self.backups = None
+        if practice is None or not practice.is_open:
+            return
+        try:
+            if backups is not None:
+                backups.maybe_back_up(Trigger.QUIT)
+        finally:
+            practice.lock()
 
     def _show(self, window: QWidget) -> QWidget:
         old, self.window = self.window, window

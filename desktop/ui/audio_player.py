@@ -11,13 +11,15 @@ from __future__ import annotations
 from typing import Final
 
 from desktop.ui.qt import (
+    QIODevice,
+    QObject,
+    Signal,
+)
+from desktop.ui.qt_media import (
     QAudioDevice,
     QAudioFormat,
     QAudioSink,
-    QIODevice,
     QMediaDevices,
-    QObject,
-    Signal,
 )
 from telehealth.engine import PcmChunk
 

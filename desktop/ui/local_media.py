@@ -22,6 +22,20 @@ from aiortc import MediaStreamTrack
 
 from desktop.ui.qt import (
     QApplication,
+    QColor,
+    QFont,
+    QImage,
+    QIODevice,
+    QLinearGradient,
+    QObject,
+    QPainter,
+    QPointF,
+    QRectF,
+    Qt,
+    QTimer,
+    Signal,
+)
+from desktop.ui.qt_media import (
     QAudioDevice,
     QAudioFormat,
     QAudioSource,
@@ -29,23 +43,11 @@ from desktop.ui.qt import (
     QCameraDevice,
     QCameraFormat,
     QCameraPermission,
-    QColor,
-    QFont,
-    QImage,
-    QIODevice,
-    QLinearGradient,
     QMediaCaptureSession,
     QMediaDevices,
     QMicrophonePermission,
-    QObject,
-    QPainter,
-    QPointF,
-    QRectF,
-    Qt,
-    QTimer,
     QVideoFrame,
     QVideoSink,
-    Signal,
 )
 from telehealth.engine import RgbFrame
 from telehealth.outgoing_tracks import (

@@ -1,0 +1,1 @@
+"""The pages of the unlocked main window, one module each."""
