@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
+from urllib.parse import urlsplit
 
 from crypto.audit.actions import AuditAction
 from crypto.vault import Vault
@@ -25,6 +26,9 @@ class PracticeSettings:
     retention_years: int = 7  # minimum time a record is kept after the last service
     therapist_name: str = ""  # shown as the author of notes and in signatures
     therapist_credentials: str = ""
+    # Video sessions: "" runs a relay inside the app on this machine; otherwise a hosted relay's
+    # https:// address (http:// only for this machine: the browser needs a secure context).
+    relay_url: str = ""
 
     def check(self) -> PracticeSettings:
         for name, (low, high) in _RANGES.items():
@@ -35,6 +39,10 @@ class PracticeSettings:
             value = getattr(self, name)
             if not isinstance(value, str) or len(value) > MAX_TEXT:
                 raise SettingsError(f"{name.replace('_', ' ')} must be at most {MAX_TEXT} chars")
+        if not isinstance(self.relay_url, str) or not _relay_url_ok(self.relay_url):
+            raise SettingsError(
+                "relay address must be https://host[:port] (http:// only for localhost)"
+            )
         return self
 
     def author(self, fallback: str) -> str:
@@ -44,6 +52,23 @@ class PracticeSettings:
             return fallback
         credentials = self.therapist_credentials.strip()
         return f"{name}, {credentials}" if credentials else name
+
+
+def _relay_url_ok(url: str) -> bool:
+    if url == "":
+        return True
+    if len(url) > MAX_TEXT or any(c.isspace() for c in url):
+        return False
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or parts.username or parts.password or not parts.hostname:
+        return False
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1", "::1"}
 
 
 def load_settings(vault: Vault) -> PracticeSettings:

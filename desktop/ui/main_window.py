@@ -25,13 +25,16 @@ from desktop.ui.qt import (
     QApplication,
     QCloseEvent,
     QDialog,
+    QEvent,
     QFrame,
     QHBoxLayout,
+    QKeyEvent,
     QKeySequence,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QObject,
     QPushButton,
     QShortcut,
     QStackedWidget,
@@ -67,6 +70,33 @@ class PrivacyCover(QWidget):
         self.reveal_button.clicked.connect(on_reveal)
         layout.addWidget(self.reveal_button, 0, Qt.AlignmentFlag.AlignCenter)
         layout.addStretch(2)
+
+
+class ModalHotkeys(QObject):
+    """Lock and privacy keys that also work while a modal dialog blocks the main window (Qt
+    disables a blocked window's shortcuts)."""
+
+    def __init__(self, actions: dict[str, Callable[[], object]]) -> None:
+        super().__init__()
+        self._actions = {QKeySequence(keys).toString(): act for keys, act in actions.items()}
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if event.type() != QEvent.Type.KeyPress or QApplication.activeModalWidget() is None:
+            return False
+        assert isinstance(event, QKeyEvent)
+        action = self._actions.get(QKeySequence(event.keyCombination()).toString())
+        if action is None:
+            return False
+        action()
+        return True
+
+    def stop(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
 
 
 class MainWindow(QMainWindow):
@@ -180,6 +210,7 @@ class MainWindow(QMainWindow):
 
         self._shortcut(LOCK_KEYS, self.lock)
         self._shortcut(PRIVACY_KEYS, self.toggle_privacy)
+        self.modal_hotkeys = ModalHotkeys({LOCK_KEYS: self.lock, PRIVACY_KEYS: self.toggle_privacy})
         for keys in SEARCH_KEYS:
             self._shortcut(keys, self.show_search)
 
@@ -296,6 +327,7 @@ class MainWindow(QMainWindow):
         if self._locked:
             return
         self.idle.stop()
+        self.modal_hotkeys.stop()
         self._backup_timer.stop()
         self.note_editor.close_note()
         self._locked = True

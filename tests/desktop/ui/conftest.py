@@ -22,8 +22,24 @@ import aioice.ice
 import av
 import pytest
 from aiortc import MediaStreamTrack
+from pytestqt.qtbot import QtBot
 
+from crypto.kdf import TEST_ONLY
 from crypto.vault import VaultOptions
+from desktop.core.practice import Practice, PracticeSettings
+from desktop.ui.main_window import MainWindow
+from desktop.ui.qt import (
+    QAbstractButton,
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QModelIndex,
+    QPlainTextEdit,
+    Qt,
+    QTextEdit,
+)
 from telehealth import protocol
 from telehealth.engine import CallEngine, EngineCallbacks, PcmChunk, RgbFrame
 from telehealth.invite import Invite
@@ -33,6 +49,7 @@ from telehealth.sealing import Opener, Sealer
 from telehealth.verification import Verifier
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+PASSPHRASE = "lantern meadow copper tide"
 
 
 @pytest.fixture
@@ -41,6 +58,104 @@ def options(tmp_path: Path) -> VaultOptions:
         actor="user:test", clock=lambda: datetime(2026, 1, 5, 9, tzinfo=UTC),
         state_dir=tmp_path / "state",
     )  # fmt: skip
+
+
+class FakeClock:
+    """A clock for the idle timer: seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def practice(tmp_path: Path, options: VaultOptions) -> Iterator[Practice]:
+    """An unlocked, empty practice vault (cheap test KDF) with the therapist's name set."""
+    opened, _ = Practice.create(tmp_path / "vault", PASSPHRASE, kdf=TEST_ONLY, options=options)
+    opened.update_settings(
+        PracticeSettings(therapist_name="Dr Ada Test", therapist_credentials="PsyD")
+    )
+    try:
+        yield opened
+    finally:
+        if opened.is_open:
+            opened.lock()
+
+
+@pytest.fixture
+def main_window(
+    qtbot: QtBot, practice: Practice, tmp_path: Path, fake_clock: FakeClock
+) -> Iterator[MainWindow]:
+    """The unlocked main window on ``practice``, its idle timer on ``fake_clock``; locking it
+    locks the practice."""
+    window = MainWindow(
+        practice, tmp_path / "vault", practice.lock, backups=practice.backup_service(),
+        idle_clocks=(fake_clock,),
+    )  # fmt: skip
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.idle.stop()
+
+
+def _item_view_texts(view: QAbstractItemView) -> list[str]:
+    model = view.model()
+    if model is None:
+        return []
+    found: list[str] = []
+    pending = [QModelIndex()]
+    while pending:
+        parent = pending.pop()
+        try:
+            columns = max(1, model.columnCount(parent))
+        except TypeError:  # list models keep columnCount private: one column
+            columns = 1
+        for row in range(model.rowCount(parent)):
+            for column in range(columns):
+                index = model.index(row, column, parent)
+                for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+                    value = model.data(index, role)
+                    if value:
+                        found.append(str(value))
+            pending.append(model.index(row, 0, parent))
+    return found
+
+
+def all_widget_text() -> str:
+    """Every text any live widget of the application holds: titles, labels, fields, buttons,
+    editors, combo boxes and the models behind item views (shown or not)."""
+    found: list[str] = []
+    for widget in QApplication.allWidgets():
+        found.append(widget.windowTitle())
+        found.append(widget.toolTip())
+        found.append(widget.accessibleName())
+        found.append(widget.accessibleDescription())
+        if isinstance(widget, QLabel | QLineEdit | QAbstractButton):
+            found.append(widget.text())
+        if isinstance(widget, QPlainTextEdit | QTextEdit):
+            found.append(widget.toPlainText())
+            found.append(widget.placeholderText())
+        if isinstance(widget, QComboBox):
+            found.extend(widget.itemText(i) for i in range(widget.count()))
+        if isinstance(widget, QAbstractItemView):
+            found.extend(_item_view_texts(widget))
+    return "\n".join(t for t in found if t)
+
+
+@pytest.fixture
+def widget_text() -> Callable[[], str]:
+    """``widget_text()``: all text held by live widgets (for "no PHI after lock" checks)."""
+    return all_widget_text
 
 
 @pytest.fixture
