@@ -1,24 +1,70 @@
-"""First run: choose a passphrase, tune the key derivation, then see the recovery key once and
-confirm it was written down."""
+"""First run, as a short wizard: who you are, a passphrase (with zxcvbn's strength estimate),
+tuning the key derivation to this computer (with progress), then the recovery key, shown once,
+with print / save as PDF and a check that it was written down."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
-from desktop.core.practice import MIN_PASSPHRASE_CHARS, KdfParams, Practice, VaultOptions, calibrate
+from desktop.core.passphrase_strength import GOOD_ENOUGH, Strength, assess
+from desktop.core.practice import (
+    MIN_PASSPHRASE_CHARS,
+    KdfParams,
+    Practice,
+    VaultOptions,
+    calibrate,
+)
+from desktop.core.settings import PracticeSettings
+from desktop.ui import recovery_sheet
 from desktop.ui.background import run_in_background
 from desktop.ui.qt import (
     QCheckBox,
+    QFileDialog,
     QFont,
     QFontDatabase,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QObject,
+    QPrintDialog,
+    QPrinter,
     QProgressBar,
     QPushButton,
     QStackedWidget,
     Qt,
+    QWidget,
+    Signal,
 )
 from desktop.ui.widgets import CardPage, error_label, heading, paragraph, secret_field
+
+STEPS = (
+    "Measuring this computer",
+    "Protecting your key with your passphrase",
+    "Creating the encrypted database",
+)
+
+
+def ask_save_path(parent: QWidget, suggested: str) -> Path | None:
+    """Where to save the recovery sheet (tests replace this)."""
+    name, _ = QFileDialog.getSaveFileName(parent, "Quietroom - save recovery key", suggested,
+                                          "PDF (*.pdf)")  # fmt: skip
+    return Path(name) if name else None
+
+
+class _Steps(QObject):
+    """Carries progress from the worker thread to the UI thread (queued signal)."""
+
+    step = Signal(int)
+
+
+def _field(name: str, placeholder: str) -> QLineEdit:
+    field = QLineEdit()
+    field.setPlaceholderText(placeholder)
+    field.setAccessibleName(name)
+    field.setMaxLength(200)
+    return field
 
 
 class SetupWindow(QStackedWidget):
@@ -37,20 +83,57 @@ class SetupWindow(QStackedWidget):
         self._kdf = kdf
         self._options = options
         self._practice: Practice | None = None
-        self._build_passphrase_page()
-        self._build_recovery_page()
-        self.resize(640, 560)
+        self._created_at = ""
+        self._steps = _Steps()
+        self._steps.step.connect(self._show_step)
+        self.profile_page = self._build_profile_page()
+        self.passphrase_page = self._build_passphrase_page()
+        self.progress_page = self._build_progress_page()
+        self.recovery_page = self._build_recovery_page()
+        self.resize(680, 600)
 
-    # -- page 1: passphrase ---------------------------------------------------------------------
-    def _build_passphrase_page(self) -> None:
+    # -- page 1: who you are --------------------------------------------------------------------
+    def _build_profile_page(self) -> CardPage:
         page = CardPage()
         page.body.addWidget(heading("Welcome to Quietroom"))
         page.body.addWidget(
             paragraph(
-                "Your clients' records are kept encrypted on this computer. Choose a passphrase "
-                f"of at least {MIN_PASSPHRASE_CHARS} characters: a few unrelated words work "
-                "well. Nobody, including Quietroom, can recover it for you - you will get a "
-                "recovery key next."
+                "Quietroom keeps your clients' records encrypted on this computer. First, how "
+                "should your notes be signed?"
+            )
+        )
+        self.therapist_name = _field("Your name", "Your name, e.g. Dr Sam Rivera")
+        self.credentials = _field("Credentials", "Credentials (optional), e.g. LCSW, PsyD")
+        self.therapist_name.textChanged.connect(self._profile_changed)
+        self.therapist_name.returnPressed.connect(self._to_passphrase)
+        self.credentials.returnPressed.connect(self._to_passphrase)
+        page.body.addWidget(self.therapist_name)
+        page.body.addWidget(self.credentials)
+        self.next_button = QPushButton("Next")
+        self.next_button.setDefault(True)
+        self.next_button.setEnabled(False)
+        self.next_button.clicked.connect(self._to_passphrase)
+        page.body.addWidget(self.next_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.addWidget(page)
+        return page
+
+    def _profile_changed(self) -> None:
+        self.next_button.setEnabled(bool(self.therapist_name.text().strip()))
+
+    def _to_passphrase(self) -> None:
+        if not self.next_button.isEnabled():
+            return
+        self.setCurrentWidget(self.passphrase_page)
+        self.passphrase.setFocus()
+
+    # -- page 2: passphrase ---------------------------------------------------------------------
+    def _build_passphrase_page(self) -> CardPage:
+        page = CardPage()
+        page.body.addWidget(heading("Choose a passphrase"))
+        page.body.addWidget(
+            paragraph(
+                "It unlocks your records every day. A few unrelated words work well. Nobody, "
+                "including Quietroom, can recover it for you - you will get a recovery key next."
             )
         )
         self.passphrase = secret_field("Passphrase", "Passphrase")
@@ -59,79 +142,148 @@ class SetupWindow(QStackedWidget):
         self.confirm.textChanged.connect(self._validate)
         self.confirm.returnPressed.connect(self._create)
         page.body.addWidget(self.passphrase)
+        self.meter = QProgressBar()
+        self.meter.setRange(0, 4)
+        self.meter.setTextVisible(True)
+        self.meter.setFormat("Strength")
+        self.meter.setAccessibleName("Passphrase strength")
+        page.body.addWidget(self.meter)
+        self.strength_hint = paragraph("")
+        self.strength_hint.setAccessibleName("Passphrase advice")
+        page.body.addWidget(self.strength_hint)
         page.body.addWidget(self.confirm)
         self.hint = QLabel()
         self.hint.setAccessibleName("Passphrase hint")
         page.body.addWidget(self.hint)
         self.error = error_label()
         page.body.addWidget(self.error)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("Tuning encryption to this computer...")
-        self.progress.setTextVisible(True)
-        self.progress.setAccessibleName("Creating the vault")
-        self.progress.hide()
-        page.body.addWidget(self.progress)
+        row = QHBoxLayout()
+        self.back_button = QPushButton("Back")
+        self.back_button.clicked.connect(lambda: self.setCurrentWidget(self.profile_page))
+        row.addWidget(self.back_button)
+        row.addStretch(1)
         self.create_button = QPushButton("Create my vault")
         self.create_button.setDefault(True)
         self.create_button.setEnabled(False)
         self.create_button.clicked.connect(self._create)
-        page.body.addWidget(self.create_button, 0, Qt.AlignmentFlag.AlignRight)
+        row.addWidget(self.create_button)
+        page.body.addLayout(row)
         self.addWidget(page)
+        return page
+
+    def strength(self) -> Strength:
+        return assess(self.passphrase.text(), [self.therapist_name.text()])
 
     def _validate(self) -> None:
         first, second = self.passphrase.text(), self.confirm.text()
-        if len(first) < MIN_PASSPHRASE_CHARS:
+        strength = self.strength()
+        self.meter.setValue(strength.score if first else 0)
+        self.meter.setFormat(strength.label if first else "Strength")
+        advice = [strength.warning, *strength.suggestions] if first else []
+        if first and strength.acceptable:
+            advice.append(f"Time to guess offline: {strength.offline_crack_time}.")
+        self.strength_hint.setText(" ".join(a for a in advice if a))
+        long_enough = len(first) >= MIN_PASSPHRASE_CHARS
+        if not long_enough:
             self.hint.setText(f"{len(first)} of at least {MIN_PASSPHRASE_CHARS} characters")
+        elif not strength.acceptable:
+            self.hint.setText("Too easy to guess: add another unusual word or two")
         elif second and second != first:
             self.hint.setText("The two entries differ")
         elif second == first:
             self.hint.setText("Looks good")
         else:
             self.hint.setText("Now type it again")
-        self.create_button.setEnabled(len(first) >= MIN_PASSPHRASE_CHARS and first == second)
+        self.create_button.setEnabled(
+            long_enough and strength.score >= GOOD_ENOUGH and first == second
+        )
+
+    # -- page 3: tuning and creating ------------------------------------------------------------
+    def _build_progress_page(self) -> CardPage:
+        page = CardPage()
+        page.body.addWidget(heading("Setting up encryption"))
+        page.body.addWidget(
+            paragraph(
+                "Quietroom is tuning the key derivation (Argon2id) so that each guess at your "
+                "passphrase costs an attacker real time and memory on this computer. This takes "
+                "a few seconds."
+            )
+        )
+        self.progress = QProgressBar()
+        self.progress.setRange(0, len(STEPS))
+        self.progress.setTextVisible(True)
+        self.progress.setAccessibleName("Creating the vault")
+        page.body.addWidget(self.progress)
+        self.step_label = paragraph("")
+        self.step_label.setAccessibleName("Current step")
+        page.body.addWidget(self.step_label)
+        self.addWidget(page)
+        return page
+
+    def _show_step(self, index: int) -> None:
+        self.progress.setValue(index)
+        self.progress.setFormat(f"Step {min(index + 1, len(STEPS))} of {len(STEPS)}")
+        if index < len(STEPS):
+            self.step_label.setText(STEPS[index] + "...")
 
     def _create(self) -> None:
         if not self.create_button.isEnabled():
             return
         passphrase = self.passphrase.text()
-        self._set_busy(True)
-        kdf, options, path = self._kdf, self._options, self._vault_dir
+        settings = PracticeSettings(
+            therapist_name=self.therapist_name.text().strip(),
+            therapist_credentials=self.credentials.text().strip(),
+        )
+        kdf, options, path, steps = self._kdf, self._options, self._vault_dir, self._steps
+        self.error.hide()
+        self._show_step(0)
+        self.setCurrentWidget(self.progress_page)
 
-        def op() -> tuple[Practice, str]:
+        def op() -> tuple[Practice, str, KdfParams]:
+            steps.step.emit(0)
             params = kdf or calibrate()
+            steps.step.emit(1)
             practice, recovery = Practice.create(path, passphrase, kdf=params, options=options)
-            return practice, recovery.formatted()
+            steps.step.emit(2)
+            practice.update_settings(settings)
+            return practice, recovery.formatted(), params
 
         run_in_background(op, self._created, self._failed)
 
-    def _set_busy(self, busy: bool) -> None:
-        self.progress.setVisible(busy)
-        for widget in (self.passphrase, self.confirm, self.create_button):
-            widget.setEnabled(not busy)
-
     def _failed(self, exc: Exception) -> None:
-        self._set_busy(False)
+        self.setCurrentWidget(self.passphrase_page)
         self._validate()
         self.error.setText(f"The vault could not be created: {exc}")
         self.error.show()
 
-    def _created(self, result: tuple[Practice, str]) -> None:
-        self._practice, key = result
+    def _created(self, result: tuple[Practice, str, KdfParams]) -> None:
+        self._practice, key, params = result
+        self.progress.setValue(len(STEPS))
         self.passphrase.clear()
         self.confirm.clear()
+        self._created_at = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
         self.recovery_label.setText(key)
-        self.setCurrentIndex(1)
+        memory = (f"{params.memory_kib // 1024} MiB" if params.memory_kib >= 1024
+                  else f"{params.memory_kib} KiB")  # fmt: skip
+        passes = "1 pass" if params.time_cost == 1 else f"{params.time_cost} passes"
+        self.kdf_summary.setText(
+            f"Your passphrase is protected by Argon2id with {memory} of memory and {passes}, "
+            "tuned to this computer."
+        )
+        self.setCurrentWidget(self.recovery_page)
         self.typed_back.setFocus()
 
-    # -- page 2: recovery key -------------------------------------------------------------------
-    def _build_recovery_page(self) -> None:
+    # -- page 4: recovery key -------------------------------------------------------------------
+    def _build_recovery_page(self) -> CardPage:
         page = CardPage()
         page.body.addWidget(heading("Your recovery key"))
+        self.kdf_summary = paragraph("")
+        page.body.addWidget(self.kdf_summary)
         page.body.addWidget(
             paragraph(
-                "If you forget your passphrase, this key is the only way back in. Write it "
-                "down or print it, and keep it away from this computer. It is shown only now."
+                "If you forget your passphrase, this key is the only way back in, and it opens "
+                "your backups on a new computer. Print it or write it down, and keep it away "
+                "from this computer. It is shown only now."
             )
         )
         self.recovery_label = QLabel()
@@ -144,27 +296,72 @@ class SetupWindow(QStackedWidget):
         self.recovery_label.setAccessibleName("Recovery key")
         self.recovery_label.setStyleSheet("padding: 14px; border: 1px dashed palette(mid);")
         page.body.addWidget(self.recovery_label)
+        row = QHBoxLayout()
+        self.print_button = QPushButton("Print...")
+        self.print_button.setAccessibleName("Print the recovery key")
+        self.print_button.clicked.connect(self.print_key)
+        self.pdf_button = QPushButton("Save as PDF...")
+        self.pdf_button.setAccessibleName("Save the recovery key as a PDF")
+        self.pdf_button.setToolTip("Save it to a USB stick to print, not to this computer")
+        self.pdf_button.clicked.connect(self.save_key_pdf)
+        row.addWidget(self.print_button)
+        row.addWidget(self.pdf_button)
+        row.addStretch(1)
+        page.body.addLayout(row)
+        self.sheet_status = paragraph("")
+        self.sheet_status.setAccessibleName("Recovery sheet status")
+        page.body.addWidget(self.sheet_status)
         page.body.addWidget(paragraph("To check you have it, type its last group:"))
         self.typed_back = secret_field("Last group of the recovery key", "e.g. ABCD")
-        self.typed_back.setEchoMode(self.typed_back.EchoMode.Normal)
+        self.typed_back.setEchoMode(QLineEdit.EchoMode.Normal)
         self.typed_back.textChanged.connect(self._check_written)
         page.body.addWidget(self.typed_back)
         self.written = QCheckBox("I have written down or printed my recovery key")
         self.written.toggled.connect(self._check_written)
         page.body.addWidget(self.written)
-        self.continue_button = QPushButton("Continue")
+        self.continue_button = QPushButton("Open Quietroom")
         self.continue_button.setEnabled(False)
         self.continue_button.clicked.connect(self._finish)
         page.body.addWidget(self.continue_button, 0, Qt.AlignmentFlag.AlignRight)
         self.addWidget(page)
+        return page
+
+    def _sheet_args(self) -> tuple[str, str, str]:
+        return self.recovery_label.text(), self.therapist_name.text().strip(), self._created_at
+
+    def save_key_pdf(self) -> None:
+        path = ask_save_path(self, "quietroom-recovery-key.pdf")
+        if path is None:
+            return
+        try:
+            recovery_sheet.save_pdf(path, *self._sheet_args())
+        except OSError as exc:
+            self.sheet_status.setText(f"Could not save the PDF: {exc.strerror or exc}")
+        else:
+            self.sheet_status.setText(
+                f"Saved {path.name}. Print it, then delete the file from this computer."
+            )
+
+    def print_key(self) -> None:
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        dialog = QPrintDialog(printer, self)
+        dialog.setWindowTitle("Quietroom - print recovery key")
+        args = self._sheet_args()
+        dialog.accepted.connect(lambda: recovery_sheet.print_sheet(printer, *args))
+        dialog.accepted.connect(lambda: self.sheet_status.setText("Sent to the printer."))
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.show()
 
     def _check_written(self) -> None:
         last_group = self.recovery_label.text().rsplit("-", 1)[-1]
         typed = self.typed_back.text().strip().upper()
-        self.continue_button.setEnabled(self.written.isChecked() and typed == last_group)
+        self.continue_button.setEnabled(
+            bool(last_group) and self.written.isChecked() and typed == last_group
+        )
 
     def _finish(self) -> None:
         practice, self._practice = self._practice, None
         self.recovery_label.clear()  # the key is shown once
+        self.typed_back.clear()
         if practice is not None:
             self._on_done(practice)

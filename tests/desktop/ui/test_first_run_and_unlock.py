@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from PySide6.QtPdf import QPdfDocument
 from pytestqt.qtbot import QtBot
 
 from crypto.kdf import TEST_ONLY
 from crypto.vault import VaultOptions, vault_exists
+from desktop.ui import setup_window
 from desktop.ui.app import AppController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import QLabel, Qt, QWidget
@@ -29,15 +32,36 @@ def visible_texts(widget: QWidget) -> str:
 
 
 def test_first_run_creates_vault_and_shows_recovery_key_once(
-    qtbot: QtBot, tmp_path: Path, options: VaultOptions, screenshot_dir: Path | None
+    qtbot: QtBot,
+    tmp_path: Path,
+    options: VaultOptions,
+    screenshot_dir: Path | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     vault_dir = tmp_path / "vault"
     controller = AppController(vault_dir, kdf=TEST_ONLY, options=options)
     window = controller.start()
     assert isinstance(window, SetupWindow)
     assert window.windowTitle() == "Quietroom - set up"
+    # 1. who signs the notes
+    assert not window.next_button.isEnabled()
+    qtbot.keyClicks(window.therapist_name, "Dr Sam Rivera")
+    qtbot.keyClicks(window.credentials, "LCSW")
+    save(window, screenshot_dir, "setup-welcome.png")
+    qtbot.keyClick(window.credentials, Qt.Key.Key_Return)
+    assert window.currentWidget() is window.passphrase_page
+    # 2. the passphrase: zxcvbn's estimate gates it, then the confirmation
     assert not window.create_button.isEnabled()
+    qtbot.keyClicks(window.passphrase, "password1234")
+    assert window.meter.value() < 3
+    assert window.hint.text() == "Too easy to guess: add another unusual word or two"
+    qtbot.keyClicks(window.confirm, "password1234")
+    assert not window.create_button.isEnabled()
+    window.passphrase.clear()
+    window.confirm.clear()
     qtbot.keyClicks(window.passphrase, PASSPHRASE)
+    assert window.meter.value() >= 3
+    assert window.meter.format() in {"Strong", "Very strong"}
     qtbot.keyClicks(window.confirm, PASSPHRASE[:-1] + "X")
     assert not window.create_button.isEnabled()
     assert window.hint.text() == "The two entries differ"
@@ -45,13 +69,30 @@ def test_first_run_creates_vault_and_shows_recovery_key_once(
     qtbot.keyClicks(window.confirm, PASSPHRASE)
     assert window.create_button.isEnabled()
     save(window, screenshot_dir, "first-run.png")
+    # 3. creating, with progress by step
     qtbot.mouseClick(window.create_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.currentIndex() == 1, timeout=10_000)
+    assert window.currentWidget() is window.progress_page
+    qtbot.waitUntil(lambda: window.currentWidget() is window.recovery_page, timeout=10_000)
+    assert window.progress.value() == window.progress.maximum()
     assert vault_exists(vault_dir)
     key = window.recovery_label.text()
     assert len(key.split("-")) == 8
     assert window.passphrase.text() == ""  # the passphrase does not linger in the widget
     save(window, screenshot_dir, "recovery-key.png")
+    # print / save as PDF: one page, written atomically where the therapist chose
+    sheet = tmp_path / "usb" / "recovery.pdf"
+    sheet.parent.mkdir()
+    monkeypatch.setattr(setup_window, "ask_save_path", lambda parent, suggested: sheet)
+    qtbot.mouseClick(window.pdf_button, Qt.MouseButton.LeftButton)
+    pdf = sheet.read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    document = QPdfDocument()
+    assert document.load(str(sheet)) == QPdfDocument.Error.None_
+    assert document.pageCount() == 1
+    assert key in document.getAllText(0).text()
+    document.close()
+    assert sorted(p.name for p in sheet.parent.iterdir()) == ["recovery.pdf"]
+    assert "Saved recovery.pdf" in window.sheet_status.text()
     # continuing needs the written-down check and the last group typed back
     assert not window.continue_button.isEnabled()
     window.written.setChecked(True)
@@ -63,6 +104,8 @@ def test_first_run_creates_vault_and_shows_recovery_key_once(
     home = controller.window
     assert isinstance(home, MainWindow)
     assert home.windowTitle() == "Quietroom"
+    settings = home.ctx.practice.settings  # the name signs the notes
+    assert (settings.therapist_name, settings.therapist_credentials) == ("Dr Sam Rivera", "LCSW")
     assert not home.unlock_notice.isVisible()  # nothing to report after a clean first run
     home.lock()
     assert isinstance(controller.window, UnlockWindow)
