@@ -3,6 +3,7 @@ switch between locked and unlocked."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from desktop.core.practice import KdfParams, Practice, VaultOptions, vault_exist
 from desktop.ui.background import run_in_background
 from desktop.ui.idle_lock import Clock
 from desktop.ui.main_window import MainWindow
-from desktop.ui.qt import QApplication, QWidget
+from desktop.ui.qt import QApplication, QTimer, QWidget
 from desktop.ui.setup_window import SetupWindow
 from desktop.ui.unlock_window import UnlockWindow
 
@@ -112,4 +113,16 @@ def run(vault_dir: Path) -> int:
     controller = AppController(vault_dir)
     controller.start()
     app.aboutToQuit.connect(controller.shutdown)
+    if os.environ.get(STARTUP_PROBE) == "1":  # benchmarks/bench_startup.py: stop once shown
+        QTimer.singleShot(0, lambda: _probe_shown(app, controller))
     return int(app.exec())
+
+
+STARTUP_PROBE = "QUIETROOM_STARTUP_PROBE"
+
+
+def _probe_shown(app: QApplication, controller: AppController) -> None:
+    window = controller.window
+    name = type(window).__name__ if window is not None and window.isVisible() else "none"
+    print(f"shown {name}", flush=True)
+    app.quit()
