@@ -876,7 +876,8 @@ def _seal(
 
 
 def _acquire(path: Path) -> filelock.BaseFileLock:
-    lock = filelock.FileLock(str(path / LOCK_NAME), timeout=0)
+    # Not thread-local: the app unlocks on a worker thread and may lock on another.
+    lock = filelock.FileLock(str(path / LOCK_NAME), timeout=0, thread_local=False)
     try:
         lock.acquire()
     except filelock.Timeout:

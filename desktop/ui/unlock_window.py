@@ -1,17 +1,43 @@
-"""The unlock window: passphrase in, key derivation in the background, one calm error message."""
+"""The unlock window: passphrase in, key derivation in the background, one calm error message.
+"Forgot your passphrase?" leads to the recovery key, which unlocks and sets a new passphrase
+(recorded in the audit log as emergency access)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from desktop.core.practice import CryptoError, Practice, VaultOptions
+from desktop.core.errors import PracticeError
+from desktop.core.passphrase_strength import assess
+from desktop.core.practice import (
+    MIN_PASSPHRASE_CHARS,
+    CryptoError,
+    Practice,
+    VaultOptions,
+)
 from desktop.ui.background import run_in_background
-from desktop.ui.qt import QProgressBar, QPushButton, Qt
+from desktop.ui.qt import QLineEdit, QProgressBar, QPushButton, QStackedWidget, Qt
 from desktop.ui.widgets import CardPage, error_label, heading, paragraph, secret_field
 
 
-class UnlockWindow(CardPage):
+def _busy_bar(text: str) -> QProgressBar:
+    bar = QProgressBar()
+    bar.setRange(0, 0)
+    bar.setFormat(text)
+    bar.setTextVisible(True)
+    bar.setAccessibleName(text.rstrip("."))
+    bar.hide()
+    return bar
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, CryptoError | PracticeError):
+        text = str(exc)
+        return text[:1].upper() + text[1:]
+    return f"Unexpected problem: {exc}"
+
+
+class UnlockWindow(QStackedWidget):
     def __init__(
         self,
         vault_dir: Path,
@@ -24,25 +50,33 @@ class UnlockWindow(CardPage):
         self._vault_dir = vault_dir
         self._on_unlocked = on_unlocked
         self._options = options
-        self.body.addWidget(heading("Quietroom is locked"))
-        self.body.addWidget(paragraph("Enter your passphrase to open your practice records."))
+        self.unlock_page = self._build_unlock_page()
+        self.recovery_page = self._build_recovery_page()
+        self.resize(640, 460)
+
+    # -- passphrase ---------------------------------------------------------------------------
+    def _build_unlock_page(self) -> CardPage:
+        page = CardPage()
+        page.body.addWidget(heading("Quietroom is locked"))
+        page.body.addWidget(paragraph("Enter your passphrase to open your practice records."))
         self.passphrase = secret_field("Passphrase", "Passphrase")
         self.passphrase.returnPressed.connect(self.unlock)
-        self.body.addWidget(self.passphrase)
+        page.body.addWidget(self.passphrase)
         self.error = error_label()
-        self.body.addWidget(self.error)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("Unlocking...")
-        self.progress.setTextVisible(True)
-        self.progress.setAccessibleName("Unlocking")
-        self.progress.hide()
-        self.body.addWidget(self.progress)
+        page.body.addWidget(self.error)
+        self.progress = _busy_bar("Unlocking...")
+        page.body.addWidget(self.progress)
         self.unlock_button = QPushButton("Unlock")
         self.unlock_button.setDefault(True)
         self.unlock_button.clicked.connect(self.unlock)
-        self.body.addWidget(self.unlock_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.resize(640, 420)
+        page.body.addWidget(self.unlock_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.forgot_button = QPushButton("Forgot your passphrase? Use the recovery key")
+        self.forgot_button.setFlat(True)
+        self.forgot_button.setAccessibleName("Use the recovery key")
+        self.forgot_button.clicked.connect(self.show_recovery)
+        page.body.addWidget(self.forgot_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.addWidget(page)
+        return page
 
     def unlock(self) -> None:
         passphrase = self.passphrase.text()
@@ -56,19 +90,113 @@ class UnlockWindow(CardPage):
 
     def _set_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
-        self.passphrase.setEnabled(not busy)
-        self.unlock_button.setEnabled(not busy)
+        self.recovery_progress.setVisible(busy)
+        for widget in (self.passphrase, self.unlock_button, self.forgot_button,
+                       self.recovery_key, self.new_passphrase, self.new_confirm,
+                       self.recover_button, self.back_button):  # fmt: skip
+            widget.setEnabled(not busy)
+        if not busy:
+            self._validate_recovery()
 
     def _done(self, practice: Practice) -> None:
         self._set_busy(False)
-        self.passphrase.clear()
+        for field in (self.passphrase, self.recovery_key, self.new_passphrase, self.new_confirm):
+            field.clear()
         self.error.hide()
+        self.recovery_error.hide()
         self._on_unlocked(practice)
 
     def _failed(self, exc: Exception) -> None:
         self._set_busy(False)
         self.passphrase.selectAll()
         self.passphrase.setFocus()
-        message = str(exc) if isinstance(exc, CryptoError) else f"Unexpected problem: {exc}"
-        self.error.setText(message[:1].upper() + message[1:])
+        self.error.setText(_message(exc))
         self.error.show()
+
+    # -- recovery key -------------------------------------------------------------------------
+    def _build_recovery_page(self) -> CardPage:
+        page = CardPage()
+        page.body.addWidget(heading("Open with the recovery key"))
+        page.body.addWidget(
+            paragraph(
+                "Type the recovery key from your printed sheet, then choose a new passphrase. "
+                "This is recorded in the audit log as emergency access."
+            )
+        )
+        self.recovery_key = QLineEdit()
+        self.recovery_key.setPlaceholderText("XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX")
+        self.recovery_key.setAccessibleName("Recovery key")
+        self.recovery_key.textChanged.connect(self._validate_recovery)
+        page.body.addWidget(self.recovery_key)
+        self.new_passphrase = secret_field("New passphrase", "New passphrase")
+        self.new_confirm = secret_field("Confirm new passphrase", "Type it again")
+        self.new_passphrase.textChanged.connect(self._validate_recovery)
+        self.new_confirm.textChanged.connect(self._validate_recovery)
+        self.new_confirm.returnPressed.connect(self.recover)
+        page.body.addWidget(self.new_passphrase)
+        page.body.addWidget(self.new_confirm)
+        self.recovery_hint = paragraph("")
+        self.recovery_hint.setAccessibleName("New passphrase hint")
+        page.body.addWidget(self.recovery_hint)
+        self.recovery_error = error_label()
+        page.body.addWidget(self.recovery_error)
+        self.recovery_progress = _busy_bar("Opening with the recovery key...")
+        page.body.addWidget(self.recovery_progress)
+        self.back_button = QPushButton("Back")
+        self.back_button.clicked.connect(self.show_unlock)
+        self.recover_button = QPushButton("Open and set the new passphrase")
+        self.recover_button.setDefault(True)
+        self.recover_button.setEnabled(False)
+        self.recover_button.clicked.connect(self.recover)
+        page.body.addWidget(self.recover_button, 0, Qt.AlignmentFlag.AlignRight)
+        page.body.addWidget(self.back_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.addWidget(page)
+        return page
+
+    def show_recovery(self) -> None:
+        self.passphrase.clear()
+        self.error.hide()
+        self.setCurrentWidget(self.recovery_page)
+        self.recovery_key.setFocus()
+
+    def show_unlock(self) -> None:
+        for field in (self.recovery_key, self.new_passphrase, self.new_confirm):
+            field.clear()
+        self.recovery_error.hide()
+        self.setCurrentWidget(self.unlock_page)
+        self.passphrase.setFocus()
+
+    def _validate_recovery(self) -> None:
+        first, second = self.new_passphrase.text(), self.new_confirm.text()
+        strength = assess(first)
+        if len(first) < MIN_PASSPHRASE_CHARS:
+            hint = f"{len(first)} of at least {MIN_PASSPHRASE_CHARS} characters"
+        elif not strength.acceptable:
+            hint = f"{strength.label}: add another unusual word or two"
+        elif second != first:
+            hint = "The two entries differ" if second else "Now type it again"
+        else:
+            hint = f"{strength.label}. Looks good"
+        self.recovery_hint.setText(hint)
+        ready = (bool(self.recovery_key.text().strip()) and len(first) >= MIN_PASSPHRASE_CHARS
+                 and strength.acceptable and first == second)  # fmt: skip
+        self.recover_button.setEnabled(ready)
+
+    def recover(self) -> None:
+        if not self.recover_button.isEnabled():
+            return
+        key, new = self.recovery_key.text().strip(), self.new_passphrase.text()
+        self._set_busy(True)
+        path, options = self._vault_dir, self._options
+        run_in_background(
+            lambda: Practice.recover(path, key, new, options=options),
+            self._done,
+            self._recovery_failed,
+        )
+
+    def _recovery_failed(self, exc: Exception) -> None:
+        self._set_busy(False)
+        self.recovery_key.selectAll()
+        self.recovery_key.setFocus()
+        self.recovery_error.setText(_message(exc))
+        self.recovery_error.show()

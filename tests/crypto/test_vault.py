@@ -388,3 +388,26 @@ def test_copy_of_vault_folder_opens_elsewhere(
     shutil.copytree(vault_dir, moved)
     Vault.unlock(moved, "correct horse battery staple", options=options).lock()
     assert json.loads((moved / HEADER_NAME).read_text())["database"] == "vault-0.db"
+
+
+def test_unlocked_on_one_thread_locked_on_another_frees_the_vault(
+    vault_dir: Path, options: VaultOptions
+) -> None:
+    """The app unlocks on a worker thread and locks on another: the single-process guard must
+    follow the vault, not the thread (a thread-local file lock stayed held and refused the next
+    unlock as "open in another process")."""
+    import threading
+
+    Vault.create(vault_dir, "a long passphrase", kdf=TEST_ONLY, options=options)[0].lock()
+    opened: list[Vault] = []
+    worker = threading.Thread(
+        target=lambda: opened.append(Vault.unlock(vault_dir, "a long passphrase", options=options))
+    )
+    worker.start()
+    worker.join()
+    with pytest.raises(VaultBusyError):  # still held while open, whichever thread asks
+        Vault.unlock(vault_dir, "a long passphrase", options=options)
+    closer = threading.Thread(target=opened[0].lock)
+    closer.start()
+    closer.join()
+    Vault.unlock(vault_dir, "a long passphrase", options=options).lock()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +149,70 @@ def test_unlock_wrong_then_right_passphrase(
     qtbot.waitUntil(lambda: not practice.is_open, timeout=10_000)
     assert PASSPHRASE not in visible_texts(controller.window)
     controller.window.close()
+
+
+def test_forgotten_passphrase_recovery_key_opens_and_sets_a_new_one(
+    qtbot: QtBot, tmp_path: Path, options: VaultOptions
+) -> None:
+    from desktop.core.practice import Practice
+
+    vault_dir = tmp_path / "vault"
+    practice, recovery = Practice.create(vault_dir, PASSPHRASE, kdf=TEST_ONLY, options=options)
+    practice.lock()
+    key = recovery.formatted()
+    controller = AppController(vault_dir, options=options)
+    window = controller.start()
+    assert isinstance(window, UnlockWindow)
+    qtbot.mouseClick(window.forgot_button, Qt.MouseButton.LeftButton)
+    assert window.currentWidget() is window.recovery_page
+    new = "violet harbour gravel kite"
+    # a typo in the key is refused with the domain's message; nothing changes
+    typo = key[:-1] + ("A" if key[-1] != "A" else "B")
+    qtbot.keyClicks(window.recovery_key, typo)
+    qtbot.keyClicks(window.new_passphrase, "short")
+    assert not window.recover_button.isEnabled()
+    window.new_passphrase.clear()
+    qtbot.keyClicks(window.new_passphrase, new)
+    qtbot.keyClicks(window.new_confirm, new)
+    assert window.recover_button.isEnabled()
+    qtbot.mouseClick(window.recover_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(window.recovery_error.isVisible, timeout=10_000)
+    assert "recovery key" in window.recovery_error.text().lower()
+    assert isinstance(controller.window, UnlockWindow)
+    window.recovery_key.clear()
+    qtbot.keyClicks(window.recovery_key, key.lower())
+    qtbot.keyClick(window.new_confirm, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: isinstance(controller.window, MainWindow), timeout=10_000)
+    home = controller.window
+    assert isinstance(home, MainWindow)
+    assert "recovery key" in home.unlock_notice.text()
+    home.lock()
+    qtbot.waitUntil(lambda: controller.locking is None, timeout=10_000)
+    # the new passphrase opens the vault, the old one no longer does
+    Practice.unlock(vault_dir, new, options=options).lock()
+    with pytest.raises(Exception, match="could not unlock"):
+        Practice.unlock(vault_dir, PASSPHRASE, options=options)
+    assert isinstance(controller.window, UnlockWindow)
+    controller.window.close()
+
+
+def test_the_installed_command_starts_at_the_unlock_window(
+    tmp_path: Path, options: VaultOptions
+) -> None:
+    """The whole process, as a therapist starts it (offscreen), stops at its first window."""
+    from desktop.core.practice import Practice
+
+    vault_dir = tmp_path / "vault"
+    Practice.create(vault_dir, PASSPHRASE, kdf=TEST_ONLY, options=options)[0].lock()
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QUIETROOM_STARTUP_PROBE="1",
+               XDG_STATE_HOME=str(tmp_path / "state"))  # fmt: skip
+    code = "import sys; from desktop.cli.main import main; sys.exit(main())"
+    done = subprocess.run([sys.executable, "-c", code, "--vault", str(vault_dir)], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "shown UnlockWindow"
+    fresh = tmp_path / "new-vault"
+    done = subprocess.run([sys.executable, "-c", code, "--vault", str(fresh)], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.stdout.strip() == "shown SetupWindow"
+    assert not fresh.exists() or not any(fresh.iterdir())  # nothing written before setup
