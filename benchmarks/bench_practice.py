@@ -139,26 +139,6 @@ def plain_main(folder: Path, clients: int, notes: int) -> None:
     print(json.dumps({"build": build, "times": times, "hits": hits}))
 
 
-def nomemsec_main(folder: Path, db_name: str) -> None:
-    """The vault's own database file, opened with its key but without cipher_memory_security
-    (a diagnostic: how much of the gap is encryption, how much is memory wiping)."""
-    key = bytes.fromhex(sys.stdin.readline().strip())
-    conn = sqlcipher3.connect(str(folder / "vault" / db_name), isolation_level=None)
-    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-    for pragma in PRAGMAS:
-        conn.execute(f"PRAGMA {pragma}").fetchall()
-    qs = queries()
-    for text in qs[:20]:
-        run_sql(conn.execute, text)
-    times = []
-    for text in qs:
-        t = time.perf_counter()
-        run_sql(conn.execute, text)
-        times.append(time.perf_counter() - t)
-    conn.close()
-    print(json.dumps({"times": times}))
-
-
 def peak_rss_mib() -> float:
     """VmHWM: this process's own peak (ru_maxrss survives execve on Linux, so a child spawned
     by a big parent would report the parent's peak)."""
@@ -184,7 +164,9 @@ def rss_main(folder: Path, client_id: str, note_id: str) -> None:
 # --------------------------------------------------------------------------- vault
 def main(clients: int, notes: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-practice-"))
-    print(f"demo vault: {clients} clients x {notes} notes, in {folder}")
+    memsec = os.environ.get("QUIETROOM_SQLCIPHER_MEMORY_SECURITY") == "1"
+    print(f"demo vault: {clients} clients x {notes} notes, in {folder} "
+          f"(cipher_memory_security {'ON' if memsec else 'off, the default'})")  # fmt: skip
     plain = subprocess.Popen(
         [sys.executable, __file__, "--plain", str(folder), "--clients", str(clients),
          "--notes-per-client", str(notes)],
@@ -268,18 +250,7 @@ def main(clients: int, notes: int) -> None:
     practice.close_draft(note.id)
     any_note = practice.open_client(cid).notes[-1].id
     print(f"  peak RSS of this process (generation included): {peak_rss_mib():.0f} MiB")
-    key = bytes(vault._require_keys().database).hex()
-    db_name = vault.header.database
     practice.lock()
-    out = subprocess.run(
-        [sys.executable, __file__, "--nomemsec", str(folder), "--db", db_name],
-        input=key + "\n", check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    n = json.loads(out)["times"]
-    r50, r95 = pct(n, 0.5) / pct(p, 0.5), pct(n, 0.95) / pct(p, 0.95)
-    print("search diagnostic, the same SQL on the vault's file with its key but without "
-          f"cipher_memory_security: p50 {pct(n, .5) * 1e3:.1f} ms, p95 {pct(n, .95) * 1e3:.1f} ms"
-          f" (ratio to plain: p50 {r50:.2f}, p95 {r95:.2f})")  # fmt: skip
 
     # 4. memory, fresh process
     out = subprocess.run(
@@ -299,15 +270,11 @@ if __name__ == "__main__":
     parser.add_argument("--notes-per-client", type=int, default=400)
     parser.add_argument("--plain", type=Path)
     parser.add_argument("--rss", type=Path)
-    parser.add_argument("--nomemsec", type=Path)
-    parser.add_argument("--db")
     parser.add_argument("--client")
     parser.add_argument("--note")
     args = parser.parse_args()
     if args.plain:
         plain_main(args.plain, args.clients, args.notes_per_client)
-    elif args.nomemsec:
-        nomemsec_main(args.nomemsec, args.db)
     elif args.rss:
         rss_main(args.rss, args.client, args.note)
     else:
