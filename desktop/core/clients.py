@@ -98,6 +98,8 @@ class ClientSummary:
     status: ClientStatus
     archived: bool
     updated_at: datetime
+    last_session_at: datetime | None = None  # the latest session begun, cancelled ones left out
+    next_session_at: datetime | None = None  # the earliest scheduled session still to come
 
 
 _COLUMNS = (
@@ -197,13 +199,21 @@ def list_clients(
     vault: Vault, *, include_archived: bool = False, status: ClientStatus | None = None
 ) -> tuple[ClientSummary, ...]:
     where: list[str] = []
-    params: list[object] = []
+    params: dict[str, object] = {"now": to_iso(vault.options.clock())}
     if not include_archived:
         where.append("archived_at IS NULL")
     if status is not None:
-        where.append("status = ?")
-        params.append(str(status))
-    sql = "SELECT id, name, preferred_name, status, archived_at, updated_at FROM clients"
+        where.append("status = :status")
+        params["status"] = str(status)
+    # Last and next session per client: two lookups on the sessions(client_id, starts_at) index.
+    sql = (
+        "SELECT id, name, preferred_name, status, archived_at, updated_at,"
+        " (SELECT max(s.starts_at) FROM sessions s WHERE s.client_id = clients.id"
+        "  AND s.starts_at <= :now AND s.attendance != 'cancelled'),"
+        " (SELECT min(s.starts_at) FROM sessions s WHERE s.client_id = clients.id"
+        "  AND s.starts_at > :now AND s.attendance = 'scheduled')"
+        " FROM clients"
+    )
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY name COLLATE NOCASE, seq"
@@ -219,7 +229,16 @@ def list_clients(
             },
         )
     return tuple(
-        ClientSummary(r[0], r[1], r[2], ClientStatus(r[3]), r[4] is not None, from_iso(r[5]))
+        ClientSummary(
+            r[0],
+            r[1],
+            r[2],
+            ClientStatus(r[3]),
+            r[4] is not None,
+            from_iso(r[5]),
+            maybe_from_iso(r[6]),
+            maybe_from_iso(r[7]),
+        )
         for r in rows
     )
 
