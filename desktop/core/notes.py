@@ -93,12 +93,12 @@ class NoteSummary:
     updated_at: datetime
     signed_at: datetime | None
     late: bool  # signed late; for a draft: would be late if signed now (see ``Note``)
+    reason: str  # why a linked entry was written ("" for an original), shown in the history
 
 
 @dataclass(frozen=True)
 class Note(NoteSummary):
     template_key: str
-    reason: str
     sections: tuple[NoteSection, ...]
     signature: str | None
     signature_check: SignatureCheck
@@ -114,9 +114,9 @@ class Note(NoteSummary):
 
 SUMMARY_COLUMNS = (
     "id, client_id, session_id, compartment, kind, parent_id, template_name, status, author,"
-    " created_at, updated_at, signed_at, late"
+    " created_at, updated_at, signed_at, late, reason"
 )
-_NOTE_COLUMNS = SUMMARY_COLUMNS + ", template_key, reason, sections, body, signature"
+_NOTE_COLUMNS = SUMMARY_COLUMNS + ", template_key, sections, body, signature"
 
 
 def summary_from_row(row: Sequence[Any]) -> NoteSummary:
@@ -134,6 +134,7 @@ def summary_from_row(row: Sequence[Any]) -> NoteSummary:
         from_iso(row[10]),
         maybe_from_iso(row[11]),
         bool(row[12]),
+        row[13],
     )
 
 
@@ -243,8 +244,7 @@ def read_note(vault: Vault, note_id: str, late_threshold: timedelta | None = Non
         )
     note = Note(
         **{**vars(summary), "late": late},
-        template_key=row[13],
-        reason=row[14],
+        template_key=row[14],
         sections=decode_sections(row[15], row[16]),
         signature=row[17],
         signature_check=SignatureCheck.UNSIGNED,
