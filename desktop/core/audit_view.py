@@ -13,6 +13,8 @@ from crypto.vault import Vault
 from desktop.core.stamps import from_iso, to_iso
 
 MAX_ROWS = 10_000
+# Every action the log can hold, for the audit page's filter (the UI does not import crypto).
+ACTIONS: tuple[str, ...] = tuple(sorted(action.value for action in AuditAction))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,458 @@
-"""Placeholder for the SettingsPage (being built)."""
+"""Settings kept inside the vault (never QSettings): how notes are signed, auto-lock, late
+entries, retention, the video-session relay; the therapist's own note templates; and changing
+the passphrase."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
+from desktop.core.errors import PracticeError, SettingsError
+from desktop.core.practice import MIN_PASSPHRASE_CHARS, check_new_passphrase
+from desktop.core.settings import MAX_TEXT
+from desktop.core.templates import Template, TemplateSection
+from desktop.ui.background import run_in_background
+from desktop.ui.context import UiContext
 from desktop.ui.pages.base import Page
+from desktop.ui.qt import (
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+)
+from desktop.ui.template_editor import TemplateEditor
+from desktop.ui.widgets import error_label, heading, paragraph, secret_field
+
+KEY_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _hint(text: str) -> QLabel:
+    label = paragraph(text)
+    label.setObjectName("hint")
+    label.setStyleSheet("QLabel#hint { color: palette(placeholder-text); }")
+    return label
+
+
+def _spin(name: str, low: int, high: int, suffix: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSuffix(suffix)
+    spin.setAccessibleName(name)
+    spin.setMinimumWidth(120)
+    return spin
 
 
 class SettingsPage(Page):
     nav_title = "Settings"
+
+    def __init__(self, ctx: UiContext) -> None:
+        super().__init__(ctx)
+        self.editor: TemplateEditor | None = None
+        self.archive_box: QMessageBox | None = None
+        self._templates: dict[str, Template] = {}
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer.addWidget(scroll)
+        content = QWidget()
+        scroll.setWidget(content)
+        page = QVBoxLayout(content)
+        page.setContentsMargins(28, 24, 28, 20)
+        page.setSpacing(12)
+        page.addWidget(heading("Settings"))
+        columns = QHBoxLayout()
+        columns.setSpacing(20)
+        left, right = QVBoxLayout(), QVBoxLayout()
+        left.setSpacing(12)
+        right.setSpacing(12)
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
+        page.addLayout(columns)
+        page.addStretch(1)
+
+        left.addWidget(self._practice_box())
+        left.addWidget(self._relay_box())
+        self.error = error_label()
+        self.error.setAccessibleName("Settings not saved")
+        left.addWidget(self.error)
+        self.save_button = QPushButton("&Save settings")
+        self.save_button.setAccessibleName("Save settings")
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self.save)
+        left.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignRight)
+        left.addStretch(1)
+
+        right.addWidget(self._templates_box())
+        right.addWidget(self._passphrase_box())
+        right.addStretch(1)
+
+    # -- building ---------------------------------------------------------------------------
+    def _practice_box(self) -> QGroupBox:
+        box = QGroupBox("Practice")
+        form = QFormLayout(box)
+        self.name_field = QLineEdit()
+        self.name_field.setAccessibleName("Your name")
+        self.name_field.setMaxLength(MAX_TEXT)
+        self.name_field.setPlaceholderText("e.g. Dr Ada Lovelace")
+        form.addRow("Your &name", self.name_field)
+        self.credentials_field = QLineEdit()
+        self.credentials_field.setAccessibleName("Credentials")
+        self.credentials_field.setMaxLength(MAX_TEXT)
+        self.credentials_field.setPlaceholderText("e.g. PsyD, LMFT")
+        form.addRow("&Credentials", self.credentials_field)
+        form.addRow("", _hint("Notes are signed with your name and credentials."))
+        self.auto_lock = _spin("Auto-lock after minutes without use", 1, 240, " minutes")
+        form.addRow("&Lock after", self.auto_lock)
+        self.late_hours = _spin("Late entry after hours", 1, 24 * 30, " hours")
+        self.late_hours.setToolTip(
+            "A note signed later than this after its session is marked as a late entry."
+        )
+        form.addRow("La&te entry after", self.late_hours)
+        self.retention = _spin("Keep records for years", 0, 100, " years")
+        self.retention.setToolTip(
+            "The least time a record is kept after the last session or after archiving."
+        )
+        form.addRow("&Keep records", self.retention)
+        for field in (self.name_field, self.credentials_field):
+            field.returnPressed.connect(self.save)
+        return box
+
+    def _relay_box(self) -> QGroupBox:
+        box = QGroupBox("Video sessions")
+        layout = QVBoxLayout(box)
+        form = QFormLayout()
+        self.relay_field = QLineEdit()
+        self.relay_field.setAccessibleName("Relay address")
+        self.relay_field.setPlaceholderText("Empty: run the relay on this computer")
+        self.relay_field.setMaxLength(MAX_TEXT)
+        self.relay_field.returnPressed.connect(self.save)
+        form.addRow("&Relay address", self.relay_field)
+        layout.addLayout(form)
+        layout.addWidget(
+            _hint(
+                "Leave it empty to run the relay inside Quietroom on this computer, or enter "
+                "the https:// address of a relay you host."
+            )
+        )
+        self.relay_error = error_label()
+        self.relay_error.setAccessibleName("Relay address problem")
+        layout.addWidget(self.relay_error)
+        return box
+
+    def _templates_box(self) -> QGroupBox:
+        box = QGroupBox("Note templates")
+        layout = QVBoxLayout(box)
+        self.template_list = QListWidget()
+        self.template_list.setAccessibleName("Note templates")
+        self.template_list.setFixedHeight(150)
+        self.template_list.currentItemChanged.connect(self._template_chosen)
+        self.template_list.itemActivated.connect(lambda _item: self._edit_or_duplicate())
+        layout.addWidget(self.template_list)
+        self.template_about = QLabel()
+        self.template_about.setAccessibleName("About the template")
+        self.template_about.setWordWrap(True)
+        self.template_about.setTextFormat(Qt.TextFormat.PlainText)
+        self.template_about.setMinimumHeight(self.template_about.fontMetrics().lineSpacing() * 2)
+        layout.addWidget(self.template_about)
+        buttons = QHBoxLayout()
+        self.new_template_button = self._button("Ne&w…", "New template", self.new_template)
+        self.duplicate_button = self._button(
+            "&Duplicate…", "Duplicate the template", self.duplicate_template
+        )
+        self.edit_button = self._button("&Edit…", "Edit the template", self.edit_template)
+        self.archive_button = self._button(
+            "&Archive…", "Archive the template", self.archive_template
+        )
+        for button in (
+            self.new_template_button,
+            self.duplicate_button,
+            self.edit_button,
+            self.archive_button,
+        ):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        layout.addWidget(
+            _hint(
+                "Built-in templates cannot change; duplicate one to start your own. Editing a "
+                "template never changes notes already written with it."
+            )
+        )
+        return box
+
+    def _passphrase_box(self) -> QGroupBox:
+        box = QGroupBox("Passphrase")
+        layout = QVBoxLayout(box)
+        layout.addWidget(
+            _hint(
+                f"At least {MIN_PASSPHRASE_CHARS} characters; a few unrelated words work well. "
+                "You will need the new passphrase the next time you unlock."
+            )
+        )
+        self.new_passphrase = secret_field("New passphrase", "New passphrase")
+        self.confirm_passphrase = secret_field("Confirm the new passphrase", "Type it again")
+        self.confirm_passphrase.returnPressed.connect(self.change_passphrase)
+        layout.addWidget(self.new_passphrase)
+        layout.addWidget(self.confirm_passphrase)
+        self.passphrase_error = error_label()
+        self.passphrase_error.setAccessibleName("Passphrase problem")
+        layout.addWidget(self.passphrase_error)
+        self.passphrase_status = QLabel()
+        self.passphrase_status.setAccessibleName("Passphrase status")
+        self.passphrase_status.setWordWrap(True)
+        self.passphrase_status.hide()
+        layout.addWidget(self.passphrase_status)
+        self.passphrase_button = self._button(
+            "C&hange passphrase", "Change passphrase", self.change_passphrase
+        )
+        layout.addWidget(self.passphrase_button, 0, Qt.AlignmentFlag.AlignRight)
+        return box
+
+    def _button(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:
+        button = QPushButton(text)
+        button.setAccessibleName(name)
+        button.clicked.connect(slot)
+        return button
+
+    # -- the Page contract ------------------------------------------------------------------
+    def activated(self) -> None:
+        self.load()
+
+    def clear_phi(self) -> None:
+        """Settings and templates hold no client data; the typed passphrase goes all the same."""
+        for field in (self.new_passphrase, self.confirm_passphrase):
+            field.clear()
+        self._passphrase_note("")
+        for label in (self.error, self.relay_error, self.passphrase_error):
+            label.clear()
+            label.hide()
+        for dialog in (self.editor, self.archive_box):
+            if dialog is not None:
+                dialog.reject()
+        self.editor = self.archive_box = None
+
+    def load(self) -> None:
+        """Show the stored settings (discarding unsaved edits) and the templates."""
+        settings = self.ctx.practice.settings
+        self.name_field.setText(settings.therapist_name)
+        self.credentials_field.setText(settings.therapist_credentials)
+        self.auto_lock.setValue(settings.auto_lock_minutes)
+        self.late_hours.setValue(settings.late_entry_hours)
+        self.retention.setValue(settings.retention_years)
+        self.relay_field.setText(settings.relay_url)
+        for label in (self.error, self.relay_error):
+            label.hide()
+        self.refresh_templates()
+
+    # -- settings ---------------------------------------------------------------------------
+    def save(self) -> None:
+        practice = self.ctx.practice
+        wanted = replace(
+            practice.settings,
+            therapist_name=self.name_field.text().strip(),
+            therapist_credentials=self.credentials_field.text().strip(),
+            auto_lock_minutes=self.auto_lock.value(),
+            late_entry_hours=self.late_hours.value(),
+            retention_years=self.retention.value(),
+            relay_url=self.relay_field.text().strip(),
+        )
+        self.error.hide()
+        self.relay_error.hide()
+        try:
+            practice.update_settings(wanted)
+        except SettingsError as exc:
+            message = str(exc)
+            label = self.relay_error if message.startswith("relay") else self.error
+            label.setText(f"Not saved: {message}.")
+            label.show()
+            if label is self.relay_error:
+                self.relay_field.setFocus()
+            return
+        self.ctx.nav.settings_changed()
+        self.ctx.nav.notify("Settings saved")
+
+    # -- templates --------------------------------------------------------------------------
+    def refresh_templates(self, select: str | None = None) -> None:
+        current = self.template_list.currentItem()
+        select = select or (current.data(KEY_ROLE) if current is not None else None)
+        templates = self.ctx.practice.templates()
+        self._templates = {t.key: t for t in templates}
+        self.template_list.blockSignals(True)
+        self.template_list.clear()
+        for template in templates:
+            kind = "built-in" if template.builtin else "yours"
+            item = QListWidgetItem(f"{template.name}  ·  {kind}")
+            item.setData(KEY_ROLE, template.key)
+            self.template_list.addItem(item)
+            if template.key == select:
+                self.template_list.setCurrentItem(item)
+        self.template_list.blockSignals(False)
+        if self.template_list.currentItem() is None and self.template_list.count():
+            self.template_list.setCurrentRow(0)
+        self._template_chosen(self.template_list.currentItem())
+
+    def selected_template(self) -> Template | None:
+        item = self.template_list.currentItem()
+        return None if item is None else self._templates.get(item.data(KEY_ROLE))
+
+    def _template_chosen(self, _item: QListWidgetItem | None) -> None:
+        template = self.selected_template()
+        own = template is not None and not template.builtin
+        self.edit_button.setEnabled(own)
+        self.archive_button.setEnabled(own)
+        self.duplicate_button.setEnabled(template is not None)
+        if template is None:
+            self.template_about.clear()
+            return
+        sections = ", ".join(s.title for s in template.sections)
+        about = template.description if template.description != sections else ""
+        self.template_about.setText(f"{about}\nSections: {sections}".strip())
+
+    def _edit_or_duplicate(self) -> None:
+        template = self.selected_template()
+        if template is not None and template.builtin:
+            self.duplicate_template()
+        else:
+            self.edit_template()
+
+    def _open_editor(self, editor: TemplateEditor) -> None:
+        if self.editor is not None:
+            self.editor.reject()
+        self.editor = editor
+        editor.finished.connect(lambda _result: self._editor_closed(editor))
+        editor.open()
+        editor.name_field.setFocus()
+
+    def _editor_closed(self, editor: TemplateEditor) -> None:
+        if self.editor is editor:
+            self.editor = None
+        editor.deleteLater()
+
+    def new_template(self) -> None:
+        practice = self.ctx.practice
+
+        def save(name: str, description: str, sections: tuple[TemplateSection, ...]) -> None:
+            created = practice.create_template(name, sections, description)
+            self._template_saved(created.key, "Template created")
+
+        self._open_editor(TemplateEditor(self, "New template", save))
+
+    def duplicate_template(self) -> None:
+        template = self.selected_template()
+        if template is None:
+            return
+        practice = self.ctx.practice
+
+        def save(name: str, description: str, sections: tuple[TemplateSection, ...]) -> None:
+            created = practice.create_template(name, sections, description)
+            self._template_saved(created.key, "Template created")
+
+        editor = TemplateEditor(
+            self, "New template", save, template, name=f"{template.name} (my copy)"
+        )
+        self._open_editor(editor)
+
+    def edit_template(self) -> None:
+        template = self.selected_template()
+        if template is None or template.builtin:
+            return
+        practice = self.ctx.practice
+        key = template.key
+
+        def save(name: str, description: str, sections: tuple[TemplateSection, ...]) -> None:
+            practice.update_template(key, name, sections, description)
+            self._template_saved(key, "Template saved")
+
+        self._open_editor(TemplateEditor(self, "Edit template", save, template))
+
+    def _template_saved(self, key: str, message: str) -> None:
+        self.refresh_templates(select=key)
+        self.ctx.nav.notify(message)
+
+    def archive_template(self) -> None:
+        template = self.selected_template()
+        if template is None or template.builtin:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Archive template",
+            f"Archive the template “{template.name}”?\n\nIt will no longer be offered for new "
+            "notes. Notes already written with it keep their own copy.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.button(QMessageBox.StandardButton.Yes).setText("Archive")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        key = template.key
+        box.accepted.connect(lambda: self._archive(key))
+        box.finished.connect(lambda _result: self._archive_box_closed(box))
+        self.archive_box = box
+        box.open()
+
+    def _archive_box_closed(self, box: QMessageBox) -> None:
+        if self.archive_box is box:
+            self.archive_box = None
+        box.deleteLater()
+
+    def _archive(self, key: str) -> None:
+        try:
+            self.ctx.practice.archive_template(key)
+        except PracticeError as exc:
+            self.ctx.nav.notify(f"The template was not archived: {exc}")
+            return
+        self.refresh_templates()
+        self.ctx.nav.notify("Template archived")
+
+    # -- passphrase -------------------------------------------------------------------------
+    def change_passphrase(self) -> None:
+        new = self.new_passphrase.text()
+        self.passphrase_error.hide()
+        self._passphrase_note("")
+        if new != self.confirm_passphrase.text():
+            self._passphrase_problem("The two passphrases differ. Type the new one twice.")
+            return
+        try:
+            check_new_passphrase(new)
+        except PracticeError as exc:
+            message = str(exc)
+            self._passphrase_problem(message[:1].upper() + message[1:] + ".")
+            return
+        practice = self.ctx.practice
+        self.passphrase_button.setEnabled(False)
+        self._passphrase_note("Changing the passphrase…")
+
+        def done(_: object) -> None:
+            self.passphrase_button.setEnabled(True)
+            self.new_passphrase.clear()
+            self.confirm_passphrase.clear()
+            self._passphrase_note("Passphrase changed. Use the new one the next time you unlock.")
+            self.ctx.nav.notify("Passphrase changed")
+
+        def failed(exc: Exception) -> None:
+            self.passphrase_button.setEnabled(True)
+            self._passphrase_note("")
+            self._passphrase_problem(f"The passphrase was not changed: {exc}")
+
+        run_in_background(lambda: practice.change_passphrase(new), done, failed)
+
+    def _passphrase_note(self, text: str) -> None:
+        self.passphrase_status.setText(text)
+        self.passphrase_status.setVisible(bool(text))
+
+    def _passphrase_problem(self, text: str) -> None:
+        self.passphrase_error.setText(text)
+        self.passphrase_error.show()
