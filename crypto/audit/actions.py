@@ -54,6 +54,16 @@ class AuditAction(StrEnum):
     TEMPLATE_ARCHIVED = "template.archived"
     SETTINGS_CHANGED = "settings.changed"
     DEMO_FILLED = "demo.filled"
+    # Video calls (desktop.core.calls), against the session (object) and its client (details).
+    # Details hold ids, whole seconds and flags only: never the name the client typed, the
+    # verification code or anything said in the call.
+    CALL_INVITE_CREATED = "call.invite_created"
+    CALL_CLIENT_ADMITTED = "call.client_admitted"
+    CALL_CLIENT_DECLINED = "call.client_declined"
+    CALL_STARTED = "call.started"  # the media connected
+    CALL_VERIFIED = "call.verified"  # both people read the same code
+    CALL_VERIFICATION_MISMATCH = "call.verification_mismatch"  # codes differed: call ended
+    CALL_ENDED = "call.ended"  # duration, whether it connected; outcome failure if it broke
 
 
 class Outcome(StrEnum):

@@ -21,6 +21,7 @@ from crypto.errors import AuditIntegrityError, CryptoError
 from crypto.kdf import PROFILES, KdfParams, calibrate
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import UnlockInfo, Vault, VaultOptions, vault_exists
+from desktop.core import calls as video_calls
 from desktop.core import clients, disclosure, notes, sessions, templates
 from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
 from desktop.core.autosave import DraftAutosaver, DraftSaveState
@@ -446,3 +447,63 @@ class Practice:
         from desktop.core.demo import fill_demo_vault
 
         return fill_demo_vault(self._vault, clients, notes_per_client, seed)
+
+    # -- video calls (desktop.core.calls) ---------------------------------------------------
+    # The call window reports each step; these record it against the session and its client.
+    # Details hold ids, whole seconds and flags only (never the typed name or the code).
+    def check_video_session(self, session_id: str) -> Session:
+        """The appointment, if a video session may start for it; else ``SessionNotFoundError``,
+        ``NotAVideoSessionError``, ``SessionCancelledError`` or ``ClientArchivedError``."""
+        return video_calls.check_video_session(self._vault, session_id)
+
+    def record_call_invite(self, session_id: str) -> None:
+        """``call.invite_created`` (checks the appointment as ``check_video_session`` does)."""
+        video_calls.record_invite_created(self._vault, session_id)
+
+    def record_call_admitted(self, session_id: str) -> None:
+        video_calls.record_admitted(self._vault, session_id)
+
+    def record_call_declined(self, session_id: str) -> None:
+        video_calls.record_declined(self._vault, session_id)
+
+    def record_call_verified(self, session_id: str) -> None:
+        video_calls.record_verified(self._vault, session_id)
+
+    def record_call_verification_mismatch(self, session_id: str) -> None:
+        video_calls.record_verification_mismatch(self._vault, session_id)
+
+    def record_call_started(self, session_id: str) -> Session:
+        """``call.started``; a still-scheduled (or no-show) appointment becomes attended."""
+        return video_calls.record_started(self._vault, session_id)
+
+    def record_call_ended(
+        self,
+        session_id: str,
+        duration_s: float | None,
+        *,
+        verified: bool,
+        failed: bool = False,
+    ) -> None:
+        """``call.ended``: duration in whole seconds (``None``: it never connected)."""
+        video_calls.record_ended(
+            self._vault, session_id, duration_s, verified=verified, failed=failed
+        )
+
+    def create_call_note(
+        self,
+        session_id: str,
+        started_at: datetime,
+        duration_s: float,
+        template_key: str = "soap",
+    ) -> Note:
+        """A progress-note draft for the session, prefilled with the call's date, time, duration
+        and modality (``note.created``, as ``create_note``)."""
+        template = templates.get_template(self._vault, template_key)
+        return video_calls.create_call_note(
+            self._vault,
+            session_id,
+            started_at,
+            duration_s,
+            template=template,
+            author=self._author,
+        )

@@ -56,6 +56,7 @@ from telehealth.lifecycle import CallEvent, CallState
 from telehealth.session import TherapistSession
 
 Q = Qt.ConnectionType.QueuedConnection
+TITLE: Final = "Quietroom - video session"  # never the client's name (see _on_client_waiting)
 SELF_VIEW_SIZE: Final = (192, 144)
 STYLE: Final = """
 CallWindow { background: #f4f1ec; }
@@ -161,7 +162,7 @@ class CallWindow(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Quietroom - video session")
+        self.setWindowTitle(TITLE)
         self.setStyleSheet(STYLE)
         self._clock = clock
         self.media = media if media is not None else LocalMedia(parent=self)
@@ -612,8 +613,9 @@ class CallWindow(QWidget):
             self._finish(state, event)
 
     def _on_client_waiting(self, name: str) -> None:
+        # The name stays inside the window: titles reach task bars, window switchers and
+        # screen-sharing pickers, so the title is always the generic TITLE.
         self.client_name = name
-        self.setWindowTitle(f"Quietroom - video session with {name}")
         self.waiting_label.setText(f"{name} is waiting.")
         self.admit_button.setEnabled(True)
         self.decline_button.setEnabled(True)
@@ -720,6 +722,10 @@ class CallWindow(QWidget):
         self.error_banner.hide()
         self.device_note.hide()
         self.invite_panel.hide()
+        # The invitation is spent: the link and its QR code leave the window too.
+        self.link_field.clear()
+        self.qr_label.clear()
+        self.copy_button.setEnabled(False)
         self.quality.setText("")
         self.close_button.show()
         self._set_status(self._final_text(state, event))

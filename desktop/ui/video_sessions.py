@@ -1,16 +1,323 @@
-"""Placeholder: starting a video session from an appointment (being built)."""
+"""Starting a video session from an appointment, and everything around the call window.
+
+``VideoSessions(ctx).start(session_id)``:
+
+1. asks the facade whether the appointment may have a video session (it exists, its modality is
+   video, it is not cancelled, the client is not archived); if not, says why in the status bar;
+2. picks the relay: the practice's ``relay_url`` setting, or, when that is empty, a relay run
+   inside the app (:class:`telehealth.local_relay.LocalRelay`, started once, on first use, on
+   127.0.0.1 and a free port, serving the client's page);
+3. makes the invitation (audited ``call.invite_created``) and opens the :class:`CallWindow`, which
+   shows the link with Copy and a QR code;
+4. records each step the window reports through the facade (admitted, declined, started,
+   verified, codes differed, ended with the duration), holds auto-lock while the call is live,
+   and, when a call that connected ends, offers (without blocking anything) to write the progress
+   note, prefilled with the call's date, time, duration and modality, and opens it.
+
+``shutdown()`` (lock and quit) records the end of a live call, hangs up, closes the window and
+stops the in-app relay. Nothing about a call is written to disk; the audit entries hold ids, whole
+seconds and flags, never the name the client typed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+from desktop.core.errors import NotFoundError, PracticeError
+from desktop.core.practice import CryptoError
+from desktop.ui.call_window import CallWindow, format_duration
 from desktop.ui.context import UiContext
+from desktop.ui.local_media import LocalMedia
+from desktop.ui.qt import QAbstractButton, QMessageBox, QPushButton, Qt, QWidget
+from telehealth.engine import IceServer
+from telehealth.errors import TelehealthError
+from telehealth.invite import new_invite
+from telehealth.local_relay import LOOPBACK, LocalRelay
+from telehealth.relay import DEFAULT_STATIC_DIR
+
+HANG_UP_WAIT = 5.0  # seconds shutdown waits for the goodbye and the session's threads
+
+
+@dataclass
+class _Call:
+    """What the app keeps about the call in progress (in memory only)."""
+
+    session_id: str
+    window: CallWindow
+    started: float | None = None  # monotonic, when the media connected
+    started_at: datetime | None = None  # the same moment, local wall-clock time
+    duration: float | None = None  # from the window, when a connected call ended
+    verified: bool = False
+    finished: bool = False  # the window's session reached ended or failed
+    end_recorded: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.started is not None and not self.finished
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, NotFoundError):
+        return "This appointment is no longer in the record. Refresh the page and try again."
+    text = str(exc).strip() or "the video session could not start"
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
 
 
 class VideoSessions:
+    """The app's video sessions: one call window at a time and the in-app relay.
+
+    Settings a test (or a later preference) may change before ``start``: ``ice_servers`` (``None``
+    asks the relay), ``media`` (a factory for the camera and microphone; ``None`` uses the
+    devices), ``local_host`` (where the in-app relay listens), ``static_dir`` (the client page it
+    serves) and ``connect_timeout``.
+    """
+
     def __init__(self, ctx: UiContext) -> None:
         self.ctx = ctx
+        self.ice_servers: Sequence[IceServer] | None = None
+        self.media: Callable[[], LocalMedia] | None = None
+        self.local_host = LOOPBACK
+        self.static_dir: Path | None = DEFAULT_STATIC_DIR
+        self.connect_timeout = 30.0
+        self.local_relay: LocalRelay | None = None
+        self.note_offer: QMessageBox | None = None
+        self.note_offer_button: QPushButton | None = None
+        self._call: _Call | None = None
+        self._retired: list[CallWindow] = []  # closed windows whose threads are still stopping
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def window(self) -> CallWindow | None:
+        """The current call window (open, or ended and not yet replaced)."""
+        return self._call.window if self._call is not None else None
+
+    @property
+    def call_live(self) -> bool:
+        return self._call is not None and self._call.live
+
+    # -- starting -------------------------------------------------------------------------------
 
     def start(self, session_id: str) -> None:
-        """Open the call window for a video appointment."""
+        """Open the call window for a video appointment (see the module docstring)."""
+        current = self._call
+        if current is not None and not current.finished:
+            self._bring_forward(current.window)
+            self.ctx.nav.notify("A video session is already open. End it before starting another.")
+            return
+        practice = self.ctx.practice
+        try:
+            practice.check_video_session(session_id)
+        except PracticeError as exc:
+            self.ctx.nav.notify(_explain(exc))
+            return
+        try:
+            invite = new_invite(self._relay_origin())
+        except TelehealthError as exc:
+            self.ctx.nav.notify(f"The video session could not start: {exc}.")
+            return
+        try:
+            practice.record_call_invite(session_id)
+        except (PracticeError, CryptoError) as exc:
+            self.ctx.nav.notify(_explain(exc))
+            return
+        self._close_offer()
+        if current is not None:
+            self._retire(current)
+        window = CallWindow(
+            invite,
+            media=self.media() if self.media is not None else None,
+            ice_servers=self.ice_servers,
+            connect_timeout=self.connect_timeout,
+        )
+        call = _Call(session_id, window)
+        self._call = call
+        window.client_admitted.connect(partial(self._on_admitted, call))
+        window.client_declined.connect(partial(self._on_declined, call))
+        window.call_started.connect(partial(self._on_started, call))
+        window.verified.connect(partial(self._on_verified, call))
+        window.verification_mismatch.connect(partial(self._on_mismatch, call))
+        window.call_ended.connect(partial(self._on_ended, call))
+        window.session_finished.connect(partial(self._on_finished, call))
+        window.show()
+        window.start()
+
+    def _relay_origin(self) -> str:
+        """The hosted relay from the settings, else the in-app relay (started on first use)."""
+        hosted = self.ctx.relay_url() if self.ctx.relay_url is not None else ""
+        hosted = hosted or self.ctx.practice.settings.relay_url
+        if hosted:
+            return hosted
+        if self.local_relay is None or not self.local_relay.running:
+            self.local_relay = LocalRelay(self.local_host, static_dir=self.static_dir)
+            try:
+                self.local_relay.start()
+            except TelehealthError:
+                self.local_relay = None
+                raise
+        return self.local_relay.origin
+
+    @staticmethod
+    def _bring_forward(window: QWidget) -> None:
+        window.show()
+        window.raise_()
+        window.activateWindow()
+
+    # -- what the window reports ----------------------------------------------------------------
+
+    def _current(self, call: _Call) -> bool:
+        """Reports from a window that was shut down (or replaced) are not this call's any more."""
+        return self._call is call
+
+    def _record(self, record: Callable[[str], object], call: _Call) -> None:
+        try:
+            record(call.session_id)
+        except (PracticeError, CryptoError) as exc:
+            self.ctx.nav.notify(f"This step of the video session was not recorded: {exc}.")
+
+    def _on_admitted(self, call: _Call, _name: str) -> None:
+        if self._current(call):
+            self._record(self.ctx.practice.record_call_admitted, call)
+
+    def _on_declined(self, call: _Call, _name: str) -> None:
+        if self._current(call):
+            self._record(self.ctx.practice.record_call_declined, call)
+
+    def _on_started(self, call: _Call) -> None:
+        if not self._current(call):
+            return
+        call.started = time.monotonic()
+        call.started_at = self.ctx.now().astimezone()  # the note shows local time
+        self.ctx.nav.set_call_active(True)
+        self._record(self.ctx.practice.record_call_started, call)
+
+    def _on_verified(self, call: _Call, _code: str) -> None:
+        if self._current(call):
+            call.verified = True
+            self._record(self.ctx.practice.record_call_verified, call)
+
+    def _on_mismatch(self, call: _Call, _code: str) -> None:
+        if self._current(call):
+            self._record(self.ctx.practice.record_call_verification_mismatch, call)
+
+    def _on_ended(self, call: _Call, duration: float) -> None:
+        if self._current(call):
+            call.duration = duration
+
+    def _on_finished(self, call: _Call, state: str) -> None:
+        if not self._current(call) or call.finished:
+            return
+        was_live = call.live
+        call.finished = True
+        if was_live:
+            self.ctx.nav.set_call_active(False)
+        self._record_end(call, failed=state == "failed")
+        if call.duration is not None:
+            self._offer_note(call)
+
+    def _record_end(self, call: _Call, *, failed: bool) -> None:
+        if call.end_recorded:
+            return
+        call.end_recorded = True
+        self._record(
+            lambda session_id: self.ctx.practice.record_call_ended(
+                session_id, call.duration, verified=call.verified, failed=failed
+            ),
+            call,
+        )
+
+    # -- the note offered after the call --------------------------------------------------------
+
+    def _offer_note(self, call: _Call) -> None:
+        assert call.duration is not None
+        self._close_offer()
+        # Over the call window; over the main window if the therapist closed the call window.
+        nav = self.ctx.nav
+        parent = nav if not call.window.isVisible() and isinstance(nav, QWidget) else call.window
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Quietroom")  # never the client's name
+        box.setText(
+            f"The video session has ended. Duration {format_duration(call.duration)}.\n"
+            "Write the progress note now?"
+        )
+        box.setInformativeText(
+            "The note starts with the date, time, duration and modality of this call."
+        )
+        write = box.addButton("Write a progress note", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(write)
+        box.setWindowModality(Qt.WindowModality.NonModal)  # the app stays usable meanwhile
+        box.buttonClicked.connect(partial(self._offer_answered, call, write))
+        self.note_offer, self.note_offer_button = box, write
+        box.show()
+
+    def _offer_answered(self, call: _Call, write: QPushButton, clicked: QAbstractButton) -> None:
+        self.note_offer = self.note_offer_button = None
+        if clicked is write and self._current(call):
+            self.write_note(call)
+
+    def write_note(self, call: _Call) -> None:
+        """Create the prefilled note for the call that just ended and open it."""
+        if call.duration is None:
+            return
+        started_at = call.started_at or (
+            self.ctx.now().astimezone() - timedelta(seconds=call.duration)
+        )
+        try:
+            note = self.ctx.practice.create_call_note(call.session_id, started_at, call.duration)
+        except (PracticeError, CryptoError) as exc:
+            self.ctx.nav.notify(f"The progress note could not be created: {_explain(exc)}")
+            return
+        call.window.close()  # the session is over; the note is where the work continues
+        self.ctx.nav.open_note(note.id)
+        nav = self.ctx.nav
+        if isinstance(nav, QWidget):
+            self._bring_forward(nav)
+
+    def _close_offer(self) -> None:
+        box, self.note_offer, self.note_offer_button = self.note_offer, None, None
+        if box is not None:
+            box.close()
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def _retire(self, call: _Call) -> None:
+        """Close an ended call's window; keep it alive until its session's threads are gone."""
+        window = call.window
+        if not window.session_stopped:
+            self._retired.append(window)
+            window.stopped.connect(partial(self._forget, window))
+        window.close()
+
+    def _forget(self, window: CallWindow) -> None:
+        with contextlib.suppress(ValueError):
+            self._retired.remove(window)
 
     def shutdown(self) -> None:
-        """End any live call and stop the in-app relay (on lock and quit)."""
+        """End any live call (recorded, the client told), close the call window and the note
+        offer, and stop the in-app relay. Called on lock and on quit, before the vault locks."""
+        self._close_offer()
+        call, self._call = self._call, None
+        if call is not None:
+            if not call.finished:
+                if call.live:
+                    call.duration = time.monotonic() - (call.started or time.monotonic())
+                    self.ctx.nav.set_call_active(False)
+                call.finished = True
+                self._record_end(call, failed=False)
+            # Hang up and wait (briefly) for the goodbye to leave and the threads to stop, so
+            # that nothing of the call outlives the lock and the relay stops after the goodbye.
+            with contextlib.suppress(Exception):
+                call.window.session.stop(timeout=HANG_UP_WAIT)
+            self._retire(call)
+        relay, self.local_relay = self.local_relay, None
+        if relay is not None:
+            relay.stop()
