@@ -90,6 +90,8 @@ class AppController:
         self.practice = self.backups = None
         if practice is None or not practice.is_open:
             return
+        if isinstance(self.window, MainWindow):
+            self.window.prepare_quit()  # save the draft, end a call, cancel a running backup
         try:
             if backups is not None:
                 backups.maybe_back_up(Trigger.QUIT)

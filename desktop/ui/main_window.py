@@ -26,6 +26,7 @@ from desktop.ui.qt import (
     QCloseEvent,
     QDialog,
     QEvent,
+    QFont,
     QFrame,
     QHBoxLayout,
     QKeyEvent,
@@ -145,6 +146,16 @@ class MainWindow(QMainWindow):
         self.nav_list.setAccessibleName("Sections")
         self.nav_list.setFixedWidth(180)
         self.nav_list.setFrameShape(QFrame.Shape.NoFrame)
+        self.nav_list.setSpacing(2)
+        self.nav_list.setStyleSheet(
+            "QListWidget { background: transparent; }"
+            "QListWidget::item { padding: 7px 10px; border-radius: 6px; }"
+            "QListWidget::item:selected { background: palette(highlight);"
+            " color: palette(highlighted-text); }"
+        )
+        font = self.nav_list.font()
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        self.nav_list.setFont(font)
         for index, page in enumerate(p for p in self.pages if p.nav_title):
             item = QListWidgetItem(page.nav_title)
             item.setData(Qt.ItemDataRole.UserRole, self.pages.index(page))
@@ -163,7 +174,14 @@ class MainWindow(QMainWindow):
         self.lock_button.setAccessibleName("Lock")
         self.lock_button.clicked.connect(self.lock)
         side = QVBoxLayout()
-        side.setContentsMargins(8, 12, 8, 12)
+        side.setContentsMargins(10, 16, 10, 12)
+        brand = QLabel("Quietroom")
+        brand_font = brand.font()
+        brand_font.setPointSizeF(brand_font.pointSizeF() * 1.35)
+        brand_font.setWeight(QFont.Weight.DemiBold)
+        brand.setFont(brand_font)
+        brand.setContentsMargins(10, 0, 0, 10)
+        side.addWidget(brand)
         side.addWidget(self.nav_list, 1)
         side.addWidget(self.privacy_button)
         side.addWidget(self.lock_button)
@@ -290,6 +308,7 @@ class MainWindow(QMainWindow):
 
     def notify(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
+        self.refresh_backup_warning()  # pages notify after backups, among other things
 
     def settings_changed(self) -> None:
         self.idle.set_minutes(self.ctx.practice.settings.auto_lock_minutes)
@@ -315,7 +334,9 @@ class MainWindow(QMainWindow):
                 dialog.show()
             self._hidden_dialogs = []
         else:
-            self._hidden_dialogs = [w for w in _open_dialogs()]
+            self._hidden_dialogs = [  # dialogs and the call window too
+                w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not self
+            ]
             for dialog in self._hidden_dialogs:
                 dialog.hide()
             self.screen_stack.setCurrentWidget(self.cover)
@@ -331,21 +352,27 @@ class MainWindow(QMainWindow):
         self._backup_timer.stop()
         self.note_editor.close_note()
         self._locked = True
+        self.video.shutdown()  # records the call's end while the vault is still open
         for dialog in _open_dialogs() + self._hidden_dialogs:
             if isinstance(dialog, QDialog):
                 dialog.reject()
             dialog.close()
         self._hidden_dialogs = []
-        self.video.shutdown()
         for page in self.pages:
             page.clear_phi()
         self.statusBar().clearMessage()
         self._on_lock()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+    def prepare_quit(self) -> None:
+        """Before the app quits (and takes its on-quit backup): save the open draft, end a live
+        call (recorded while the vault is open), cancel a backup started from the page."""
         if not self._locked:
             self.note_editor.close_note()
             self.video.shutdown()
+            self.backups_page.cancel()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        self.prepare_quit()
         super().closeEvent(event)
 
 

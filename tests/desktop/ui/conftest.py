@@ -33,6 +33,7 @@ from desktop.ui.qt import (
     QAbstractItemView,
     QApplication,
     QComboBox,
+    QEvent,
     QLabel,
     QLineEdit,
     QModelIndex,
@@ -133,7 +134,10 @@ def _item_view_texts(view: QAbstractItemView) -> list[str]:
 
 def all_widget_text() -> str:
     """Every text any live widget of the application holds: titles, labels, fields, buttons,
-    editors, combo boxes and the models behind item views (shown or not)."""
+    editors, combo boxes and the models behind item views (shown or not). Widgets already
+    scheduled for deletion (``deleteLater``: closed windows, earlier tests' windows) are deleted
+    first, as the next turn of the event loop would."""
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     found: list[str] = []
     for widget in QApplication.allWidgets():
         found.append(widget.windowTitle())

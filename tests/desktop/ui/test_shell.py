@@ -124,3 +124,17 @@ def test_no_phi_in_widgets_after_lock(
     main_window.lock()
     assert not practice.is_open
     assert "Zebulon" not in widget_text()
+
+
+def test_privacy_screen_hides_other_windows_too(qtbot: QtBot, main_window: MainWindow) -> None:
+    """The call window is a window of its own: the privacy screen hides it with the rest."""
+    from desktop.ui.qt import QWidget
+
+    other = QWidget()
+    other.setWindowTitle("Quietroom - video session")
+    qtbot.addWidget(other)
+    other.show()
+    main_window.toggle_privacy()
+    assert not other.isVisible()
+    main_window.toggle_privacy()
+    assert other.isVisible()
