@@ -149,15 +149,30 @@ def peak_rss_mib() -> float:
 
 
 def rss_main(folder: Path, client_id: str, note_id: str) -> None:
+    """The desktop app as the therapist has it: the main window (offscreen) on the unlocked
+    vault, the client page of a 400-note client, then a note in the editor, then a search."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from desktop.ui.main_window import MainWindow
+    from desktop.ui.qt import QApplication
+
+    app = QApplication([])
     practice = Practice.unlock(
         folder / "vault", PASSPHRASE,
         options=VaultOptions(actor=AUTHOR, state_dir=folder / "state"),
     )  # fmt: skip
-    practice.open_client(client_id)
-    practice.open_note(note_id)
-    practice.search("sleep")
+    window = MainWindow(practice, folder / "vault", practice.lock)
+    window.show()
+    window.open_client(client_id)
+    app.processEvents()
+    window.open_note(note_id)
+    app.processEvents()
+    window.show_search("sleep")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the search runs on the thread pool
+        app.processEvents()
+        time.sleep(0.02)
     peak = peak_rss_mib()
-    practice.lock()
+    window.lock()
     print(json.dumps({"peak_mib": peak}))
 
 
@@ -258,8 +273,9 @@ def main(clients: int, notes: int) -> None:
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     print(
-        f"memory: peak RSS, fresh process, vault unlocked, a client and a note open, one "
-        f"search: {json.loads(out)['peak_mib']:.0f} MiB   (target <= 400 MB)"
+        f"memory: peak RSS of the app (fresh process, main window, vault unlocked, the client "
+        f"page, a note in the editor, one search): {json.loads(out)['peak_mib']:.0f} MiB   "
+        "(target <= 400 MB)"
     )
     shutil.rmtree(folder, ignore_errors=True)
 
