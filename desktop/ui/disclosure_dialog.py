@@ -61,6 +61,9 @@ def ask_save_path(parent: QWidget, suggested: str, on_chosen: PathCallback) -> N
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
     dialog.setNameFilter("PDF documents (*.pdf)")
     dialog.setDefaultSuffix("pdf")
+    # Qt's own dialog, not the platform's: GTK and Windows file pickers add what they save to the
+    # OS "recent files" list, and a disclosure's file name may name a client.
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
     dialog.setDirectory(str(_documents_folder()))
     dialog.selectFile(suggested)
     chosen: list[Path] = []
