@@ -28,6 +28,7 @@ from desktop.ui.local_media import Device, LocalMedia
 from desktop.ui.qr import qr_pixmap
 from desktop.ui.qt import (
     QCloseEvent,
+    QColor,
     QComboBox,
     QFont,
     QFontDatabase,
@@ -37,6 +38,7 @@ from desktop.ui.qt import (
     QKeySequence,
     QLabel,
     QLineEdit,
+    QPalette,
     QPlainTextEdit,
     QPushButton,
     QResizeEvent,
@@ -163,6 +165,9 @@ class CallWindow(QWidget):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(TITLE)
+        # The call window has its own calm light look (its style sheet sets light backgrounds),
+        # so it takes a light palette too: dark text on those panels under a dark system theme.
+        self.setPalette(QPalette(QColor("#f4f1ec")))
         self.setStyleSheet(STYLE)
         self._clock = clock
         self.media = media if media is not None else LocalMedia(parent=self)

@@ -138,3 +138,48 @@ def test_privacy_screen_hides_other_windows_too(qtbot: QtBot, main_window: MainW
     assert not other.isVisible()
     main_window.toggle_privacy()
     assert other.isVisible()
+
+
+def _dark_palette() -> Any:
+    from desktop.ui.qt import QColor, QPalette
+
+    palette = QPalette()
+    for role, colour in [
+        (QPalette.ColorRole.Window, "#2b2b2e"), (QPalette.ColorRole.WindowText, "#e8e8e8"),
+        (QPalette.ColorRole.Base, "#1f1f22"), (QPalette.ColorRole.AlternateBase, "#29292d"),
+        (QPalette.ColorRole.Text, "#e8e8e8"), (QPalette.ColorRole.Button, "#3a3a3e"),
+        (QPalette.ColorRole.ButtonText, "#e8e8e8"), (QPalette.ColorRole.Highlight, "#3d7bd9"),
+        (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.Mid, "#555555"),
+    ]:  # fmt: skip
+        palette.setColor(role, QColor(colour))
+    return palette
+
+
+def test_follows_a_dark_system_palette(
+    qtbot: QtBot, practice: Practice, tmp_path: Any, screenshot_dir: Any
+) -> None:
+    """Colours come from the palette: under a dark scheme the pages are dark with light text."""
+    from desktop.ui.qt import QApplication
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    before = app.palette()
+    app.setPalette(_dark_palette())
+    try:
+        client_id = add_client(practice, "Dana Fernhollow")
+        window = MainWindow(practice, tmp_path / "vault", practice.lock)
+        qtbot.addWidget(window)
+        window.resize(1180, 760)
+        window.show()
+        window.open_client(client_id)
+        image = window.grab().toImage()
+        background = image.pixelColor(700, 600)  # empty page area
+        assert background.lightness() < 80
+        name = window.client_page.findChildren(type(window.unlock_notice))
+        heading = next(label for label in name if label.text() == "Dana Fernhollow")
+        assert heading.palette().color(heading.foregroundRole()).lightness() > 180
+        if screenshot_dir is not None:
+            window.grab().save(str(screenshot_dir / "dark-client-page.png"))
+        window.lock()
+    finally:
+        app.setPalette(before)
