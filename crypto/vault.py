@@ -690,14 +690,40 @@ class Vault:
             return integrity_problems(self._require_open())
 
     # ------------------------------------------------------------------ key management
-    def change_passphrase(self, new_passphrase: str, *, kdf: KdfParams | None = None) -> None:
+    def change_passphrase(
+        self,
+        new_passphrase: str,
+        *,
+        kdf: KdfParams | None = None,
+        current_passphrase: str | None = None,
+    ) -> None:
         """Re-wrap the master key under a new passphrase (fresh salt). The database is not
-        re-encrypted, so this is instant apart from the KDF; the old passphrase stops working."""
+        re-encrypted, so this is instant apart from the KDF; the old passphrase stops working.
+
+        With ``current_passphrase`` (the app asks for it, so that a vault left open cannot be
+        taken over), a wrong one raises ``UnlockError``, is audited as a failure and changes
+        nothing."""
         secret = passphrase_bytes(new_passphrase)
         params = kdf or self._header.kdf
         params.check()
         with self._mutex:
             keys = self._require_keys()
+            if current_passphrase is not None:
+                try:
+                    current = unwrap_with_passphrase(
+                        self._header, passphrase_bytes(current_passphrase)
+                    )
+                except (UnlockError, PassphrasePolicyError):
+                    current = b""
+                if current != bytes(keys.master):
+                    self.audit(
+                        AuditAction.PASSPHRASE_CHANGED,
+                        object_type="vault",
+                        object_id=self.vault_id,
+                        outcome=Outcome.FAILURE,
+                        details={"reason": "wrong current passphrase"},
+                    )
+                    raise UnlockError()
             header = replace(self._header, kdf=params, kdf_salt=new_salt())
             kek = derive_key(secret, header.kdf_salt, params)
             header = replace(

@@ -158,9 +158,13 @@ class Practice:
     def is_open(self) -> bool:
         return self._vault.is_open
 
-    def change_passphrase(self, new_passphrase: str) -> None:
+    def change_passphrase(
+        self, new_passphrase: str, *, current_passphrase: str | None = None
+    ) -> None:
+        """New passphrase (instant re-wrap). The app passes ``current_passphrase`` so that an
+        unattended open vault cannot be taken over; a wrong one is audited and refused."""
         check_new_passphrase(new_passphrase)
-        self._vault.change_passphrase(new_passphrase)
+        self._vault.change_passphrase(new_passphrase, current_passphrase=current_passphrase)
 
     def rekey(self, passphrase: str) -> RecoveryKey:
         return self._vault.rekey(passphrase)

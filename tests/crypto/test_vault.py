@@ -411,3 +411,24 @@ def test_unlocked_on_one_thread_locked_on_another_frees_the_vault(
     closer.start()
     closer.join()
     Vault.unlock(vault_dir, "a long passphrase", options=options).lock()
+
+
+def test_change_passphrase_with_a_wrong_current_one_is_refused_and_audited(
+    make_vault: Callable[[], Vault], vault_dir: Path, options: VaultOptions, passphrase: str
+) -> None:
+    vault = make_vault()
+    header_before = (vault_dir / HEADER_NAME).read_bytes()
+    for wrong in ("not the passphrase", ""):
+        with pytest.raises(UnlockError):
+            vault.change_passphrase("a brand new passphrase", current_passphrase=wrong)
+    failures = [
+        e for e in vault.audit_entries()
+        if e.action == AuditAction.PASSPHRASE_CHANGED and e.outcome == "failure"
+    ]  # fmt: skip
+    assert len(failures) == 2
+    after = json.loads((vault_dir / HEADER_NAME).read_bytes())
+    before = json.loads(header_before)
+    assert after["wrapped"] == before["wrapped"]  # nothing re-wrapped
+    vault.change_passphrase("a brand new passphrase", current_passphrase=passphrase)
+    vault.lock()
+    Vault.unlock(vault_dir, "a brand new passphrase", options=options).lock()
