@@ -300,6 +300,8 @@ class NoteEditorPage(Page):
         self.history.setAccessibleName("History")
         self.history.setToolTip("The original and every linked entry; Enter opens one")
         self.history.setSpacing(2)
+        self.history.setWordWrap(True)  # a long reason wraps instead of scrolling sideways
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history.itemActivated.connect(self._history_activated)
         history_title.setBuddy(self.history)
         side.addWidget(self.history, 1)
@@ -548,7 +550,7 @@ class NoteEditorPage(Page):
         lines = [f"{number}. {kind}{late}", when, entry.author]
         if entry.reason:
             first_line = entry.reason.splitlines()[0]
-            reason = first_line if len(first_line) <= 34 else first_line[:33] + "…"
+            reason = first_line if len(first_line) <= 120 else first_line[:119] + "…"
             lines.append(f"Reason: {reason}")
         return "\n".join(lines)
 
