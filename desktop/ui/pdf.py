@@ -9,15 +9,13 @@ then replaces it, so a failure never leaves half a record behind."""
 
 from __future__ import annotations
 
-import contextlib
 import html
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from desktop.core.disclosure import Document
+from desktop.ui.files import replacing
 from desktop.ui.qt import (
     QColor,
     QFont,
@@ -187,25 +185,15 @@ def write_pdf(
 ) -> int:
     """Write ``document`` to ``path`` as a PDF, atomically; returns the number of pages."""
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)  # created 0600: the record is readable by this user only until it is moved
-    temp = Path(name)
-    try:
-        writer = QPdfWriter(str(temp))
+    with replacing(path) as temporary:
+        writer = QPdfWriter(str(temporary))
         writer.setResolution(DPI)
         writer.setTitle(PDF_TITLE)
         writer.setCreator("Quietroom")
         writer.setPageSize(QPageSize(page_size or page_size_for()))
         writer.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
         pages = _paint(writer, document, letterhead)
-        del writer
-        with temp.open("rb+") as done:
-            os.fsync(done.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise
+        del writer  # finishes the file
     return pages
 
 

@@ -3,10 +3,9 @@ with what the key is for and how to keep it."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from desktop.ui.files import replacing
 from desktop.ui.qt import (
     QFont,
     QFontDatabase,
@@ -78,12 +77,8 @@ def paint_sheet(painter: QPainter, page: QRectF, key: str, therapist: str, creat
 def save_pdf(path: Path, key: str, therapist: str, created: str) -> None:
     """Write the sheet to ``path`` atomically (a temporary file beside it, then a rename), so a
     failed write leaves nothing half-written."""
-    path = Path(path)
-    fd, temp_name = tempfile.mkstemp(prefix=".recovery-", suffix=".pdf", dir=path.parent)
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
-        writer = QPdfWriter(str(temp))
+    with replacing(Path(path)) as temporary:
+        writer = QPdfWriter(str(temporary))
         writer.setTitle("Quietroom recovery key")
         writer.setCreator("Quietroom")
         writer.setPageLayout(_page_layout())
@@ -94,9 +89,6 @@ def save_pdf(path: Path, key: str, therapist: str, created: str) -> None:
                         key, therapist, created)  # fmt: skip
         finally:
             painter.end()
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def print_sheet(printer: QPrinter, key: str, therapist: str, created: str) -> None:

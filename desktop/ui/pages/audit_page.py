@@ -9,9 +9,6 @@ one ``audit.viewed`` entry per click; the outcome filter works on the rows alrea
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +18,7 @@ from desktop.core.audit_view import ACTIONS, MAX_ROWS, AuditFilter, AuditRecord
 from desktop.core.practice import AuditIntegrityError, Practice
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
+from desktop.ui.files import replacing
 from desktop.ui.pages.base import Page
 from desktop.ui.qt import (
     QAbstractItemView,
@@ -77,17 +75,8 @@ def export_format(target: Path) -> ExportFormat:
 def write_export(practice: Practice, target: Path, fmt: ExportFormat) -> int:
     """Write the whole log to ``target`` atomically: a private temporary file next to it, synced,
     then renamed over it. Returns the number of entries (the export is audited by the vault)."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            count = practice.export_audit(out, fmt)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with replacing(target) as temporary, temporary.open("w", encoding="utf-8", newline="") as out:
+        count = practice.export_audit(out, fmt)
     return count
 
 
