@@ -10,10 +10,15 @@ returns.
 Plain ``http`` is only good for this computer: browsers give the camera to ``http`` pages only on
 ``localhost``/``127.0.0.1``, and invitation links refuse ``http`` for any other host. A relay that
 other machines can reach needs a TLS certificate (``tls_cert``/``tls_key``); without one, a
-non-loopback address is refused before anything listens. Reaching clients across the internet is
-what a hosted relay is for (docs/deploy.md).
+non-loopback address is refused before anything listens. :meth:`LocalRelay.on_network` is the
+"same network" mode: this machine's LAN address and a short-lived self-signed certificate made at
+each start (``telehealth.self_signed``), which the client's browser warns about. Reaching clients
+across the internet, or serving a page nobody on the network can tamper with, is what a hosted
+relay with a real certificate is for (docs/deploy.md).
 
-The relay logs nothing that identifies a call (see ``relay.py``) and writes nothing to disk.
+The relay logs nothing that identifies a call (see ``relay.py``). The only files it writes are
+the self-signed certificate and its key in "same network" mode (mode 0600, in a private temporary
+folder removed on :meth:`stop` unless the caller names a folder); they hold no client data.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import shutil
 import socket
+import ssl
+import tempfile
 import threading
 from pathlib import Path
 from typing import Final
@@ -30,6 +38,7 @@ from telehealth.errors import RelayConfigError
 from telehealth.ice import IceConfig
 from telehealth.invite import relay_origin
 from telehealth.relay import DEFAULT_STATIC_DIR, RelayLimits, RelayServer, start_relay
+from telehealth.self_signed import SelfSignedCert, make_self_signed
 
 LOOPBACK: Final = "127.0.0.1"
 # A documentation address (RFC 5737): "connecting" a UDP socket to it sends nothing, it only
@@ -66,7 +75,11 @@ def is_loopback(host: str) -> bool:
 class LocalRelay:
     """A relay on its own thread and loop. ``start()`` returns once it listens; ``origin`` is
     what invitations use (``http://127.0.0.1:<port>``); ``stop()`` closes every socket, frees the
-    port and ends the thread. Both may be called more than once; call them from one thread."""
+    port and ends the thread. Both may be called more than once; call them from one thread.
+
+    With ``self_signed=True`` each ``start()`` makes a new self-signed certificate for the
+    advertised address (see :attr:`certificate`) in ``cert_dir``, or in a private temporary
+    folder that ``stop()`` deletes when ``cert_dir`` is ``None``."""
 
     def __init__(
         self,
@@ -79,7 +92,11 @@ class LocalRelay:
         ice_config: IceConfig | Path | str | None = None,
         limits: RelayLimits | None = None,
         timeout: float = 10.0,
+        self_signed: bool = False,
+        cert_dir: Path | None = None,
     ) -> None:
+        if self_signed and (tls_cert is not None or tls_key is not None):
+            raise RelayConfigError("give a TLS certificate or ask for a self-signed one, not both")
         self.host = host
         self.requested_port = port
         self.static_dir = static_dir
@@ -88,10 +105,38 @@ class LocalRelay:
         self.ice_config = ice_config
         self.limits = limits
         self.timeout = timeout
+        self.self_signed = self_signed
+        self.cert_dir = cert_dir
+        self._certificate: SelfSignedCert | None = None
+        self._temporary_dir: Path | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: RelayServer | None = None
         self._origin: str | None = None
+
+    @classmethod
+    def on_network(
+        cls,
+        cert_dir: Path | None = None,
+        *,
+        static_dir: Path | None = DEFAULT_STATIC_DIR,
+        port: int = 0,
+        ice_config: IceConfig | Path | str | None = None,
+        limits: RelayLimits | None = None,
+        timeout: float = 10.0,
+    ) -> LocalRelay:
+        """The "same network" mode: listen on this machine's LAN address (:func:`lan_address`,
+        ``127.0.0.1`` when there is no network) over https, with a self-signed certificate."""
+        return cls(
+            lan_address(),
+            port,
+            static_dir=static_dir,
+            ice_config=ice_config,
+            limits=limits,
+            timeout=timeout,
+            self_signed=True,
+            cert_dir=cert_dir,
+        )
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -113,8 +158,43 @@ class LocalRelay:
             raise RuntimeError("the relay is not running")
         return self._origin
 
+    @property
+    def certificate(self) -> SelfSignedCert | None:
+        """The self-signed certificate in use (``self_signed`` mode, while running)."""
+        return self._certificate
+
+    @property
+    def on_loopback(self) -> bool:
+        """Only this computer can reach it (``127.0.0.1``, ``localhost``)."""
+        return is_loopback(self._advertised_host())
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """For this app's own connections to the relay: a TLS context that trusts exactly the
+        self-signed certificate (``None`` when not in ``self_signed`` mode or not running)."""
+        if self._certificate is None:
+            return None
+        return ssl.create_default_context(cafile=str(self._certificate.cert_path))
+
     def _advertised_host(self) -> str:
         return lan_address() if self.host in _ANY else self.host
+
+    def _make_certificate(self) -> tuple[Path, Path]:
+        try:
+            folder = self.cert_dir
+            if folder is None:  # mkdtemp: mode 0700, a new name each time
+                folder = self._temporary_dir = Path(tempfile.mkdtemp(prefix="quietroom-relay-"))
+            self._certificate = make_self_signed(folder, self._advertised_host())
+        except (OSError, ValueError) as exc:
+            self._forget_certificate()
+            raise RelayConfigError("cannot write the relay's self-signed certificate") from exc
+        return self._certificate.cert_path, self._certificate.key_path
+
+    def _forget_certificate(self) -> None:
+        """Drop the certificate; delete its temporary folder (a caller's folder is left alone)."""
+        folder, self._temporary_dir = self._temporary_dir, None
+        self._certificate = None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     # -- start and stop -----------------------------------------------------------------------
 
@@ -124,7 +204,10 @@ class LocalRelay:
         TLS, an unusable certificate, an address or port that cannot be used)."""
         if self._server is not None:
             return self.origin
-        tls = self.tls_cert is not None or self.tls_key is not None
+        tls_cert, tls_key = self.tls_cert, self.tls_key
+        if self.self_signed:
+            tls_cert, tls_key = self._make_certificate()
+        tls = tls_cert is not None or tls_key is not None
         if not tls and not is_loopback(self._advertised_host()):
             raise RelayConfigError(
                 "a relay that other computers can reach needs a TLS certificate and key: "
@@ -137,8 +220,8 @@ class LocalRelay:
             start_relay(
                 self.host,
                 self.requested_port,
-                tls_cert=self.tls_cert,
-                tls_key=self.tls_key,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
                 ice_config=self.ice_config,
                 static_dir=self.static_dir,
                 limits=self.limits,
@@ -150,6 +233,7 @@ class LocalRelay:
         except BaseException as exc:
             future.cancel()
             self._end_loop(loop, thread)
+            self._forget_certificate()
             if isinstance(exc, OSError):
                 reason = exc.strerror or "the address is not available"
                 raise RelayConfigError(
@@ -174,6 +258,7 @@ class LocalRelay:
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(server.stop(), loop).result(self.timeout)
         self._end_loop(loop, thread)
+        self._forget_certificate()
 
     def _end_loop(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
         async def cancel_the_rest() -> None:

@@ -1,5 +1,5 @@
 """Domain settings kept inside the vault (never in QSettings): late-entry threshold, auto-lock
-time, retention period, and how the therapist signs."""
+time, retention period, how the therapist signs, and where video sessions are relayed."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ _RANGES = {
     "retention_years": (0, 100),
 }
 MAX_TEXT = 200
+_FLAGS = frozenset({"local_relay_network"})  # on/off settings, audited with their new value
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class PracticeSettings:
     # Video sessions: "" runs a relay inside the app on this machine; otherwise a hosted relay's
     # https:// address (http:// only for this machine: the browser needs a secure context).
     relay_url: str = ""
+    # With relay_url empty: False (the safe default) lets only this computer reach the in-app
+    # relay (http://127.0.0.1); True lets clients on this network join over https with a
+    # self-signed certificate, which their browser warns about (docs/telehealth.md).
+    local_relay_network: bool = False
 
     def check(self) -> PracticeSettings:
         for name, (low, high) in _RANGES.items():
@@ -43,6 +48,8 @@ class PracticeSettings:
             raise SettingsError(
                 "relay address must be https://host[:port] (http:// only for localhost)"
             )
+        if not isinstance(self.local_relay_network, bool):
+            raise SettingsError("local relay network must be true or false")
         return self
 
     def author(self, fallback: str) -> str:
@@ -95,6 +102,6 @@ def save_settings(vault: Vault, settings: PracticeSettings) -> PracticeSettings:
             [(k, json.dumps(after[k])) for k in changed],
         )
         details: dict[str, str | int | bool | None] = {"changed": ",".join(changed)}
-        details.update({k: after[k] for k in changed if k in _RANGES})
+        details.update({k: after[k] for k in changed if k in _RANGES or k in _FLAGS})
         tx.audit(AuditAction.SETTINGS_CHANGED, object_type="settings", details=details)
     return settings

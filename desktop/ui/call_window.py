@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from typing import Final
@@ -161,8 +162,14 @@ class CallWindow(QWidget):
         connect_timeout: float = 30.0,
         stats_interval: float | None = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        ssl_context: ssl.SSLContext | None = None,
+        relay_note: str = "",
         parent: QWidget | None = None,
     ) -> None:
+        """``ssl_context`` verifies an https relay (default: the system's CAs; the in-app relay's
+        self-signed certificate needs its own); ``relay_note`` is a line under the controls about
+        the relay (the certificate warning the client will see), shown until the call connects;
+        never client data."""
         super().__init__(parent)
         self.setWindowTitle(TITLE)
         # The call window has its own calm light look (its style sheet sets light backgrounds),
@@ -180,6 +187,7 @@ class CallWindow(QWidget):
             ice_servers=ice_servers,
             connect_timeout=connect_timeout,
             stats_interval=stats_interval,
+            ssl_context=ssl_context,
         )
         self.state = CallState.IDLE
         self.client_name: str | None = None
@@ -198,6 +206,7 @@ class CallWindow(QWidget):
         self._elapsed_timer.setInterval(1000)
         self._elapsed_timer.timeout.connect(self._tick)
 
+        self._relay_note = relay_note
         self._build(invite.link)
         self._connect_bridge()
         self._fill_devices()
@@ -265,6 +274,13 @@ class CallWindow(QWidget):
         left.addWidget(self.stage, 1)
         left.addLayout(self._controls())
         left.addLayout(self._device_row())
+        # About the relay (the certificate warning the client will see), until the call connects;
+        # under the controls, where the width keeps it to a line or two.
+        self.relay_note = plain_label(self._relay_note, name="About the connection")
+        self.relay_note.setObjectName("relayNote")
+        self.relay_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.relay_note.setVisible(bool(self._relay_note))
+        left.addWidget(self.relay_note)
         self.device_note = plain_label("", name="Device status")
         self.device_note.hide()
         left.addWidget(self.device_note)
@@ -609,6 +625,7 @@ class CallWindow(QWidget):
                 self._elapsed_timer.start()
                 self._tick()
                 self.invite_panel.hide()
+                self.relay_note.hide()
                 self.call_started.emit()
         elif state is CallState.RECONNECTING:
             self._set_status(f"The connection to {name} dropped. Reconnecting...")
@@ -726,6 +743,7 @@ class CallWindow(QWidget):
         self.waiting_banner.hide()
         self.error_banner.hide()
         self.device_note.hide()
+        self.relay_note.hide()
         self.invite_panel.hide()
         # The invitation is spent: the link and its QR code leave the window too.
         self.link_field.clear()

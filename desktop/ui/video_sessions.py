@@ -5,10 +5,13 @@
 1. asks the facade whether the appointment may have a video session (it exists, its modality is
    video, it is not cancelled, the client is not archived); if not, says why in the status bar;
 2. picks the relay: the practice's ``relay_url`` setting, or, when that is empty, a relay run
-   inside the app (:class:`telehealth.local_relay.LocalRelay`, started once, on first use, on
-   127.0.0.1 and a free port, serving the client's page);
+   inside the app (:class:`telehealth.local_relay.LocalRelay`, started once, on first use, on a
+   free port, serving the client's page): on 127.0.0.1 (this computer only, the default), or,
+   with the ``local_relay_network`` setting, on this machine's LAN address over https with a
+   self-signed certificate made for the occasion;
 3. makes the invitation (audited ``call.invite_created``) and opens the :class:`CallWindow`, which
-   shows the link with Copy and a QR code;
+   shows the link with Copy and a QR code (and, for the self-signed certificate, a line on the
+   warning the client's browser will show and the certificate's fingerprint);
 4. records each step the window reports through the facade (admitted, declined, started,
    verified, codes differed, ended with the duration), holds auto-lock while the call is live,
    and, when a call that connected ends, offers (without blocking anything) to write the progress
@@ -75,8 +78,10 @@ class VideoSessions:
 
     Settings a test (or a later preference) may change before ``start``: ``ice_servers`` (``None``
     asks the relay), ``media`` (a factory for the camera and microphone; ``None`` uses the
-    devices), ``local_host`` (where the in-app relay listens), ``static_dir`` (the client page it
-    serves) and ``connect_timeout``.
+    devices), ``local_host`` (where the in-app relay listens when only this computer may reach
+    it), ``network_cert_dir`` (where the "same network" relay writes its self-signed certificate;
+    ``None``: a private temporary folder deleted when the relay stops), ``static_dir`` (the client
+    page it serves) and ``connect_timeout``.
     """
 
     def __init__(self, ctx: UiContext) -> None:
@@ -84,6 +89,7 @@ class VideoSessions:
         self.ice_servers: Sequence[IceServer] | None = None
         self.media: Callable[[], LocalMedia] | None = None
         self.local_host = LOOPBACK
+        self.network_cert_dir: Path | None = None
         self.static_dir: Path | None = DEFAULT_STATIC_DIR
         self.connect_timeout = 30.0
         self.local_relay: LocalRelay | None = None
@@ -119,7 +125,8 @@ class VideoSessions:
             self.ctx.nav.notify(_explain(exc))
             return
         try:
-            invite = new_invite(self._relay_origin())
+            origin, local = self._relay()
+            invite = new_invite(origin)
         except TelehealthError as exc:
             self.ctx.nav.notify(f"The video session could not start: {exc}.")
             return
@@ -136,7 +143,11 @@ class VideoSessions:
             media=self.media() if self.media is not None else None,
             ice_servers=self.ice_servers,
             connect_timeout=self.connect_timeout,
+            ssl_context=local.client_ssl_context() if local is not None else None,
+            relay_note=self._relay_note(local),
         )
+        if local is not None and local.certificate is not None:
+            window.relay_note.setToolTip(f"SHA-256 fingerprint: {local.certificate.fingerprint}")
         call = _Call(session_id, window)
         self._call = call
         window.client_admitted.connect(partial(self._on_admitted, call))
@@ -149,20 +160,50 @@ class VideoSessions:
         window.show()
         window.start()
 
-    def _relay_origin(self) -> str:
-        """The hosted relay from the settings, else the in-app relay (started on first use)."""
+    def _relay(self) -> tuple[str, LocalRelay | None]:
+        """The hosted relay from the settings, else the in-app relay (started on first use, and
+        started again if the "same network" setting changed since): its origin, and the in-app
+        relay when that is the one."""
+        settings = self.ctx.practice.settings
         hosted = self.ctx.relay_url() if self.ctx.relay_url is not None else ""
-        hosted = hosted or self.ctx.practice.settings.relay_url
+        hosted = hosted or settings.relay_url
         if hosted:
-            return hosted
-        if self.local_relay is None or not self.local_relay.running:
-            self.local_relay = LocalRelay(self.local_host, static_dir=self.static_dir)
+            return hosted, None
+        network = settings.local_relay_network
+        relay = self.local_relay
+        if relay is not None and relay.running and relay.self_signed != network:
+            self.local_relay = None  # no call is open (start checked): nothing uses it
+            relay.stop()
+            relay = None
+        if relay is None or not relay.running:
+            relay = (
+                LocalRelay.on_network(self.network_cert_dir, static_dir=self.static_dir)
+                if network
+                else LocalRelay(self.local_host, static_dir=self.static_dir)
+            )
+            self.local_relay = relay
             try:
-                self.local_relay.start()
+                relay.start()
             except TelehealthError:
                 self.local_relay = None
                 raise
-        return self.local_relay.origin
+        return relay.origin, relay
+
+    @staticmethod
+    def _relay_note(relay: LocalRelay | None) -> str:
+        """The call window's line about the in-app relay's self-signed certificate (no client
+        data: only the certificate's fingerprint)."""
+        certificate = relay.certificate if relay is not None else None
+        if relay is None or certificate is None:
+            return ""
+        if relay.on_loopback:
+            return "No local network was found: this link works on this computer only."
+        return (
+            "Clients on this network can join. Their browser will warn that the connection is "
+            "not private, because Quietroom made its own certificate for this computer. To check "
+            "it is this one, its SHA-256 fingerprint starts with "
+            f"{certificate.short_fingerprint()}."
+        )
 
     @staticmethod
     def _bring_forward(window: QWidget) -> None:

@@ -1,6 +1,6 @@
 """Settings kept inside the vault (never QSettings): how notes are signed, auto-lock, late
-entries, retention, the video-session relay; the therapist's own note templates; and changing
-the passphrase."""
+entries, retention, the video-session relay (a hosted one, or the one inside the app for this
+computer or this network); the therapist's own note templates; and changing the passphrase."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.pages.base import Page
 from desktop.ui.qt import (
+    QCheckBox,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -151,6 +152,15 @@ class SettingsPage(Page):
         self.relay_error = error_label()
         self.relay_error.setAccessibleName("Relay address problem")
         layout.addWidget(self.relay_error)
+        self.network_check = QCheckBox("Let clients on this &network join")
+        self.network_check.setAccessibleName("Let clients on this network join")
+        layout.addWidget(self.network_check)
+        layout.addWidget(
+            _hint(
+                "Self-signed certificate: their browser will show a warning. Off, only this "
+                "computer can open the link. A hosted relay is better for real sessions."
+            )
+        )
         return box
 
     def _templates_box(self) -> QGroupBox:
@@ -254,6 +264,7 @@ class SettingsPage(Page):
         self.late_hours.setValue(settings.late_entry_hours)
         self.retention.setValue(settings.retention_years)
         self.relay_field.setText(settings.relay_url)
+        self.network_check.setChecked(settings.local_relay_network)
         for label in (self.error, self.relay_error):
             label.hide()
         self.refresh_templates()
@@ -269,6 +280,7 @@ class SettingsPage(Page):
             late_entry_hours=self.late_hours.value(),
             retention_years=self.retention.value(),
             relay_url=self.relay_field.text().strip(),
+            local_relay_network=self.network_check.isChecked(),
         )
         self.error.hide()
         self.relay_error.hide()

@@ -10,6 +10,7 @@ import concurrent.futures
 import fractions
 import math
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -274,8 +275,9 @@ def peak(chunk: PcmChunk) -> int:
 class ClientStandIn:
     """The client's page in Python: sealed signalling over the relay, an answering CallEngine."""
 
-    def __init__(self, invite: Invite) -> None:
+    def __init__(self, invite: Invite, ssl_context: ssl.SSLContext | None = None) -> None:
         self.invite = invite
+        self.ssl_context = ssl_context  # for an https relay whose certificate is self-signed
         key = invite.keys.signalling_key
         self.sealer = Sealer("client", key)
         self.opener = Opener("therapist", key)
@@ -332,7 +334,10 @@ class ClientStandIn:
 
     async def _join(self, name: str) -> protocol.Message:
         self.http = aiohttp.ClientSession()
-        self.ws = await self.http.ws_connect(self.invite.websocket_url())
+        self.ws = await self.http.ws_connect(
+            self.invite.websocket_url(),
+            ssl=self.ssl_context if self.ssl_context is not None else True,
+        )
         while True:  # the relay drops what is sent while alone: wait for the therapist
             msg = await self.ws.receive(timeout=10)
             peers = parse_presence_notice(msg.data)
@@ -402,11 +407,11 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[[Invite], ClientStandIn]]:
+def make_client() -> Iterator[Callable[..., ClientStandIn]]:
     clients: list[ClientStandIn] = []
 
-    def make(invite: Invite) -> ClientStandIn:
-        clients.append(ClientStandIn(invite))
+    def make(invite: Invite, ssl_context: ssl.SSLContext | None = None) -> ClientStandIn:
+        clients.append(ClientStandIn(invite, ssl_context))
         return clients[-1]
 
     try:

@@ -1,6 +1,7 @@
 """The settings page, driven like a person: auto-lock takes effect on save, a bad relay address
-is refused inline and nothing is saved, own templates are created, edited and archived through
-the dialog, built-ins stay read-only, and the passphrase can be changed."""
+is refused inline and nothing is saved, the in-app relay can be opened to this network, own
+templates are created, edited and archived through the dialog, built-ins stay read-only, and the
+passphrase can be changed."""
 
 from __future__ import annotations
 
@@ -104,6 +105,36 @@ def test_a_bad_relay_address_is_refused_inline_and_nothing_is_saved(
     page.relay_field.clear()  # empty: the relay runs inside the app again
     click(qtbot, page.save_button)
     assert practice.settings.relay_url == ""
+
+
+def test_letting_clients_on_this_network_join(
+    qtbot: QtBot, main_window: MainWindow, practice: Practice
+) -> None:
+    """The in-app relay's "same network" checkbox: off by default, saved with the rest, shown
+    again as stored, and an unsaved tick is dropped when coming back."""
+    page = open_settings(main_window)
+    check = page.network_check
+    assert not check.isChecked() and practice.settings.local_relay_network is False
+    assert check.accessibleName() == "Let clients on this network join"
+    check.setFocus()
+    qtbot.keyClick(check, Qt.Key.Key_Space)  # ticked from the keyboard, as a person would
+    assert check.isChecked()
+    assert practice.settings.local_relay_network is False  # not before Save
+    click(qtbot, page.save_button)
+    assert practice.settings.local_relay_network is True
+    assert main_window.statusBar().currentMessage() == "Settings saved"
+    changed = [e for e in practice.audit_entries() if e.action == "settings.changed"][-1]
+    assert changed.details_dict() == {"changed": "local_relay_network", "local_relay_network": True}
+
+    main_window.show_clients()
+    assert open_settings(main_window).network_check.isChecked()  # shown as stored
+
+    qtbot.keyClick(check, Qt.Key.Key_Space)
+    main_window.show_clients()  # unsaved: dropped
+    assert open_settings(main_window).network_check.isChecked()
+    check.setChecked(False)
+    click(qtbot, page.save_button)
+    assert practice.settings.local_relay_network is False
 
 
 def test_unsaved_edits_are_dropped_when_coming_back(

@@ -1,18 +1,23 @@
 """Starting a video session from an appointment, against a real call: the main window's
 VideoSessions starts the in-app relay on 127.0.0.1, opens the call window, and a Python stand-in
 for the client's page (conftest's ClientStandIn) joins through it. The audit trail, auto-lock, the
-note offered afterwards, the window titles and lock during a call are checked on the way."""
+note offered afterwards, the window titles and lock during a call are checked on the way; and the
+"same network" mode (https on this machine's LAN address with a self-signed certificate)."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
+import ssl
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -24,7 +29,7 @@ from desktop.ui.local_media import LocalMedia
 from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import QApplication, Qt
 from desktop.ui.video_sessions import VideoSessions
-from telehealth import protocol
+from telehealth import local_relay, protocol
 from telehealth.invite import parse_invite_link
 from telehealth.lifecycle import CallState
 
@@ -423,3 +428,118 @@ def test_closing_the_call_window_ends_the_call_and_the_note_can_wait(
     fake_clock.advance(5 * 60 + 1)  # auto-lock is back
     main_window.idle.check()
     assert not practice.is_open
+
+
+def https_status(url: str, cafile: Path) -> int:
+    """GET over https from a client that trusts only that certificate (and checks the host)."""
+    context = ssl.create_default_context(cafile=str(cafile))
+    with urllib.request.urlopen(url, context=context, timeout=5) as response:
+        return int(response.status)
+
+
+def test_the_in_app_relay_for_clients_on_this_network(
+    qtbot: QtBot,
+    main_window: MainWindow,
+    practice: Practice,
+    video: VideoSessions,
+    appointment: Session,
+    make_client: Callable[..., Any],
+    titles: list[str],
+) -> None:
+    """With "Let clients on this network join", the in-app relay listens on this machine's LAN
+    address over https with a self-signed certificate: the link is https://<lan-ip>:<port>, the
+    app's own session and a client trusting that certificate both get through, and the window
+    says what the client's browser will show. Turned off again: back to http://127.0.0.1."""
+    address = local_relay.lan_address()  # this machine's own address (127.0.0.1 without one)
+    practice.update_settings(replace(practice.settings, local_relay_network=True))
+    main_window.start_video_session(appointment.id)
+    window = video.window
+    relay = video.local_relay
+    assert window is not None and relay is not None and relay.running
+    certificate = relay.certificate
+    assert relay.self_signed and certificate is not None
+
+    link = urlsplit(window.link_field.text())
+    assert (link.scheme, link.hostname, link.port) == ("https", address, relay.port)
+    assert link.path == "/j/" and link.fragment
+    invite = parse_invite_link(window.link_field.text())
+    assert invite.relay_origin == relay.origin == f"https://{address}:{relay.port}"
+    # The app's own session joined through TLS, trusting exactly this certificate.
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=10_000)
+    assert https_status(f"{relay.origin}/healthz", certificate.cert_path) == 200
+
+    # The line about the browser warning: the certificate's fingerprint, nothing about anyone.
+    note = window.relay_note.text()
+    assert window.relay_note.isVisibleTo(window)
+    if relay.on_loopback:
+        assert "this computer only" in note
+    else:
+        assert "not private" in note and certificate.short_fingerprint() in note
+        assert len(certificate.short_fingerprint().split()) == 8
+    assert window.relay_note.toolTip() == f"SHA-256 fingerprint: {certificate.fingerprint}"
+
+    # A client on the network (trusting the certificate, as one who clicked through the warning)
+    # knocks; declined here, which is enough to show the room works through this relay.
+    client = make_client(invite, ssl.create_default_context(cafile=str(certificate.cert_path)))
+    with qtbot.waitSignal(window.client_waiting, timeout=10_000):
+        answer = client.join(CLIENT)
+    seen(titles)
+    assert CLIENT not in window.relay_note.text()
+    with qtbot.waitSignal(window.session_finished, timeout=10_000):
+        qtbot.mouseClick(window.decline_button, Qt.MouseButton.LeftButton)
+    assert answer.result(10) == protocol.Decline()
+    assert not window.invite_panel.isVisibleTo(window)  # the link and QR code go,
+    assert not window.relay_note.isVisibleTo(window)  # and the note about the certificate
+    assert all(CLIENT not in t for t in titles)
+
+    # The same relay serves the next session while the setting stays on.
+    main_window.start_video_session(appointment.id)
+    assert video.local_relay is relay and relay.running
+    qtbot.waitUntil(lambda: video.window is not None and video.window.state is CallState.INVITED)
+    video.shutdown()
+    assert not relay.running and relay.certificate is None
+    assert not certificate.cert_path.exists() and not certificate.key_path.exists()
+    assert not certificate.cert_path.parent.exists()  # the private temporary folder
+
+    # Off again: this computer only, plain http on 127.0.0.1, no certificate, no note.
+    practice.update_settings(replace(practice.settings, local_relay_network=False))
+    main_window.start_video_session(appointment.id)
+    window = video.window
+    plain = video.local_relay
+    assert window is not None and plain is not None and plain is not relay
+    assert plain.origin == f"http://127.0.0.1:{plain.port}" and plain.certificate is None
+    assert window.link_field.text().startswith(f"http://127.0.0.1:{plain.port}/j/#")
+    assert not window.relay_note.isVisibleTo(window) and window.relay_note.text() == ""
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=10_000)
+
+
+def test_switching_the_setting_restarts_the_in_app_relay(
+    qtbot: QtBot,
+    main_window: MainWindow,
+    practice: Practice,
+    video: VideoSessions,
+    appointment: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A relay started for this computer gives way to a network one when the setting is turned
+    on between sessions; with no network found, the link is https://127.0.0.1 and the window
+    says it works on this computer only."""
+    main_window.start_video_session(appointment.id)
+    first = video.local_relay
+    window = video.window
+    assert first is not None and first.origin.startswith("http://127.0.0.1:")
+    assert window is not None
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=10_000)
+    with qtbot.waitSignal(window.session_finished, timeout=10_000):
+        window.hang_up()
+
+    monkeypatch.setattr(local_relay, "lan_address", lambda *_: "127.0.0.1")
+    practice.update_settings(replace(practice.settings, local_relay_network=True))
+    main_window.start_video_session(appointment.id)
+    second = video.local_relay
+    window = video.window
+    assert second is not None and second is not first and not first.running
+    assert window is not None and second.certificate is not None
+    assert window.link_field.text().startswith(f"https://127.0.0.1:{second.port}/j/#")
+    assert "this computer only" in window.relay_note.text()
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=10_000)
