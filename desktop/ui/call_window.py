@@ -296,6 +296,12 @@ class CallWindow(QWidget):
         side_widget.setFixedWidth(330)
         side.setContentsMargins(0, 0, 0, 0)
         body.addWidget(side_widget)
+        # Qt sizes a panel by its labels' one-line height; word-wrapped at this width they need
+        # more, and the invitation panel would clip its QR code (which then does not scan).
+        for fixed in (self.invite_panel, self.verification_panel):
+            layout = fixed.layout()
+            if layout is not None:
+                fixed.setMinimumHeight(layout.totalHeightForWidth(330) + 12)
 
     def _controls(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -381,6 +387,7 @@ class CallWindow(QWidget):
 
     def _verification_panel(self) -> QFrame:
         frame, layout = panel("Verification code")
+        self.verification_panel = frame
         self.verification_hint = plain_label(
             "A code appears here once the call connects.", name="Verification hint"
         )

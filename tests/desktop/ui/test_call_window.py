@@ -104,6 +104,9 @@ def test_a_whole_call_from_the_waiting_room_to_hang_up(
     qtbot.mouseClick(window.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == invite.link
     assert window.qr_label.pixmap() is not None and not window.qr_label.pixmap().isNull()
+    window.resize(1120, 700)  # the default size: the whole QR code fits in its panel
+    qtbot.waitUntil(lambda: window.invite_panel.height() >= window.invite_panel.minimumHeight())
+    assert window.invite_panel.rect().contains(window.qr_label.geometry())
     qtbot.waitUntil(lambda: window.self_view.frames_painted > 0, timeout=3000)
     assert window.camera_picker.currentText() == "Test pattern"
 
