@@ -11,6 +11,7 @@ from desktop.core.backup_policy import Trigger
 from desktop.core.backups import BackupService
 from desktop.core.practice import KdfParams, Practice, VaultOptions, vault_exists
 from desktop.ui.background import run_in_background
+from desktop.ui.gc_on_ui_thread import UiThreadCollector
 from desktop.ui.idle_lock import Clock
 from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import QApplication, QTimer, QWidget
@@ -112,6 +113,7 @@ def run(vault_dir: Path) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName("Quietroom")
     app.setApplicationDisplayName("Quietroom")
+    collector = UiThreadCollector()  # noqa: F841 (kept alive by this frame while the app runs)
     controller = AppController(vault_dir)
     controller.start()
     app.aboutToQuit.connect(controller.shutdown)

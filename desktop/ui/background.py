@@ -2,12 +2,17 @@
 
 ``run_in_background(op, on_success, on_failure)`` runs ``op`` on Qt's thread pool and then calls
 exactly one of the two callbacks on the UI thread. Operations never touch widgets.
+
+Every reference the worker takes (the operation and the closure it carries, the result, the
+exception and its traceback) travels back in one list that the UI thread empties: the last
+reference to a page or window captured by an operation must never be dropped on a worker thread,
+where Qt would destroy it in the wrong thread (timers left registered, a crash later).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from desktop.ui.qt import QObject, QRunnable, QThreadPool, Signal
 
@@ -15,26 +20,38 @@ T = TypeVar("T")
 
 
 class _Relay(QObject):
-    succeeded = Signal(object)
-    failed = Signal(object)
+    """Lives on the UI thread for the life of the app; its signal is queued to that thread."""
+
+    done = Signal(object)
 
 
-class _Job(QRunnable, Generic[T]):
-    def __init__(self, op: Callable[[], T], relay: _Relay) -> None:
+class _Job(QRunnable):
+    def __init__(self, box: list[Any], relay: _Relay) -> None:
         super().__init__()
-        self._op = op
+        self._box = box  # [op, on_success, on_failure], then the outcome
         self._relay = relay
 
     def run(self) -> None:
+        box = self._box
         try:
-            result = self._op()
+            box.append((True, box[0]()))
         except Exception as exc:  # every failure goes to the single failure path
-            self._relay.failed.emit(exc)
-        else:
-            self._relay.succeeded.emit(result)
+            box.append((False, exc))
+        self._relay.done.emit(box)
 
 
-_live: set[_Relay] = set()
+def _finish(box: list[Any]) -> None:
+    """On the UI thread: call back, then drop everything the job held."""
+    _op, on_success, on_failure, (ok, value) = box
+    box.clear()
+    try:
+        (on_success if ok else on_failure)(value)
+    finally:
+        if not ok:
+            value.__traceback__ = None  # frames would keep the operation's closure alive
+
+
+_relay: _Relay | None = None
 
 
 def run_in_background(
@@ -42,16 +59,8 @@ def run_in_background(
     on_success: Callable[[T], None],
     on_failure: Callable[[Exception], None],
 ) -> None:
-    relay = _Relay()  # lives on the UI thread: its signals are delivered there (queued)
-    _live.add(relay)
-
-    def done(callback: Callable[[Any], None]) -> Callable[[Any], None]:
-        def finish(value: Any) -> None:
-            _live.discard(relay)
-            callback(value)
-
-        return finish
-
-    relay.succeeded.connect(done(on_success))
-    relay.failed.connect(done(on_failure))
-    QThreadPool.globalInstance().start(_Job(op, relay))
+    global _relay
+    if _relay is None:
+        _relay = _Relay()
+        _relay.done.connect(_finish)
+    QThreadPool.globalInstance().start(_Job([op, on_success, on_failure], _relay))

@@ -8,6 +8,7 @@ import array
 import asyncio
 import concurrent.futures
 import fractions
+import gc
 import math
 import os
 import ssl
@@ -60,6 +61,20 @@ def options(tmp_path: Path) -> VaultOptions:
         actor="user:test", clock=lambda: datetime(2026, 1, 5, 9, tzinfo=UTC),
         state_dir=tmp_path / "state",
     )  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def collect_on_the_ui_thread() -> Iterator[None]:
+    """As the app does (desktop/ui/gc_on_ui_thread.py): no automatic collection, which could
+    run on a worker thread and destroy Qt objects there; collect on this thread after each
+    test instead."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        gc.collect()
+        gc.enable()
 
 
 class FakeClock:

@@ -1,0 +1,30 @@
+"""Python's cyclic garbage collector runs on whichever thread happens to allocate. A reference
+cycle holding a Qt object (a window and a lambda connected to it) collected on a worker thread
+destroys that object in the wrong thread, which Qt does not survive. As Anki does, automatic
+collection is turned off and the UI thread collects on a timer instead."""
+
+from __future__ import annotations
+
+import gc
+
+from desktop.ui.qt import QObject, QTimer
+
+INTERVAL_MS = 5_000
+
+
+class UiThreadCollector(QObject):
+    def __init__(self, interval_ms: int = INTERVAL_MS) -> None:
+        super().__init__()
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.collect)
+        self._timer.start()
+
+    @staticmethod
+    def collect() -> int:
+        return gc.collect()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.enable()

@@ -1,0 +1,69 @@
+"""run_in_background: one callback on the UI thread, and everything the work held is let go on
+the UI thread (a Qt object freed on a worker thread crashed the app later, in a timer)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import ClassVar
+
+from pytestqt.qtbot import QtBot
+
+from desktop.ui.background import run_in_background
+
+
+class Tracked:
+    """Records the thread it is freed on."""
+
+    freed_on: ClassVar[list[str]] = []
+
+    def __del__(self) -> None:
+        Tracked.freed_on.append(threading.current_thread().name)
+
+
+def test_success_is_reported_on_the_ui_thread_and_the_work_freed_there(qtbot: QtBot) -> None:
+    Tracked.freed_on = []
+    seen: list[tuple[object, str]] = []
+
+    def start() -> None:
+        held = Tracked()  # captured by the operation only
+
+        def op() -> Tracked:
+            time.sleep(0.05)  # the UI thread is back in its loop before the worker finishes
+            assert held is not None
+            return Tracked()  # the result is freed on the UI thread too
+
+        run_in_background(
+            op, lambda r: seen.append((r, threading.current_thread().name)), seen.append
+        )
+
+    start()
+    qtbot.waitUntil(lambda: len(seen) == 1, timeout=5000)
+    assert seen[0][1] == threading.main_thread().name
+    seen.clear()
+    qtbot.waitUntil(lambda: len(Tracked.freed_on) == 2, timeout=5000)
+    assert Tracked.freed_on == [threading.main_thread().name] * 2
+
+
+def test_failure_is_reported_once_and_its_traceback_does_not_keep_the_work_alive(
+    qtbot: QtBot,
+) -> None:
+    Tracked.freed_on = []
+    failures: list[Exception] = []
+
+    def start() -> None:
+        held = Tracked()
+
+        def op() -> None:
+            assert held is not None
+            raise ValueError("the disk is full")
+
+        run_in_background(op, lambda _: failures.append(AssertionError("not a success")),
+                          failures.append)  # fmt: skip
+
+    start()
+    qtbot.waitUntil(lambda: len(failures) == 1, timeout=5000)
+    assert isinstance(failures[0], ValueError) and str(failures[0]) == "the disk is full"
+    assert failures[0].__traceback__ is None
+    qtbot.waitUntil(lambda: len(Tracked.freed_on) == 1, timeout=5000)
+    assert Tracked.freed_on == [threading.main_thread().name]
