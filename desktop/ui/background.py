@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from desktop.ui.qt import QObject, QRunnable, QThreadPool, Signal
+from desktop.ui.qt import QObject, QRunnable, QThreadPool, Signal, is_alive
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ class _Relay(QObject):
 class _Job(QRunnable):
     def __init__(self, box: list[Any], relay: _Relay) -> None:
         super().__init__()
-        self._box = box  # [op, on_success, on_failure], then the outcome
+        self._box = box  # [op, on_success, on_failure, owner], then the outcome
         self._relay = relay
 
     def run(self) -> None:
@@ -41,11 +41,13 @@ class _Job(QRunnable):
 
 
 def _finish(box: list[Any]) -> None:
-    """On the UI thread: call back, then drop everything the job held."""
-    _op, on_success, on_failure, (ok, value) = box
+    """On the UI thread: call back (unless the owner is gone), then drop everything the job
+    held."""
+    _op, on_success, on_failure, owner, (ok, value) = box
     box.clear()
     try:
-        (on_success if ok else on_failure)(value)
+        if owner is None or is_alive(owner):
+            (on_success if ok else on_failure)(value)
     finally:
         if not ok:
             value.__traceback__ = None  # frames would keep the operation's closure alive
@@ -58,9 +60,13 @@ def run_in_background(
     op: Callable[[], T],
     on_success: Callable[[T], None],
     on_failure: Callable[[Exception], None],
+    *,
+    owner: QObject | None = None,
 ) -> None:
+    """``owner``: the widget the callbacks update; when Qt has destroyed it by the time the work
+    ends (the app locked, the window closed), neither callback runs."""
     global _relay
     if _relay is None:
         _relay = _Relay()
         _relay.done.connect(_finish)
-    QThreadPool.globalInstance().start(_Job([op, on_success, on_failure], _relay))
+    QThreadPool.globalInstance().start(_Job([op, on_success, on_failure, owner], _relay))

@@ -281,7 +281,7 @@ class DisclosureDialog(QDialog):
             self.ctx.nav.notify(f"{done_message} ({pages} page{'s' if pages != 1 else ''}).")
             self.accept()
 
-        run_in_background(op, done, self._failed)
+        run_in_background(op, done, self._failed, owner=self)
 
     def _failed(self, exc: Exception) -> None:
         self._set_busy(False)

@@ -118,6 +118,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid as is_alive  # noqa: N813 (False once Qt destroyed the object)
 
 __all__ = [
     "QAbstractButton",
@@ -228,4 +229,5 @@ __all__ = [
     "Qt",
     "Signal",
     "Slot",
+    "is_alive",
 ]

@@ -423,6 +423,7 @@ class AuditPage(Page):
             op,
             lambda result: self._loaded(generation, audit_filter, *result),
             lambda exc: self._failed(generation, exc),
+            owner=self,
         )
 
     def _loaded(
@@ -495,6 +496,7 @@ class AuditPage(Page):
             lambda: practice.verify_audit().entries,
             lambda entries: self._verified(generation, entries),
             lambda exc: self._verify_failed(generation, exc),
+            owner=self,
         )
 
     def _verify_done(self) -> None:
@@ -552,4 +554,4 @@ class AuditPage(Page):
                 return
             self._show_error(f"The audit log was not exported: {exc}")
 
-        run_in_background(lambda: write_export(practice, target, fmt), done, failed)
+        run_in_background(lambda: write_export(practice, target, fmt), done, failed, owner=self)

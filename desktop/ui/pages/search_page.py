@@ -316,6 +316,7 @@ class SearchPage(Page):
             lambda: practice.search(text, include_psychotherapy=include, limit=RESULT_LIMIT),
             lambda results: self.show_results(generation, results),
             lambda exc: self._search_failed(generation, exc),
+            owner=self,
         )
 
     def show_results(self, generation: int, results: SearchResults) -> None:

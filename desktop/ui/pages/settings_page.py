@@ -459,7 +459,7 @@ class SettingsPage(Page):
             self._passphrase_note("")
             self._passphrase_problem(f"The passphrase was not changed: {exc}")
 
-        run_in_background(lambda: practice.change_passphrase(new), done, failed)
+        run_in_background(lambda: practice.change_passphrase(new), done, failed, owner=self)
 
     def _passphrase_note(self, text: str) -> None:
         self.passphrase_status.setText(text)

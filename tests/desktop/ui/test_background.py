@@ -67,3 +67,27 @@ def test_failure_is_reported_once_and_its_traceback_does_not_keep_the_work_alive
     assert failures[0].__traceback__ is None
     qtbot.waitUntil(lambda: len(Tracked.freed_on) == 1, timeout=5000)
     assert Tracked.freed_on == [threading.main_thread().name]
+
+
+def test_no_callback_once_its_owner_is_gone(qtbot: QtBot) -> None:
+    """The app locked or the page closed while the work ran: nothing touches dead widgets."""
+    from desktop.ui.qt import QApplication, QEvent, QLabel
+
+    label = QLabel("waiting")
+    calls: list[object] = []
+    release = threading.Event()
+
+    def op() -> str:
+        release.wait(5)
+        return "done"
+
+    run_in_background(op, calls.append, calls.append, owner=label)
+    label.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    release.set()
+    qtbot.wait(300)
+    assert calls == []
+    alive = QLabel()
+    qtbot.addWidget(alive)
+    run_in_background(lambda: "done", calls.append, calls.append, owner=alive)
+    qtbot.waitUntil(lambda: calls == ["done"], timeout=5000)

@@ -260,7 +260,7 @@ def test_a_stale_answer_never_overwrites_a_newer_one(
 ) -> None:  # fmt: skip
     started: list[tuple[Callable[[], Any], Callable[[Any], None]]] = []
     monkeypatch.setattr(
-        search_page, "run_in_background", lambda op, ok, _failed: started.append((op, ok))
+        search_page, "run_in_background", lambda op, ok, _failed, **_: started.append((op, ok))
     )
     page = open_search(qtbot, main_window)
     page.field.setText("quince")
