@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from desktop.core.errors import PracticeError, SettingsError
-from desktop.core.practice import MIN_PASSPHRASE_CHARS, check_new_passphrase
+from desktop.core.passphrase_strength import assess
+from desktop.core.practice import MIN_PASSPHRASE_CHARS, CryptoError, check_new_passphrase
 from desktop.core.settings import MAX_TEXT
 from desktop.core.templates import Template, TemplateSection
 from desktop.ui.background import run_in_background
@@ -213,9 +214,11 @@ class SettingsPage(Page):
                 "You will need the new passphrase the next time you unlock."
             )
         )
+        self.current_passphrase = secret_field("Current passphrase", "Current passphrase")
         self.new_passphrase = secret_field("New passphrase", "New passphrase")
         self.confirm_passphrase = secret_field("Confirm the new passphrase", "Type it again")
         self.confirm_passphrase.returnPressed.connect(self.change_passphrase)
+        layout.addWidget(self.current_passphrase)
         layout.addWidget(self.new_passphrase)
         layout.addWidget(self.confirm_passphrase)
         self.passphrase_error = error_label()
@@ -244,7 +247,7 @@ class SettingsPage(Page):
 
     def clear_phi(self) -> None:
         """Settings and templates hold no client data; the typed passphrase goes all the same."""
-        for field in (self.new_passphrase, self.confirm_passphrase):
+        for field in (self.current_passphrase, self.new_passphrase, self.confirm_passphrase):
             field.clear()
         self._passphrase_note("")
         for label in (self.error, self.relay_error, self.passphrase_error):
@@ -431,9 +434,14 @@ class SettingsPage(Page):
 
     # -- passphrase -------------------------------------------------------------------------
     def change_passphrase(self) -> None:
-        new = self.new_passphrase.text()
+        """Needs the current passphrase (so that a vault left open cannot be taken over) and a
+        new one that zxcvbn rates strong, as at setup."""
+        current, new = self.current_passphrase.text(), self.new_passphrase.text()
         self.passphrase_error.hide()
         self._passphrase_note("")
+        if not current:
+            self._passphrase_problem("Type your current passphrase first.")
+            return
         if new != self.confirm_passphrase.text():
             self._passphrase_problem("The two passphrases differ. Type the new one twice.")
             return
@@ -443,12 +451,18 @@ class SettingsPage(Page):
             message = str(exc)
             self._passphrase_problem(message[:1].upper() + message[1:] + ".")
             return
+        strength = assess(new, [self.ctx.practice.settings.therapist_name])
+        if not strength.acceptable:
+            advice = " ".join(a for a in (strength.warning, *strength.suggestions) if a)
+            self._passphrase_problem(f"{strength.label}: too easy to guess. {advice}".strip())
+            return
         practice = self.ctx.practice
         self.passphrase_button.setEnabled(False)
         self._passphrase_note("Changing the passphrase…")
 
         def done(_: object) -> None:
             self.passphrase_button.setEnabled(True)
+            self.current_passphrase.clear()
             self.new_passphrase.clear()
             self.confirm_passphrase.clear()
             self._passphrase_note("Passphrase changed. Use the new one the next time you unlock.")
@@ -457,9 +471,21 @@ class SettingsPage(Page):
         def failed(exc: Exception) -> None:
             self.passphrase_button.setEnabled(True)
             self._passphrase_note("")
-            self._passphrase_problem(f"The passphrase was not changed: {exc}")
+            if isinstance(exc, CryptoError):  # the current passphrase did not open the vault
+                self.current_passphrase.selectAll()
+                self.current_passphrase.setFocus()
+                self._passphrase_problem(
+                    "The current passphrase is not right; nothing was changed."
+                )
+            else:
+                self._passphrase_problem(f"The passphrase was not changed: {exc}")
 
-        run_in_background(lambda: practice.change_passphrase(new), done, failed, owner=self)
+        run_in_background(
+            lambda: practice.change_passphrase(new, current_passphrase=current),
+            done,
+            failed,
+            owner=self,
+        )
 
     def _passphrase_note(self, text: str) -> None:
         self.passphrase_status.setText(text)

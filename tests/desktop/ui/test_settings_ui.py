@@ -280,9 +280,23 @@ def test_change_passphrase(
 ) -> None:
     page = open_settings(main_window)
     qtbot.keyClicks(page.new_passphrase, "orchard lantern river stone")
-    qtbot.keyClicks(page.confirm_passphrase, "orchard lantern river ston")
+    qtbot.keyClicks(page.confirm_passphrase, "orchard lantern river stone")
+    click(qtbot, page.passphrase_button)
+    assert "current passphrase" in page.passphrase_error.text()
+    qtbot.keyClicks(page.current_passphrase, "not the passphrase at all")
+    click(qtbot, page.passphrase_button)  # a wrong current one: refused, audited, unchanged
+    qtbot.waitUntil(lambda: "not right" in page.passphrase_error.text(), timeout=10_000)
+    failed = [e for e in practice.audit_entries()
+              if e.action == "vault.passphrase_changed" and e.outcome == "failure"]  # fmt: skip
+    assert len(failed) == 1
+    page.current_passphrase.setText(OLD_PASSPHRASE)
+    page.confirm_passphrase.setText("orchard lantern river ston")
     click(qtbot, page.passphrase_button)
     assert page.passphrase_error.isVisible() and "differ" in page.passphrase_error.text()
+    page.new_passphrase.setText("password1234")
+    page.confirm_passphrase.setText("password1234")
+    click(qtbot, page.passphrase_button)
+    assert "too easy to guess" in page.passphrase_error.text()
     page.new_passphrase.setText("short")
     page.confirm_passphrase.setText("short")
     click(qtbot, page.passphrase_button)
@@ -294,6 +308,7 @@ def test_change_passphrase(
     qtbot.waitUntil(lambda: page.passphrase_status.text().startswith("Passphrase changed"))
     assert not page.passphrase_error.isVisible()
     assert page.new_passphrase.text() == "" and page.confirm_passphrase.text() == ""
+    assert page.current_passphrase.text() == ""
     main_window.lock()
     reopened = Practice.unlock(tmp_path / "vault", "orchard lantern river stone", options=options)
     reopened.lock()
