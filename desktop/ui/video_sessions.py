@@ -31,18 +31,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop.core.errors import NotFoundError, PracticeError
 from desktop.core.practice import CryptoError
-from desktop.ui.call_window import CallWindow, format_duration
 from desktop.ui.context import UiContext
-from desktop.ui.local_media import LocalMedia
 from desktop.ui.qt import QAbstractButton, QMessageBox, QPushButton, Qt, QWidget
-from telehealth.engine import IceServer
 from telehealth.errors import TelehealthError
 from telehealth.invite import new_invite
-from telehealth.local_relay import LOOPBACK, LocalRelay
-from telehealth.relay import DEFAULT_STATIC_DIR
+
+if TYPE_CHECKING:  # the call stack (aiortc, QtMultimedia, aiohttp) loads on the first call,
+    # not when the app starts: it would double the time to the unlock window
+    from desktop.ui.call_window import CallWindow
+    from desktop.ui.local_media import LocalMedia
+    from telehealth.engine import IceServer
+    from telehealth.local_relay import LocalRelay
+
+LOOPBACK = "127.0.0.1"
+PACKAGED_WEB_PAGE = "packaged"  # static_dir default: the client page installed with Quietroom
 
 HANG_UP_WAIT = 5.0  # seconds shutdown waits for the goodbye and the session's threads
 
@@ -63,6 +69,12 @@ class _Call:
     @property
     def live(self) -> bool:
         return self.started is not None and not self.finished
+
+
+def _duration(seconds: float) -> str:
+    from desktop.ui.call_window import format_duration
+
+    return format_duration(seconds)
 
 
 def _explain(exc: Exception) -> str:
@@ -90,7 +102,7 @@ class VideoSessions:
         self.media: Callable[[], LocalMedia] | None = None
         self.local_host = LOOPBACK
         self.network_cert_dir: Path | None = None
-        self.static_dir: Path | None = DEFAULT_STATIC_DIR
+        self.static_dir: Path | str | None = PACKAGED_WEB_PAGE
         self.connect_timeout = 30.0
         self.local_relay: LocalRelay | None = None
         self.note_offer: QMessageBox | None = None
@@ -138,6 +150,8 @@ class VideoSessions:
         self._close_offer()
         if current is not None:
             self._retire(current)
+        from desktop.ui.call_window import CallWindow
+
         window = CallWindow(
             invite,
             media=self.media() if self.media is not None else None,
@@ -176,10 +190,15 @@ class VideoSessions:
             relay.stop()
             relay = None
         if relay is None or not relay.running:
+            from telehealth.local_relay import LocalRelay
+            from telehealth.relay import DEFAULT_STATIC_DIR
+
+            static = DEFAULT_STATIC_DIR if self.static_dir == PACKAGED_WEB_PAGE else self.static_dir
+            assert not isinstance(static, str)
             relay = (
-                LocalRelay.on_network(self.network_cert_dir, static_dir=self.static_dir)
+                LocalRelay.on_network(self.network_cert_dir, static_dir=static)
                 if network
-                else LocalRelay(self.local_host, static_dir=self.static_dir)
+                else LocalRelay(self.local_host, static_dir=static)
             )
             self.local_relay = relay
             try:
@@ -286,7 +305,7 @@ class VideoSessions:
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Quietroom")  # never the client's name
         box.setText(
-            f"The video session has ended. Duration {format_duration(call.duration)}.\n"
+            f"The video session has ended. Duration {_duration(call.duration)}.\n"
             "Write the progress note now?"
         )
         box.setInformativeText(
