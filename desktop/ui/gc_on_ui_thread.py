@@ -10,20 +10,22 @@ import gc
 from desktop.ui.qt import QObject, QTimer
 
 INTERVAL_MS = 5_000
+FULL_EVERY = 12  # ticks: the young generations every 5 s (a few ms), everything once a minute
 
 
 class UiThreadCollector(QObject):
     def __init__(self, interval_ms: int = INTERVAL_MS) -> None:
         super().__init__()
         gc.disable()
+        self._ticks = 0
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.collect)
         self._timer.start()
 
-    @staticmethod
-    def collect() -> int:
-        return gc.collect()
+    def collect(self) -> int:
+        self._ticks += 1
+        return gc.collect(2 if self._ticks % FULL_EVERY == 0 else 1)
 
     def stop(self) -> None:
         self._timer.stop()

@@ -91,3 +91,27 @@ def test_no_callback_once_its_owner_is_gone(qtbot: QtBot) -> None:
     qtbot.addWidget(alive)
     run_in_background(lambda: "done", calls.append, calls.append, owner=alive)
     qtbot.waitUntil(lambda: calls == ["done"], timeout=5000)
+
+
+def test_the_app_collects_cycles_on_the_ui_thread(qtbot: QtBot) -> None:
+    import gc
+
+    from desktop.ui.gc_on_ui_thread import FULL_EVERY, UiThreadCollector
+
+    collector = UiThreadCollector(interval_ms=10)
+    try:
+        assert not gc.isenabled()  # never on a worker thread that happens to allocate
+        Tracked.freed_on = []
+
+        class Cycle:
+            def __init__(self) -> None:
+                self.me = self
+                self.tracked = Tracked()
+
+        Cycle()
+        for _ in range(FULL_EVERY):
+            collector.collect()
+        assert Tracked.freed_on == [threading.main_thread().name]
+    finally:
+        collector.stop()
+    assert gc.isenabled() is True
