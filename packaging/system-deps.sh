@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages Quietroom needs beyond Python: the libraries Qt loads (also offscreen) and, for
-# the browser tests, Chromium. Installs only what is missing; needs root and apt-get.
+# the browser tests, Chromium and Firefox ESR (.ci/test names them). Installs only what is
+# missing; needs root and apt-get.
 set -euo pipefail
 want=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0
       fonts-dejavu-core "$@")

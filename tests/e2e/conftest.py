@@ -1,8 +1,9 @@
-"""Browser fixtures: a real headless Chromium (Debian's package, never Playwright's download) and
-a relay on 127.0.0.1 running on its own thread, with every forwarded frame captured.
+"""Browser fixtures: a real headless Chromium (Debian's package, never Playwright's download), a
+headless Firefox ESR over WebDriver BiDi (``firefox``, below), and a relay on 127.0.0.1 running on
+its own thread, with every forwarded frame captured.
 
-A missing browser is a failure, not a skip: CI installs ``chromium``, and a browser test that
-silently skips proves nothing."""
+A missing Chromium is a failure, not a skip: CI installs ``chromium``, and a browser test that
+silently skips proves nothing. A missing Firefox skips its test (CI installs ``firefox-esr``)."""
 
 from __future__ import annotations
 
@@ -343,6 +344,8 @@ class FirefoxBidi:
         env = {
             **os.environ,
             "MOZ_CRASHREPORTER_DISABLE": "1",
+            # Firefox's own test switch: refuse connections off this machine. Release builds also
+            # honour the dummy services.settings.server only with it (else Remote Settings syncs).
             "MOZ_DISABLE_NONLOCAL_CONNECTIONS": "1",
             "MOZ_HEADLESS_WIDTH": "1280",
             "MOZ_HEADLESS_HEIGHT": "800",
