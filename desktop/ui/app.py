@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 from desktop.core.backup_policy import Trigger
@@ -38,6 +39,8 @@ class AppController:
         self.practice: Practice | None = None
         self.backups: BackupService | None = None
         self.locking: Practice | None = None  # locked in the background after an on-lock backup
+        self._lock_finished = threading.Event()  # the unlock window waits on it before unlocking
+        self._lock_finished.set()
         self.lock_error: Exception | None = None
 
     def start(self) -> QWidget:
@@ -48,7 +51,10 @@ class AppController:
 
     def show_locked(self) -> QWidget:
         self.practice = None
-        return self._show(UnlockWindow(self.vault_dir, self.unlocked, options=self._options))
+        return self._show(
+            UnlockWindow(self.vault_dir, self.unlocked, options=self._options,
+                         before_unlock=self._lock_finished.wait)
+        )  # fmt: skip
 
     def unlocked(self, practice: Practice) -> None:
         self.practice = practice
@@ -65,17 +71,23 @@ class AppController:
         thread) take the on-lock backup if one is due and lock the vault."""
         practice, backups = self.practice, self.backups
         self.practice = self.backups = None
+        if practice is not None:
+            self._lock_finished.clear()  # an unlock typed meanwhile waits for this lock
         self.show_locked()
         if practice is None:
             return
         self.locking = practice
+        finished = self._lock_finished
 
         def op() -> None:
             try:
                 if backups is not None:
                     backups.maybe_back_up(Trigger.LOCK)
             finally:
-                practice.lock()
+                try:
+                    practice.lock()
+                finally:
+                    finished.set()
 
         def done(_: object) -> None:
             self.locking = None

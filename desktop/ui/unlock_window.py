@@ -44,9 +44,14 @@ class UnlockWindow(QStackedWidget):
         on_unlocked: Callable[[Practice], None],
         *,
         options: VaultOptions | None = None,
+        before_unlock: Callable[[], object] | None = None,
     ) -> None:
+        """``before_unlock`` runs on the worker before each attempt: the app passes "wait until
+        the previous lock (and its on-lock backup) has finished", so that an unlock typed
+        quickly does not find the vault still open."""
         super().__init__()
         self.setWindowTitle("Quietroom - locked")
+        self._before = before_unlock or (lambda: None)
         self._vault_dir = vault_dir
         self._on_unlocked = on_unlocked
         self._options = options
@@ -83,10 +88,13 @@ class UnlockWindow(QStackedWidget):
         if not passphrase:
             return
         self._set_busy(True)
-        path, options = self._vault_dir, self._options
-        run_in_background(
-            lambda: Practice.unlock(path, passphrase, options=options), self._done, self._failed
-        )
+        path, options, before = self._vault_dir, self._options, self._before
+
+        def op() -> Practice:
+            before()
+            return Practice.unlock(path, passphrase, options=options)
+
+        run_in_background(op, self._done, self._failed)
 
     def _set_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
@@ -187,9 +195,14 @@ class UnlockWindow(QStackedWidget):
             return
         key, new = self.recovery_key.text().strip(), self.new_passphrase.text()
         self._set_busy(True)
-        path, options = self._vault_dir, self._options
+        path, options, before = self._vault_dir, self._options, self._before
+
+        def op() -> Practice:
+            before()
+            return Practice.recover(path, key, new, options=options)
+
         run_in_background(
-            lambda: Practice.recover(path, key, new, options=options),
+            op,
             self._done,
             self._recovery_failed,
         )

@@ -216,3 +216,46 @@ def test_the_installed_command_starts_at_the_unlock_window(
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert done.stdout.strip() == "shown SetupWindow"
     assert not fresh.exists() or not any(fresh.iterdir())  # nothing written before setup
+
+
+def test_an_unlock_typed_during_the_lock_waits_for_it(
+    qtbot: QtBot, tmp_path: Path, options: VaultOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vault locks in the background after its on-lock backup; unlocking meanwhile waits
+    for that instead of failing with "open in another process"."""
+    import threading
+
+    from desktop.core.backups import BackupService
+    from desktop.core.practice import Practice
+
+    vault_dir = tmp_path / "vault"
+    Practice.create(vault_dir, PASSPHRASE, kdf=TEST_ONLY, options=options)[0].lock()
+    controller = AppController(vault_dir, options=options)
+    window = controller.start()
+    assert isinstance(window, UnlockWindow)
+    qtbot.keyClicks(window.passphrase, PASSPHRASE)
+    qtbot.keyClick(window.passphrase, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: isinstance(controller.window, MainWindow), timeout=10_000)
+    release = threading.Event()
+
+    def slow_backup(self: BackupService, trigger: object) -> None:
+        release.wait(10)  # a large on-lock backup still being written
+
+    monkeypatch.setattr(BackupService, "maybe_back_up", slow_backup)
+    main = controller.window
+    assert isinstance(main, MainWindow)
+    main.lock()
+    unlock = controller.window
+    assert isinstance(unlock, UnlockWindow)
+    qtbot.keyClicks(unlock.passphrase, PASSPHRASE)
+    qtbot.keyClick(unlock.passphrase, Qt.Key.Key_Return)
+    qtbot.wait(300)
+    assert controller.window is unlock and not unlock.error.isVisible()  # waiting, no error
+    release.set()
+    qtbot.waitUntil(lambda: isinstance(controller.window, MainWindow), timeout=10_000)
+    assert controller.locking is None and controller.lock_error is None
+    reopened = controller.window
+    assert isinstance(reopened, MainWindow)
+    reopened.lock()
+    qtbot.waitUntil(lambda: controller.locking is None, timeout=10_000)
+    controller.window.close()
