@@ -24,8 +24,10 @@ from crypto.backup import (
     BackupIOError,
     BackupReader,
     KeySlotMissingError,
+    SlotType,
     UnsupportedVersionError,
     WrongKeyError,
+    inspect_backup,
 )
 from crypto.errors import CryptoError, VaultExistsError, VaultLockedError
 from crypto.kdf import KdfParams
@@ -65,6 +67,7 @@ __all__ = [
     "VaultExistsError",
     "VerifyResult",
     "explain",
+    "has_backup_passphrase",
     "is_cancelled",
     "restore",
 ]
@@ -83,6 +86,8 @@ class BackupRecord:
     created: datetime
     size: int
     verified: bool | None  # None: never verified since it was written
+    # whether a backup passphrase also opens it (from its unauthenticated header); None: unknown
+    passphrase: bool | None = None
 
 
 def parse_name(path: Path) -> tuple[datetime, str] | None:
@@ -97,6 +102,18 @@ def parse_name(path: Path) -> tuple[datetime, str] | None:
 def created_at(path: Path) -> datetime | None:
     parsed = parse_name(path)
     return parsed[0] if parsed else None
+
+
+def has_backup_passphrase(path: Path) -> bool | None:
+    """Whether the backup has a backup-passphrase slot, from its header alone (a few hundred
+    bytes, no key, nothing decrypted; not authenticated, so a hint for display only). ``None``
+    when the file cannot be read as a backup."""
+    try:
+        with open(path, "rb") as handle:
+            header = inspect_backup(handle)
+    except (OSError, BackupError):
+        return None
+    return SlotType.PASSPHRASE in header.slot_types
 
 
 # --------------------------------------------------------------------------- progress
@@ -535,7 +552,15 @@ class BackupService:
             parsed = parse_name(backup.path)
             if parsed is not None:
                 moment, short_id = parsed
-                records.append(BackupRecord(backup.path, moment, backup.size, state.get(short_id)))
+                records.append(
+                    BackupRecord(
+                        backup.path,
+                        moment,
+                        backup.size,
+                        state.get(short_id),
+                        has_backup_passphrase(backup.path),
+                    )
+                )
         return records
 
     def last_good(self) -> datetime | None:

@@ -1,9 +1,11 @@
 """The Backups page: where and when backups go, how many are kept, the backups made so far, and
-"Back up now", "Verify" and "Restore...". The long runs happen off the UI thread with a progress bar
-and a Cancel button; the window never waits for them.
+"Back up now" (or "Back up with a passphrase...", for a backup that also opens with a separate
+backup passphrase), "Verify" and "Restore...". The long runs happen off the UI thread with a
+progress bar and a Cancel button; the window never waits for them.
 
 Backups hold no PHI in the clear and nothing on this page names a client, but on lock the page
-still empties its table, cancels a running operation and closes the restore dialog."""
+still empties its table, cancels a running operation and closes the restore and backup-passphrase
+dialogs with their secrets."""
 
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ from desktop.core.backups import (
     explain,
     is_cancelled,
 )
+from desktop.core.errors import PracticeError
+from desktop.core.passphrase_strength import assess
+from desktop.core.practice import MIN_PASSPHRASE_CHARS, KdfParams, check_new_passphrase
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.pages.base import Page
@@ -62,7 +67,8 @@ from desktop.ui.widgets import error_label, heading, paragraph, secret_field
 T = TypeVar("T")
 Work = Callable[[Callable[[Step], None], Callable[[], bool]], T]
 
-HISTORY_COLUMNS = ("Made", "Size", "Check")
+HISTORY_COLUMNS = ("Made", "Size", "Check", "Opens with")
+OPENS_WITH = {True: "Recovery key or passphrase", False: "Recovery key", None: ""}
 STATE_TEXT = {True: "Verified", False: "Failed", None: "Not yet verified"}
 STATE_TIP = {
     True: "Every chunk, the database and the audit log checked out",
@@ -150,6 +156,10 @@ class BackupsPage(Page):
         super().__init__(ctx)
         self.operation: Operation | None = None
         self.restore_dialog: RestoreDialog | None = None
+        self.passphrase_dialog: BackupPassphraseDialog | None = None
+        # Argon2id parameters for a backup passphrase slot; None: the backup module's default
+        # (RFC 9106 low-memory). Tests set a cheap one.
+        self.backup_kdf: KdfParams | None = None
         self._loading_settings = False
         self._history_generation = 0
         self.history_loading = False
@@ -252,7 +262,8 @@ class BackupsPage(Page):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         metrics = self.table.fontMetrics()
-        for col, widest in ((1, "999.9 MB"), (2, STATE_TEXT[None])):
+        widths = ((1, "999.9 MB"), (2, STATE_TEXT[None]), (3, OPENS_WITH[True]))
+        for col, widest in widths:
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(col, metrics.horizontalAdvance(widest) + 48)
         selection = self.table.selectionModel()
@@ -268,6 +279,9 @@ class BackupsPage(Page):
         self.backup_button = QPushButton("Back up now")
         self.backup_button.setAccessibleName("Back up now")
         self.backup_button.clicked.connect(self.back_up_now)
+        self.passphrase_backup_button = QPushButton("Back up with a passphrase...")
+        self.passphrase_backup_button.setAccessibleName("Back up with a backup passphrase")
+        self.passphrase_backup_button.clicked.connect(self.open_passphrase_backup)
         self.verify_button = QPushButton("Verify")
         self.verify_button.setAccessibleName("Verify the selected backup")
         self.verify_button.setToolTip("Read the selected backup and check everything in it")
@@ -277,6 +291,7 @@ class BackupsPage(Page):
         self.restore_button.setToolTip("Make a new vault folder from a backup")
         self.restore_button.clicked.connect(self.open_restore)
         buttons.addWidget(self.backup_button)
+        buttons.addWidget(self.passphrase_backup_button)
         buttons.addWidget(self.verify_button)
         buttons.addStretch(1)
         buttons.addWidget(self.restore_button)
@@ -318,7 +333,7 @@ class BackupsPage(Page):
 
     def clear_phi(self) -> None:
         """Nothing here names a client; still: cancel what runs, forget the table, close the
-        restore dialog with its secrets."""
+        restore and backup-passphrase dialogs with their secrets."""
         self._cleared = True
         if self.operation is not None:
             self.operation.cancel()  # the worker stops at its next chunk; its result is ignored
@@ -337,6 +352,11 @@ class BackupsPage(Page):
             dialog.clear_secrets()
             dialog.reject()
             dialog.deleteLater()
+        asking, self.passphrase_dialog = self.passphrase_dialog, None
+        if asking is not None:
+            asking.clear_secrets()
+            asking.reject()
+            asking.deleteLater()
 
     # -- settings -------------------------------------------------------------------------------
     def _load_settings(self) -> None:
@@ -435,7 +455,10 @@ class BackupsPage(Page):
             size.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             state = QStandardItem(STATE_TEXT[record.verified])
             state.setToolTip(STATE_TIP[record.verified])
-            self.model.appendRow([made, size, state])
+            opens = QStandardItem(OPENS_WITH[record.passphrase])
+            if record.passphrase:
+                opens.setToolTip("It also opens with the backup passphrase set when it was made")
+            self.model.appendRow([made, size, state, opens])
             if selected is not None and record.path == selected:
                 self.table.selectRow(self.model.rowCount() - 1)
         folder = self.service.destination() if self.service is not None else None
@@ -471,6 +494,12 @@ class BackupsPage(Page):
         has_folder = service is not None and service.destination() is not None
         self.backup_button.setEnabled(idle and has_folder)
         self.backup_button.setToolTip("" if has_folder else "Choose a backup folder first")
+        self.passphrase_backup_button.setEnabled(idle and has_folder)
+        self.passphrase_backup_button.setToolTip(
+            "A backup that opens with a passphrase you choose, or with your recovery key"
+            if has_folder
+            else "Choose a backup folder first"
+        )
         self.verify_button.setEnabled(idle and self.selected_backup() is not None)
         self.restore_button.setEnabled(idle and service is not None)
         self.choose_button.setEnabled(idle and service is not None)
@@ -549,20 +578,54 @@ class BackupsPage(Page):
 
     # back up now
     def back_up_now(self) -> None:
+        self._back_up(None)
+
+    def _back_up(self, backup_passphrase: str | None) -> None:
         service = self.service
         if service is None or self.operation is not None:
             return
+        kdf = self.backup_kdf
 
         def work(step: Callable[[Step], None], cancelled: Callable[[], bool]) -> BackupResult:
-            return service.back_up_now(on_step=step, cancel=cancelled)
+            if backup_passphrase is None:
+                return service.back_up_now(on_step=step, cancel=cancelled)
+            return service.back_up_now(
+                backup_passphrase=backup_passphrase, kdf=kdf, on_step=step, cancel=cancelled
+            )
 
-        self._run("Backing up", work, self._backed_up, self._backup_failed)
-
-    def _backed_up(self, result: BackupResult) -> None:
-        self._show_message(
-            f"Backup written and verified: {result.path.name} ({human_size(result.size)}). "
-            "It opens with your recovery key."
+        with_passphrase = backup_passphrase is not None
+        self._run(
+            "Backing up",
+            work,
+            lambda result: self._backed_up(result, with_passphrase=with_passphrase),
+            self._backup_failed,
         )
+
+    def open_passphrase_backup(self) -> None:
+        service = self.service
+        if service is None or service.destination() is None or self.operation is not None:
+            return
+        if self.passphrase_dialog is None:
+            self.passphrase_dialog = BackupPassphraseDialog(
+                self, [self.ctx.practice.settings.therapist_name]
+            )
+            self.passphrase_dialog.submitted.connect(self._back_up_with_passphrase)
+        self.passphrase_dialog.open()
+
+    def _back_up_with_passphrase(self, passphrase: str) -> None:
+        dialog = self.passphrase_dialog
+        if dialog is not None:
+            dialog.accept()  # clears its fields; the passphrase lives on only in the job
+        self._back_up(passphrase)
+
+    def _backed_up(self, result: BackupResult, *, with_passphrase: bool = False) -> None:
+        opens = (
+            "It opens with the backup passphrase you just set or with your recovery key."
+            if with_passphrase
+            else "It opens with your recovery key."
+        )
+        written = f"{result.path.name} ({human_size(result.size)})"
+        self._show_message(f"Backup written and verified: {written}. {opens}")
         self.ctx.nav.notify("Backup written and verified.")
         self.refresh()
 
@@ -850,6 +913,102 @@ class RestoreDialog(QDialog):
     def clear_secrets(self) -> None:
         for field in (self.secret, self.passphrase, self.confirm):
             field.clear()
+
+
+# --------------------------------------------------------------------------- backup passphrase
+class BackupPassphraseDialog(QDialog):
+    """Asks twice for a backup passphrase, strength-checked as at setup (length and zxcvbn).
+    Emits ``submitted`` with it; the page runs the backup. Its fields are emptied whenever it
+    closes."""
+
+    submitted = Signal(str)
+
+    def __init__(self, parent: QWidget, known_words: list[str]) -> None:
+        super().__init__(parent)
+        self._known_words = known_words
+        self.setWindowTitle("Back up with a passphrase")
+        self.setModal(True)
+        self.setMinimumWidth(520)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        explanation = paragraph(
+            "This backup will open with this passphrase or with your recovery key. Quietroom "
+            "does not keep the passphrase: write it down and keep it with the backup's owner."
+        )
+        explanation.setAccessibleName("About backup passphrases")
+        layout.addWidget(explanation)
+        form = QFormLayout()
+        self.passphrase = secret_field(
+            "Backup passphrase", f"At least {MIN_PASSPHRASE_CHARS} characters"
+        )
+        self.confirm = secret_field("Confirm the backup passphrase", "The same passphrase")
+        form.addRow("Backup passphrase:", self.passphrase)
+        form.addRow("Type it again:", self.confirm)
+        layout.addLayout(form)
+        self.strength = QLabel()
+        self.strength.setAccessibleName("Passphrase strength")
+        layout.addWidget(self.strength)
+        self.advice = paragraph("")
+        self.advice.setAccessibleName("Passphrase advice")
+        layout.addWidget(self.advice)
+        self.error = error_label()
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        assert ok is not None
+        ok.setText("Back up")
+        ok.setAccessibleName("Back up with this passphrase")
+        ok.setDefault(True)
+        self.ok_button = ok
+        buttons.accepted.connect(self._submit)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.passphrase.textChanged.connect(self._assess)
+        self.finished.connect(self.clear_secrets)
+        self._assess()
+
+    def _assess(self, *_: Any) -> None:
+        text = self.passphrase.text()
+        if not text:
+            self.strength.setText("")
+            self.advice.setText("")
+            return
+        strength = assess(text, self._known_words)
+        self.strength.setText(f"Strength: {strength.label}")
+        advice = [strength.warning, *strength.suggestions]
+        if strength.acceptable:
+            advice.append(f"Time to guess offline: {strength.offline_crack_time}.")
+        self.advice.setText(" ".join(a for a in advice if a))
+
+    def _submit(self) -> None:
+        first, second = self.passphrase.text(), self.confirm.text()
+        if first != second:
+            self.show_error("The two passphrases differ. Type the backup passphrase twice.")
+            return
+        try:
+            check_new_passphrase(first)
+        except PracticeError as exc:
+            message = str(exc)
+            self.show_error(message[:1].upper() + message[1:] + ".")
+            return
+        strength = assess(first, self._known_words)
+        if not strength.acceptable:
+            advice = " ".join(a for a in (strength.warning, *strength.suggestions) if a)
+            self.show_error(f"{strength.label}: too easy to guess. {advice}".strip())
+            return
+        self.error.hide()
+        self.submitted.emit(first)
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
+
+    def clear_secrets(self, *_: Any) -> None:
+        for field in (self.passphrase, self.confirm):
+            field.clear()
+        self.error.hide()
 
 
 def _spin(low: int, high: int, name: str, suffix: str) -> QSpinBox:

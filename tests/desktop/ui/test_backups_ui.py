@@ -13,18 +13,28 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
+from crypto.backup import WrongKeyError
 from crypto.kdf import TEST_ONLY
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import VaultOptions
+from crypto.vault_backup import BackupSecret, verify_backup
 from desktop.core.backup_settings import BackupSettings
-from desktop.core.backups import BackupService, Phase, Step
+from desktop.core.backups import (
+    BackupService,
+    Phase,
+    RestoreKey,
+    RestoreRequest,
+    Step,
+    has_backup_passphrase,
+    restore,
+)
 from desktop.core.practice import Practice
 from desktop.core.settings import PracticeSettings
 from desktop.ui.app import AppController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.pages import backups_page
 from desktop.ui.pages.backups_page import BackupsPage, RestoreDialog
-from desktop.ui.qt import Qt, QThreadPool
+from desktop.ui.qt import QLabel, Qt, QThreadPool
 from desktop.ui.unlock_window import UnlockWindow
 
 PASSPHRASE = "lantern meadow copper tide"
@@ -180,6 +190,7 @@ def test_choose_a_folder_back_up_now_and_verify(
     assert not page.warning.isVisible()
     rows = page.history_texts()
     assert len(rows) == 1 and rows[0][2] == "Verified" and rows[0][1].endswith("kB")
+    assert rows[0][3] == "Recovery key"  # no backup passphrase slot
     assert rows[0][0] == datetime(2026, 1, 5, 9, tzinfo=UTC).astimezone().strftime(
         "%a %d %b %Y, %H:%M"
     )
@@ -503,3 +514,135 @@ def test_screenshot_with_a_few_backups(
     assert not image.isNull()
     if screenshot_dir is not None:
         image.save(str(screenshot_dir / "backups.png"))
+
+
+# --------------------------------------------------------------------------- backup passphrase
+BACKUP_PASSPHRASE = "orchard lamplight ninety kestrels"
+
+
+def test_back_up_with_a_passphrase_that_alone_opens_it(
+    qtbot: QtBot,
+    main_window: MainWindow,
+    practice: Practice,
+    destination: Path,
+    tmp_path: Path,
+    options: VaultOptions,
+) -> None:
+    service = service_of(main_window)
+    service.save_settings(BackupSettings(destination=str(destination)))
+    page = open_page(main_window)
+    page.backup_kdf = TEST_ONLY  # a cheap Argon2id for the passphrase slot
+    qtbot.waitUntil(lambda: not page.history_loading)
+    assert page.passphrase_backup_button.isEnabled()
+    qtbot.mouseClick(page.passphrase_backup_button, Qt.MouseButton.LeftButton)
+    dialog = page.passphrase_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert "with this passphrase or with your recovery key" in widget_texts(dialog)
+    assert "does not keep the passphrase" in widget_texts(dialog)
+
+    # weak (long enough, but guessable): refused with zxcvbn's label and advice, nothing written
+    dialog.passphrase.setText("password1234")
+    dialog.confirm.setText("password1234")
+    assert dialog.strength.text().startswith("Strength: ") and dialog.advice.text()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and dialog.error.isVisible()
+    assert "too easy to guess" in dialog.error.text()
+    assert len(dialog.error.text()) > len("Very weak: too easy to guess.")  # with the advice
+    # too short
+    dialog.passphrase.setText("k3str#l")
+    dialog.confirm.setText("k3str#l")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "at least" in dialog.error.text()
+    # the two entries differ
+    dialog.passphrase.setText(BACKUP_PASSPHRASE)
+    dialog.confirm.setText(BACKUP_PASSPHRASE + "s")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "differ" in dialog.error.text()
+    assert page.operation is None and backups_in(destination) == []
+
+    # strong and the same twice: the backup runs as Back up now does, with progress
+    shown: list[int] = []
+    page.progress.valueChanged.connect(shown.append)
+    dialog.confirm.setText(BACKUP_PASSPHRASE)
+    assert dialog.strength.text() in ("Strength: Strong", "Strength: Very strong")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    assert dialog.passphrase.text() == "" and dialog.confirm.text() == ""  # cleared on close
+    assert page.operation is not None and page.cancel_button.isEnabled()
+    wait_idle(qtbot, page)
+    assert shown[-1] == 100
+    files = backups_in(destination)
+    assert len(files) == 1 and files[0].endswith(".qrbackup")
+    path = destination / files[0]
+    assert "backup passphrase you just set or with your recovery key" in page.message.text()
+    assert BACKUP_PASSPHRASE not in page.message.text()
+    rows = page.history_texts()
+    assert len(rows) == 1 and rows[0][2] == "Verified"
+    assert rows[0][3] == "Recovery key or passphrase" and has_backup_passphrase(path) is True
+
+    # the backup passphrase alone opens it (no recovery key, no vault key) ...
+    checked = verify_backup(
+        path, BackupSecret(backup_passphrase=BACKUP_PASSPHRASE), vault_passphrase=PASSPHRASE
+    )
+    assert checked.ok
+    target = tmp_path / "restored-with-passphrase"
+    request = RestoreRequest(
+        backup=path,
+        target=target,
+        key=RestoreKey.BACKUP_PASSPHRASE,
+        secret=BACKUP_PASSPHRASE,
+        passphrase=PASSPHRASE,
+    )
+    restore(request, options=options)
+    restored = Practice.unlock(target, PASSPHRASE, options=options)
+    try:
+        assert len(restored.list_clients()) == 12
+    finally:
+        restored.lock()
+
+    # ... and a wrong one does not
+    with pytest.raises(WrongKeyError):
+        verify_backup(
+            path, BackupSecret(backup_passphrase="orchard lamplight ninety kestrel"),
+            vault_passphrase=PASSPHRASE,
+        )  # fmt: skip
+    elsewhere = tmp_path / "wrong-passphrase"
+    with pytest.raises(WrongKeyError):
+        restore(
+            RestoreRequest(
+                backup=path,
+                target=elsewhere,
+                key=RestoreKey.BACKUP_PASSPHRASE,
+                secret="not the backup passphrase at all",
+                passphrase=PASSPHRASE,
+            ),
+            options=options,
+        )
+    assert not elsewhere.exists()
+    assert practice.is_open  # the open vault was not touched
+
+
+def test_lock_while_the_passphrase_dialog_is_open_forgets_the_passphrase(
+    qtbot: QtBot,
+    main_window: MainWindow,
+    practice: Practice,
+    destination: Path,
+    widget_text: Callable[[], str],
+) -> None:
+    service_of(main_window).save_settings(BackupSettings(destination=str(destination)))
+    page = open_page(main_window)
+    qtbot.waitUntil(lambda: not page.history_loading)
+    qtbot.mouseClick(page.passphrase_backup_button, Qt.MouseButton.LeftButton)
+    dialog = page.passphrase_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.passphrase.setText(BACKUP_PASSPHRASE)
+    dialog.confirm.setText(BACKUP_PASSPHRASE)
+    assert BACKUP_PASSPHRASE in widget_text()
+    main_window.lock()
+    assert page.passphrase_dialog is None and not practice.is_open
+    assert BACKUP_PASSPHRASE not in widget_text()
+    assert backups_in(destination) == []
+
+
+def widget_texts(dialog: Any) -> str:
+    return " ".join(label.text() for label in dialog.findChildren(QLabel))
