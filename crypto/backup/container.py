@@ -12,6 +12,7 @@ The manifest is a UTF-8 JSON object. It is authenticated with the payload, so da
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 from collections.abc import Iterable, Mapping
@@ -22,13 +23,13 @@ from crypto.backup.format import Readable
 from crypto.backup.stream import (
     BackupReader,
     BackupSummary,
-    BackupWriter,
     BytesLike,
     CancelCheck,
     ProgressCallback,
     Writable,
     WriterRandomness,
     iter_source,
+    write_backup,
 )
 from crypto.kdf import RFC9106_LOW_MEMORY, KdfParams
 
@@ -62,8 +63,8 @@ def write_backup_with_manifest(
     cancel: CancelCheck | None = None,
 ) -> BackupSummary:
     """Like ``write_backup``, with ``manifest`` stored encrypted in front of the data."""
-    prefix = encode_manifest(manifest)
-    writer = BackupWriter(
+    return write_backup(
+        itertools.chain([encode_manifest(manifest)], iter_source(src)),
         dst,
         passphrase=passphrase,
         recipient_public_key=recipient_public_key,
@@ -73,11 +74,6 @@ def write_backup_with_manifest(
         progress=progress,
         cancel=cancel,
     )
-    with writer:
-        writer.write(prefix)
-        for piece in iter_source(src):
-            writer.write(piece)
-    return writer.close()
 
 
 def read_manifest(reader: BackupReader) -> dict[str, object]:
