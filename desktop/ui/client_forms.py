@@ -40,7 +40,7 @@ from desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
-from desktop.ui.widgets import error_label, paragraph
+from desktop.ui.widgets import dialog_buttons, error_label, paragraph
 
 T = TypeVar("T")
 
@@ -117,18 +117,12 @@ class FormDialog(QDialog, Generic[T]):
         self.layout_.addLayout(self.form)
         self.error = error_label()
         self.layout_.addWidget(self.error)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        self.buttons, self.save_button = dialog_buttons(
+            self, save_text, self.try_save, kind=QDialogButtonBox.StandardButton.Save
         )
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setText(save_text)
-        self.save_button.setAccessibleName(save_text.replace("&", ""))
-        self.save_button.setDefault(True)
         self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
         self.cancel_button.setAccessibleName("Cancel")
         self.cancel_button.setToolTip("Close without saving (Esc)")
-        self.buttons.accepted.connect(self.try_save)
-        self.buttons.rejected.connect(self.reject)
         self.layout_.addWidget(self.buttons)
 
     def add_row(self, label: str, field: QWidget, name: str, hint: str = "") -> None:

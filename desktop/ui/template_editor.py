@@ -27,7 +27,7 @@ from desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
-from desktop.ui.widgets import error_label
+from desktop.ui.widgets import dialog_buttons, error_label
 
 SaveTemplate = Callable[[str, str, tuple[TemplateSection, ...]], None]
 
@@ -127,11 +127,9 @@ class TemplateEditor(QDialog):
 
         self.error = error_label()
         layout.addWidget(self.error)
-        self.button_box = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        self.button_box, _ = dialog_buttons(
+            self, "Save", self.submit, kind=QDialogButtonBox.StandardButton.Save
         )
-        self.button_box.accepted.connect(self.submit)
-        self.button_box.rejected.connect(self.reject)
         layout.addWidget(self.button_box)
 
         for section in self._sections:

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from desktop.ui.qt import QFont, QFrame, QHBoxLayout, QLabel, QLineEdit, Qt, QVBoxLayout, QWidget
+from collections.abc import Callable
+
+from desktop.ui.qt import (
+    QDialog,
+    QDialogButtonBox,
+    QFont,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 def heading(text: str) -> QLabel:
@@ -40,6 +54,26 @@ def error_label() -> QLabel:
     label.setAccessibleName("Error")
     label.hide()
     return label
+
+
+def dialog_buttons(
+    dialog: QDialog,
+    action: str,
+    on_accept: Callable[[], object],
+    *,
+    kind: QDialogButtonBox.StandardButton = QDialogButtonBox.StandardButton.Ok,
+) -> tuple[QDialogButtonBox, QPushButton]:
+    """The action button (default, named ``action``) and Cancel, wired to ``on_accept`` and
+    ``dialog.reject``; returns the box and the action button."""
+    box = QDialogButtonBox(kind | QDialogButtonBox.StandardButton.Cancel)
+    button = box.button(kind)
+    assert button is not None
+    button.setText(action)
+    button.setAccessibleName(action.replace("&", ""))
+    button.setDefault(True)
+    box.accepted.connect(on_accept)
+    box.rejected.connect(dialog.reject)
+    return box, button
 
 
 class CardPage(QWidget):

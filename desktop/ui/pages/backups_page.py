@@ -41,7 +41,6 @@ from desktop.ui.qt import (
     QButtonGroup,
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -62,7 +61,7 @@ from desktop.ui.qt import (
     QWidget,
     Signal,
 )
-from desktop.ui.widgets import error_label, heading, paragraph, secret_field
+from desktop.ui.widgets import dialog_buttons, error_label, heading, paragraph, secret_field
 
 T = TypeVar("T")
 Work = Callable[[Callable[[Step], None], Callable[[], bool]], T]
@@ -818,17 +817,7 @@ class RestoreDialog(QDialog):
 
         self.error = error_label()
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        assert ok is not None
-        ok.setText("Restore")
-        ok.setAccessibleName("Restore")
-        ok.setDefault(True)
-        self.restore_button = ok
-        buttons.accepted.connect(self._submit)
-        buttons.rejected.connect(self.reject)
+        buttons, self.restore_button = dialog_buttons(self, "Restore", self._submit)
         layout.addWidget(buttons)
         self.use_recovery.setChecked(True)
         self._key_changed()
@@ -953,17 +942,8 @@ class BackupPassphraseDialog(QDialog):
         layout.addWidget(self.advice)
         self.error = error_label()
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        assert ok is not None
-        ok.setText("Back up")
-        ok.setAccessibleName("Back up with this passphrase")
-        ok.setDefault(True)
-        self.ok_button = ok
-        buttons.accepted.connect(self._submit)
-        buttons.rejected.connect(self.reject)
+        buttons, self.ok_button = dialog_buttons(self, "Back up", self._submit)
+        self.ok_button.setAccessibleName("Back up with this passphrase")
         layout.addWidget(buttons)
         self.passphrase.textChanged.connect(self._assess)
         self.finished.connect(self.clear_secrets)
