@@ -1,14 +1,17 @@
 """How guessable a new passphrase is, by zxcvbn (Dropbox's estimator: dictionaries, keyboard
-patterns, dates, repeats, l33t), not a hand-written rule. The setup wizard shows the estimate
-and requires ``GOOD_ENOUGH``; the vault itself enforces only the minimum length."""
+patterns, dates, repeats, l33t), not a hand-written rule, and the one rule every place that sets
+a passphrase applies (``judge_new_passphrase``): at least ``MIN_PASSPHRASE_CHARS``, a zxcvbn score
+of ``GOOD_ENOUGH``, typed the same twice. The vault itself enforces only the minimum length."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from zxcvbn import zxcvbn
 
+MIN_PASSPHRASE_CHARS = 10
 GOOD_ENOUGH = 3  # zxcvbn score 0-4; 3 = "safely unguessable: moderate protection from offline
 # slow-hash attacks", which an Argon2id vault is
 LABELS = ("Very weak", "Weak", "Fair", "Strong", "Very strong")
@@ -45,3 +48,58 @@ def assess(passphrase: str, user_inputs: Sequence[str] = ()) -> Strength:
         suggestions=tuple(str(s) for s in feedback.get("suggestions") or ()),
         offline_crack_time=str(crack.get("offline_slow_hashing_1e4_per_second", "")),
     )
+
+
+class Problem(Enum):
+    TOO_SHORT = "too short"
+    TOO_GUESSABLE = "too guessable"
+    UNCONFIRMED = "not typed again yet"
+    DIFFERENT = "the two entries differ"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A new passphrase as typed twice: its strength and the first problem, if any."""
+
+    strength: Strength
+    problem: Problem | None
+    length: int
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def hint(self) -> str:
+        """One calm line for under the fields."""
+        if self.problem is Problem.TOO_SHORT:
+            return f"{self.length} of at least {MIN_PASSPHRASE_CHARS} characters"
+        if self.problem is Problem.TOO_GUESSABLE:
+            return "Too easy to guess: add another unusual word or two"
+        if self.problem is Problem.DIFFERENT:
+            return "The two entries differ"
+        if self.problem is Problem.UNCONFIRMED:
+            return "Now type it again"
+        return "Looks good"
+
+    @property
+    def refusal(self) -> str:
+        """Why the passphrase was not taken, with zxcvbn's advice when it is too guessable."""
+        if self.problem is Problem.TOO_GUESSABLE:
+            advice = " ".join(a for a in (self.strength.warning, *self.strength.suggestions) if a)
+            return f"{self.strength.label}: too easy to guess. {advice}".strip()
+        return self.hint + "."
+
+
+def judge_new_passphrase(
+    passphrase: str, confirmation: str, user_inputs: Sequence[str] = ()
+) -> Choice:
+    strength = assess(passphrase, user_inputs)
+    problem: Problem | None = None
+    if len(passphrase) < MIN_PASSPHRASE_CHARS:
+        problem = Problem.TOO_SHORT
+    elif not strength.acceptable:
+        problem = Problem.TOO_GUESSABLE
+    elif confirmation != passphrase:
+        problem = Problem.DIFFERENT if confirmation else Problem.UNCONFIRMED
+    return Choice(strength, problem, len(passphrase))

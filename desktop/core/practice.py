@@ -38,6 +38,7 @@ from desktop.core.clients import (
 from desktop.core.disclosure import DisclosureKind, Document
 from desktop.core.errors import PassphraseTooWeakError
 from desktop.core.notes import Compartment, Note, NoteKind, NoteSummary
+from desktop.core.passphrase_strength import MIN_PASSPHRASE_CHARS
 from desktop.core.record import ClientRecord, open_client
 from desktop.core.schema import COMPONENT, PRACTICE_MIGRATIONS
 from desktop.core.search import SearchResults, search
@@ -48,7 +49,6 @@ from desktop.core.templates import FREE_FORM, Template, TemplateSection
 if TYPE_CHECKING:
     from desktop.core.demo import DemoReport
 
-MIN_PASSPHRASE_CHARS = 10
 
 # What the UI needs from below the facade, re-exported so that desktop/ui imports only desktop.core
 # (checked by tests/test_layers.py).

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from desktop.core.passphrase_strength import GOOD_ENOUGH, Strength, assess
+from desktop.core.passphrase_strength import judge_new_passphrase
 from desktop.core.practice import (
-    MIN_PASSPHRASE_CHARS,
     KdfParams,
     Practice,
     VaultOptions,
@@ -171,32 +170,18 @@ class SetupWindow(QStackedWidget):
         self.addWidget(page)
         return page
 
-    def strength(self) -> Strength:
-        return assess(self.passphrase.text(), [self.therapist_name.text()])
-
     def _validate(self) -> None:
-        first, second = self.passphrase.text(), self.confirm.text()
-        strength = self.strength()
+        first = self.passphrase.text()
+        choice = judge_new_passphrase(first, self.confirm.text(), [self.therapist_name.text()])
+        strength = choice.strength
         self.meter.setValue(strength.score if first else 0)
         self.meter.setFormat(strength.label if first else "Strength")
         advice = [strength.warning, *strength.suggestions] if first else []
         if first and strength.acceptable:
             advice.append(f"Time to guess offline: {strength.offline_crack_time}.")
         self.strength_hint.setText(" ".join(a for a in advice if a))
-        long_enough = len(first) >= MIN_PASSPHRASE_CHARS
-        if not long_enough:
-            self.hint.setText(f"{len(first)} of at least {MIN_PASSPHRASE_CHARS} characters")
-        elif not strength.acceptable:
-            self.hint.setText("Too easy to guess: add another unusual word or two")
-        elif second and second != first:
-            self.hint.setText("The two entries differ")
-        elif second == first:
-            self.hint.setText("Looks good")
-        else:
-            self.hint.setText("Now type it again")
-        self.create_button.setEnabled(
-            long_enough and strength.score >= GOOD_ENOUGH and first == second
-        )
+        self.hint.setText(choice.hint)
+        self.create_button.setEnabled(choice.ok)
 
     # -- page 3: tuning and creating ------------------------------------------------------------
     def _build_progress_page(self) -> CardPage:

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from desktop.core.errors import PracticeError
-from desktop.core.passphrase_strength import assess
+from desktop.core.passphrase_strength import judge_new_passphrase
 from desktop.core.practice import (
-    MIN_PASSPHRASE_CHARS,
     CryptoError,
     Practice,
     VaultOptions,
@@ -175,20 +174,11 @@ class UnlockWindow(QStackedWidget):
         self.passphrase.setFocus()
 
     def _validate_recovery(self) -> None:
-        first, second = self.new_passphrase.text(), self.new_confirm.text()
-        strength = assess(first)
-        if len(first) < MIN_PASSPHRASE_CHARS:
-            hint = f"{len(first)} of at least {MIN_PASSPHRASE_CHARS} characters"
-        elif not strength.acceptable:
-            hint = f"{strength.label}: add another unusual word or two"
-        elif second != first:
-            hint = "The two entries differ" if second else "Now type it again"
-        else:
-            hint = f"{strength.label}. Looks good"
-        self.recovery_hint.setText(hint)
-        ready = (bool(self.recovery_key.text().strip()) and len(first) >= MIN_PASSPHRASE_CHARS
-                 and strength.acceptable and first == second)  # fmt: skip
-        self.recover_button.setEnabled(ready)
+        choice = judge_new_passphrase(self.new_passphrase.text(), self.new_confirm.text())
+        self.recovery_hint.setText(
+            f"{choice.strength.label}. {choice.hint}" if choice.ok else choice.hint
+        )
+        self.recover_button.setEnabled(bool(self.recovery_key.text().strip()) and choice.ok)
 
     def recover(self) -> None:
         if not self.recover_button.isEnabled():

@@ -29,9 +29,8 @@ from desktop.core.backups import (
     explain,
     is_cancelled,
 )
-from desktop.core.errors import PracticeError
-from desktop.core.passphrase_strength import assess
-from desktop.core.practice import MIN_PASSPHRASE_CHARS, KdfParams, check_new_passphrase
+from desktop.core.passphrase_strength import assess, judge_new_passphrase
+from desktop.core.practice import MIN_PASSPHRASE_CHARS, KdfParams
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.pages.base import Page
@@ -963,20 +962,10 @@ class BackupPassphraseDialog(QDialog):
         self.advice.setText(" ".join(a for a in advice if a))
 
     def _submit(self) -> None:
-        first, second = self.passphrase.text(), self.confirm.text()
-        if first != second:
-            self.show_error("The two passphrases differ. Type the backup passphrase twice.")
-            return
-        try:
-            check_new_passphrase(first)
-        except PracticeError as exc:
-            message = str(exc)
-            self.show_error(message[:1].upper() + message[1:] + ".")
-            return
-        strength = assess(first, self._known_words)
-        if not strength.acceptable:
-            advice = " ".join(a for a in (strength.warning, *strength.suggestions) if a)
-            self.show_error(f"{strength.label}: too easy to guess. {advice}".strip())
+        first = self.passphrase.text()
+        choice = judge_new_passphrase(first, self.confirm.text(), self._known_words)
+        if not choice.ok:
+            self.show_error(choice.refusal)
             return
         self.error.hide()
         self.submitted.emit(first)

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from desktop.core.errors import PracticeError, SettingsError
-from desktop.core.passphrase_strength import assess
-from desktop.core.practice import MIN_PASSPHRASE_CHARS, CryptoError, check_new_passphrase
+from desktop.core.passphrase_strength import judge_new_passphrase
+from desktop.core.practice import MIN_PASSPHRASE_CHARS, CryptoError
 from desktop.core.settings import MAX_TEXT
 from desktop.core.templates import Template, TemplateSection
 from desktop.ui.background import run_in_background
@@ -442,19 +442,11 @@ class SettingsPage(Page):
         if not current:
             self._passphrase_problem("Type your current passphrase first.")
             return
-        if new != self.confirm_passphrase.text():
-            self._passphrase_problem("The two passphrases differ. Type the new one twice.")
-            return
-        try:
-            check_new_passphrase(new)
-        except PracticeError as exc:
-            message = str(exc)
-            self._passphrase_problem(message[:1].upper() + message[1:] + ".")
-            return
-        strength = assess(new, [self.ctx.practice.settings.therapist_name])
-        if not strength.acceptable:
-            advice = " ".join(a for a in (strength.warning, *strength.suggestions) if a)
-            self._passphrase_problem(f"{strength.label}: too easy to guess. {advice}".strip())
+        choice = judge_new_passphrase(
+            new, self.confirm_passphrase.text(), [self.ctx.practice.settings.therapist_name]
+        )
+        if not choice.ok:
+            self._passphrase_problem(choice.refusal)
             return
         practice = self.ctx.practice
         self.passphrase_button.setEnabled(False)
