@@ -8,7 +8,6 @@ from __future__ import annotations
 import array
 import asyncio
 import fractions
-import math
 import os
 import re
 import tempfile
@@ -27,6 +26,7 @@ from telehealth.engine import PcmChunk, RgbFrame
 from telehealth.invite import new_invite
 from telehealth.lifecycle import CallEvent, CallState
 from telehealth.session import SessionCallbacks, TherapistSession
+from telehealth.synthetic_media import ToneAudio
 
 # Screenshots for the README only when asked (QUIETROOM_SCREENSHOTS=1); otherwise to a temp folder,
 # so a test run does not rewrite files in the checkout.
@@ -61,40 +61,6 @@ class MovingPattern(MediaStreamTrack):
         frame.pts = self._count * 6000
         frame.time_base = fractions.Fraction(1, 90000)
         self._count += 1
-        return frame
-
-
-class Tone(MediaStreamTrack):
-    """Therapist's synthetic microphone: a 440 Hz tone, 20 ms frames of 48 kHz mono s16."""
-
-    kind = "audio"
-    RATE = 48000
-    SAMPLES = 960
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._sent = 0
-        self._start: float | None = None
-
-    async def recv(self) -> av.AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        wait = self._start + self._sent / self.RATE - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        samples = array.array(
-            "h",
-            (
-                int(8000 * math.sin(2 * math.pi * 440 * (self._sent + i) / self.RATE))
-                for i in range(self.SAMPLES)
-            ),
-        )
-        frame = av.AudioFrame(format="s16", layout="mono", samples=self.SAMPLES)
-        frame.planes[0].update(samples.tobytes())
-        frame.sample_rate = self.RATE
-        frame.pts = self._sent
-        frame.time_base = fractions.Fraction(1, self.RATE)
-        self._sent += self.SAMPLES
         return frame
 
 
@@ -231,7 +197,7 @@ def test_client_joins_from_chromium_and_talks_with_the_therapist(
     session = TherapistSession(
         invite,
         callbacks=view.callbacks(),
-        media=lambda: [MovingPattern(), Tone()],
+        media=lambda: [MovingPattern(), ToneAudio()],
         ice_servers=None,  # ask the relay, like the page does; it has no ICE config: []
         connect_timeout=20,
         stats_interval=1.0,

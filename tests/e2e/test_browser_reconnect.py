@@ -9,41 +9,21 @@ certificate, and media, chat and the verification code carry on.
 
 from __future__ import annotations
 
-import asyncio
-import fractions
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import aioice.ice
-import av
 import pytest
-from aiortc import AudioStreamTrack, MediaStreamTrack
+from aiortc import AudioStreamTrack
 from playwright.sync_api import Browser, Page, expect
 
 from telehealth.engine import RgbFrame
 from telehealth.invite import new_invite
 from telehealth.lifecycle import CallEvent, CallState
 from telehealth.session import SessionCallbacks, TherapistSession
-
-
-class SmallPattern(MediaStreamTrack):
-    kind = "video"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._count = 0
-
-    async def recv(self) -> av.VideoFrame:
-        await asyncio.sleep(1 / 15)
-        frame = av.VideoFrame(160, 120, "yuv420p")
-        for plane in frame.planes:
-            plane.update(bytes([(self._count * 8) % 256]) * plane.buffer_size)
-        frame.pts = self._count * 6000
-        frame.time_base = fractions.Fraction(1, 90000)
-        self._count += 1
-        return frame
+from telehealth.synthetic_media import ShadeVideo
 
 
 class View:
@@ -128,7 +108,7 @@ def test_browser_call_survives_a_network_drop(
     session = TherapistSession(
         invite,
         callbacks=view.callbacks(),
-        media=lambda: [SmallPattern(), AudioStreamTrack()],
+        media=lambda: [ShadeVideo(), AudioStreamTrack()],
         ice_servers=[],
         connect_timeout=20,
         media_timeout=1.5,

@@ -8,40 +8,20 @@ candidate pair in the browser's getStats() must be relay-to-relay, and media mus
 
 from __future__ import annotations
 
-import asyncio
-import fractions
 import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
-import av
 import pytest
-from aiortc import AudioStreamTrack, MediaStreamTrack
+from aiortc import AudioStreamTrack
 from playwright.sync_api import Browser, Page, expect
 
 from telehealth.engine import RgbFrame
 from telehealth.invite import new_invite
 from telehealth.lifecycle import CallState
 from telehealth.session import SessionCallbacks, TherapistSession
-
-
-class SmallPattern(MediaStreamTrack):
-    kind = "video"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._count = 0
-
-    async def recv(self) -> av.VideoFrame:
-        await asyncio.sleep(1 / 15)
-        frame = av.VideoFrame(160, 120, "yuv420p")
-        for plane in frame.planes:
-            plane.update(bytes([(self._count * 8) % 256]) * plane.buffer_size)
-        frame.pts = self._count * 6000
-        frame.time_base = fractions.Fraction(1, 90000)
-        self._count += 1
-        return frame
+from telehealth.synthetic_media import ShadeVideo
 
 
 def pair_and_frames(page: Page) -> dict[str, Any]:
@@ -98,7 +78,7 @@ def test_browser_call_through_coturn_relay_only(
             on_client_waiting=lambda _name: waiting.set(),
             on_video=on_video,
         ),
-        media=lambda: [SmallPattern(), AudioStreamTrack()],
+        media=lambda: [ShadeVideo(), AudioStreamTrack()],
         ice_servers=None,  # TURN credentials and the relay-only policy from the relay
         connect_timeout=20,
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import array
 import asyncio
 import fractions
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from telehealth.engine import PcmChunk, RgbFrame
 from telehealth.invite import new_invite
 from telehealth.lifecycle import CallEvent, CallState
 from telehealth.session import SessionCallbacks, TherapistSession
+from telehealth.synthetic_media import ToneAudio
 
 CLIENT_NAME = "Ana María Quispe"
 THERAPIST_SAYS = "Hello Ana, can you see me in Firefox?"
@@ -48,38 +48,6 @@ class Pattern(MediaStreamTrack):
         frame.pts = self._count * 6000
         frame.time_base = fractions.Fraction(1, 90000)
         self._count += 1
-        return frame
-
-
-class Tone(MediaStreamTrack):
-    """Therapist's synthetic microphone: 440 Hz, 20 ms frames of 48 kHz mono s16, in real time."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._sent = 0
-        self._start: float | None = None
-
-    async def recv(self) -> av.AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        wait = self._start + self._sent / 48000 - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        samples = array.array(
-            "h",
-            (
-                int(8000 * math.sin(2 * math.pi * 440 * (self._sent + i) / 48000))
-                for i in range(960)
-            ),
-        )
-        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
-        frame.planes[0].update(samples.tobytes())
-        frame.sample_rate = 48000
-        frame.pts = self._sent
-        frame.time_base = fractions.Fraction(1, 48000)
-        self._sent += 960
         return frame
 
 
@@ -214,7 +182,7 @@ def test_client_joins_from_firefox_and_talks_with_the_therapist(
     session = TherapistSession(
         invite,
         callbacks=view.callbacks(),
-        media=lambda: [Pattern(), Tone()],
+        media=lambda: [Pattern(), ToneAudio()],
         ice_servers=None,  # ask the relay, like the page does; it has no ICE config: []
         connect_timeout=30,
         stats_interval=1.0,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import fractions
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import aioice.ice
-import av
 import pytest
 from aiortc import AudioStreamTrack, MediaStreamTrack
 
@@ -21,30 +19,8 @@ from telehealth.engine import (
     ice_servers_from_json,
 )
 from telehealth.errors import CallConnectionError, MessageFormatError, TelehealthError
+from telehealth.synthetic_media import ShadeVideo
 from telehealth.verification import Verifier
-
-
-class SyntheticVideo(MediaStreamTrack):
-    """A small moving grey ramp, 15 frames per second."""
-
-    kind = "video"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._count = 0
-
-    async def recv(self) -> av.VideoFrame:
-        import asyncio
-
-        await asyncio.sleep(1 / 15)
-        frame = av.VideoFrame(160, 120, "yuv420p")
-        shade = (self._count * 8) % 256
-        for plane in frame.planes:
-            plane.update(bytes([shade]) * plane.buffer_size)
-        frame.pts = self._count * 6000
-        frame.time_base = fractions.Fraction(1, 90000)
-        self._count += 1
-        return frame
 
 
 class Recorder:
@@ -105,7 +81,7 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def media() -> list[MediaStreamTrack]:
-    return [SyntheticVideo(), AudioStreamTrack()]
+    return [ShadeVideo(), AudioStreamTrack()]
 
 
 @pytest.mark.slow

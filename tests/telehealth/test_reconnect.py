@@ -10,7 +10,6 @@ media flows again.
 from __future__ import annotations
 
 import asyncio
-import fractions
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -18,7 +17,6 @@ from typing import Any
 
 import aiohttp
 import aioice.ice
-import av
 import pytest
 from aiortc import AudioStreamTrack, MediaStreamTrack
 
@@ -30,34 +28,14 @@ from telehealth.lifecycle import CallEvent, CallState
 from telehealth.relay_wire import parse_presence_notice
 from telehealth.sealing import Opener, Sealer
 from telehealth.session import SessionCallbacks, TherapistSession
+from telehealth.synthetic_media import ShadeVideo
 from telehealth.verification import Verifier, select_fingerprint
 
 pytestmark = pytest.mark.slow
 
 
-class MovingPattern(MediaStreamTrack):
-    """160x120 at 20 fps, a shade that changes every frame."""
-
-    kind = "video"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._count = 0
-
-    async def recv(self) -> av.VideoFrame:
-        await asyncio.sleep(1 / 20)
-        frame = av.VideoFrame(160, 120, "yuv420p")
-        shade = (self._count * 8) % 256
-        for plane in frame.planes:
-            plane.update(bytes([shade]) * plane.buffer_size)
-        frame.pts = self._count * 4500
-        frame.time_base = fractions.Fraction(1, 90000)
-        self._count += 1
-        return frame
-
-
 def media() -> list[MediaStreamTrack]:
-    return [MovingPattern(), AudioStreamTrack()]
+    return [ShadeVideo(fps=20), AudioStreamTrack()]
 
 
 class Frames:

@@ -9,14 +9,12 @@ offers a host candidate: all media goes through coturn. coturn checks the creden
 from __future__ import annotations
 
 import asyncio
-import fractions
 import re
 import threading
 import time
 from typing import Any
 
 import aiohttp
-import av
 import pytest
 from aiortc import AudioStreamTrack, MediaStreamTrack
 
@@ -34,6 +32,7 @@ from telehealth.lifecycle import CallState
 from telehealth.relay_wire import parse_presence_notice
 from telehealth.sealing import Opener, Sealer
 from telehealth.session import SessionCallbacks, TherapistSession
+from telehealth.synthetic_media import ShadeVideo
 from telehealth.verification import Verifier
 
 pytestmark = pytest.mark.slow
@@ -41,26 +40,8 @@ pytestmark = pytest.mark.slow
 CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ (\S+) \d+ (\S+) (\d+) typ (\S+)", re.MULTILINE)
 
 
-class Pattern(MediaStreamTrack):
-    kind = "video"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._count = 0
-
-    async def recv(self) -> av.VideoFrame:
-        await asyncio.sleep(1 / 15)
-        frame = av.VideoFrame(160, 120, "yuv420p")
-        for plane in frame.planes:
-            plane.update(bytes([(self._count * 8) % 256]) * plane.buffer_size)
-        frame.pts = self._count * 6000
-        frame.time_base = fractions.Fraction(1, 90000)
-        self._count += 1
-        return frame
-
-
 def media() -> list[MediaStreamTrack]:
-    return [Pattern(), AudioStreamTrack()]
+    return [ShadeVideo(), AudioStreamTrack()]
 
 
 def candidate_types(sdp: str) -> list[tuple[str, str, str]]:

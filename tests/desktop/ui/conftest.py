@@ -4,12 +4,10 @@ test drives the window on the UI thread against a real call."""
 
 from __future__ import annotations
 
-import array
 import asyncio
 import concurrent.futures
 import fractions
 import gc
-import math
 import os
 import ssl
 import threading
@@ -49,6 +47,7 @@ from telehealth.invite import Invite
 from telehealth.relay import RelayLimits, RelayServer, start_relay
 from telehealth.relay_wire import parse_presence_notice
 from telehealth.sealing import Opener, Sealer
+from telehealth.synthetic_media import ToneAudio
 from telehealth.verification import Verifier
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
@@ -246,35 +245,6 @@ class ColourBars(MediaStreamTrack):
         return frame
 
 
-class Tone(MediaStreamTrack):
-    """The client's synthetic microphone: 440 Hz, 20 ms frames of 48 kHz mono s16."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._sent = 0
-        self._start: float | None = None
-
-    async def recv(self) -> av.AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        wait = self._start + self._sent / 48000 - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        samples = array.array(
-            "h", (int(8000 * math.sin(2 * math.pi * 440 * (self._sent + i) / 48000))
-                  for i in range(960))
-        )  # fmt: skip
-        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
-        frame.planes[0].update(samples.tobytes())
-        frame.sample_rate = 48000
-        frame.pts = self._sent
-        frame.time_base = fractions.Fraction(1, 48000)
-        self._sent += 960
-        return frame
-
-
 def brightness(frame: RgbFrame) -> float:
     """Mean of a sparse sample of the frame's bytes (0 = black)."""
     step = max(1, len(frame.data) // 997)
@@ -313,7 +283,7 @@ class ClientStandIn:
                 on_video=self._video, on_audio=self._audio,
                 on_chat=self.chat.append, on_chat_open=self.chat_open.set,
             ),
-            media=lambda: [ColourBars(), Tone()],
+            media=lambda: [ColourBars(), ToneAudio()],
         )  # fmt: skip
         self.engine.start()
 
