@@ -25,7 +25,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
@@ -43,6 +42,7 @@ from aiortc import (
 from aiortc.sdp import candidate_from_sdp
 
 from telehealth.errors import CallConnectionError, MessageFormatError, TelehealthError
+from telehealth.loop_thread import LoopThread
 from telehealth.protocol import Ice
 
 log = logging.getLogger("telehealth.engine")
@@ -171,8 +171,8 @@ class CallEngine:
         self._connect_timeout = connect_timeout
         self._stats_interval = stats_interval
         self._media_timeout = media_timeout
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run_loop, name="quietroom-call", daemon=True)
+        self._runner = LoopThread("quietroom-call")
+        self._loop = self._runner.loop
         self._pc: RTCPeerConnection | None = None
         self._chat: RTCDataChannel | None = None
         self._sources: list[MediaStreamTrack] = []
@@ -182,19 +182,11 @@ class CallEngine:
         self._remote_tracks = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._failed = False
-        self._started = False
 
     # -- thread plumbing -----------------------------------------------------------------------
 
-    def _run_loop(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-
     def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        if not self._started:
-            coro.close()
-            raise RuntimeError("start() the engine first")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return self._runner.submit(coro)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         async def wrapped() -> None:
@@ -206,22 +198,12 @@ class CallEngine:
 
     def start(self) -> None:
         """Start the engine thread and create the peer connection and local media."""
-        if self._started:
-            raise RuntimeError("already started")
-        self._started = True
-        self._thread.start()
+        self._runner.start()
         self._submit(self._setup()).result(timeout=10)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the peer connection and stop the thread. Safe to call more than once."""
-        if not self._started or not self._thread.is_alive():
-            return
-        with contextlib.suppress(Exception):
-            self._submit(self._close()).result(timeout=timeout)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self._loop.close()
+        self._runner.stop(self._close(), timeout)
 
     # -- public, thread-safe API ---------------------------------------------------------------
 

@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import ssl
-import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -50,6 +49,7 @@ from telehealth.errors import (
 )
 from telehealth.invite import Invite
 from telehealth.lifecycle import TERMINAL_STATES, CallEvent, CallLifecycle, CallState, Effect
+from telehealth.loop_thread import LoopThread
 from telehealth.relay_wire import parse_presence_notice
 from telehealth.sealing import Opener, Sealer
 from telehealth.verification import Verifier
@@ -135,11 +135,8 @@ class TherapistSession:
         self._lifecycle = CallLifecycle()
         self._sealer = Sealer("therapist", self._keys.signalling_key, random=random)
         self._opener = Opener("client", self._keys.signalling_key)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run_loop, name="quietroom-session", daemon=True
-        )
-        self._started = False
+        self._runner = LoopThread("quietroom-session")
+        self._loop = self._runner.loop
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -173,10 +170,7 @@ class TherapistSession:
     def start(self) -> concurrent.futures.Future[None]:
         """Start the session thread and join the relay; the future resolves once connected (or
         raises :class:`CallConnectionError` when the relay cannot be reached)."""
-        if self._started:
-            raise RuntimeError("already started")
-        self._started = True
-        self._thread.start()
+        self._runner.start()
         return self._submit(self._start())
 
     def admit(self) -> concurrent.futures.Future[None]:
@@ -200,26 +194,12 @@ class TherapistSession:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Hang up if still in a session, then stop every thread. Safe to call more than once."""
-        if not self._started or not self._thread.is_alive():
-            return
-        with contextlib.suppress(Exception):
-            self._submit(self._shutdown()).result(timeout=timeout)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self._loop.close()
+        self._runner.stop(self._shutdown(), timeout)
 
     # -- thread plumbing -----------------------------------------------------------------------
 
-    def _run_loop(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-
     def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        if not self._started or self._loop.is_closed():
-            coro.close()
-            raise RuntimeError("start() the session first")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return self._runner.submit(coro)
 
     def _from_engine(self, handler: Callable[..., None], *args: Any) -> None:
         """Hop from the engine thread onto the session loop."""
