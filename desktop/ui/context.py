@@ -29,6 +29,10 @@ class Navigator(Protocol):
         """A short, PHI-free message in the status bar."""
         ...
 
+    def backups_changed(self) -> None:
+        """A backup was made, verified or the folder changed: refresh the status-bar warning."""
+        ...
+
     def settings_changed(self) -> None:
         """Settings were saved: re-read what depends on them (auto-lock time)."""
         ...

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from desktop.core.backups import BackupService
 from desktop.core.practice import Practice
+from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.idle_lock import Clock, IdleLock
 from desktop.ui.pages.audit_page import AuditPage
@@ -308,7 +309,6 @@ class MainWindow(QMainWindow):
 
     def notify(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
-        self.refresh_backup_warning()  # pages notify after backups, among other things
 
     def settings_changed(self) -> None:
         self.idle.set_minutes(self.ctx.practice.settings.auto_lock_minutes)
@@ -317,10 +317,18 @@ class MainWindow(QMainWindow):
         self.idle.set_inhibited(active)
 
     def refresh_backup_warning(self) -> None:
+        """Off the UI thread: the backup folder may be a slow or vanished network drive."""
         backups = self.ctx.backups
-        warning = backups.warning() if backups is not None else None
+        if backups is None:
+            return
+        run_in_background(backups.warning, self._show_backup_warning, lambda _: None, owner=self)
+
+    def _show_backup_warning(self, warning: str | None) -> None:
         self.backup_warning.setText(warning or "")
         self.backup_warning.setVisible(bool(warning))
+
+    def backups_changed(self) -> None:
+        self.refresh_backup_warning()
 
     # -- privacy screen -------------------------------------------------------------------------
     @property

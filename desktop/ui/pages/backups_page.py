@@ -425,6 +425,7 @@ class BackupsPage(Page):
             if generation == self._history_generation:
                 self.history_loading = False
                 self._show_history(records)
+                self.ctx.nav.backups_changed()
 
         def failed(exc: Exception) -> None:
             if generation == self._history_generation:

@@ -160,6 +160,8 @@ def test_choose_a_folder_back_up_now_and_verify(
     qtbot.waitUntil(lambda: not page.history_loading)
     assert page.warning.isVisible() and "No backup folder is set" in page.warning.text()
     assert not page.backup_button.isEnabled() and page.history_texts() == []
+    status = main_window.backup_warning  # the same warning in the status bar, read off-thread
+    qtbot.waitUntil(lambda: "No backup folder is set" in status.text())
 
     choose(monkeypatch, destination)
     qtbot.mouseClick(page.choose_button, Qt.MouseButton.LeftButton)
@@ -188,6 +190,7 @@ def test_choose_a_folder_back_up_now_and_verify(
     assert "Backup written and verified" in page.message.text()
     assert main_window.statusBar().currentMessage() == "Backup written and verified."
     assert not page.warning.isVisible()
+    qtbot.waitUntil(lambda: not status.isVisible() and status.text() == "")  # cleared as well
     rows = page.history_texts()
     assert len(rows) == 1 and rows[0][2] == "Verified" and rows[0][1].endswith("kB")
     assert rows[0][3] == "Recovery key"  # no backup passphrase slot
@@ -510,6 +513,7 @@ def test_screenshot_with_a_few_backups(
     assert [row[2] for row in page.history_texts()] == ["Verified"] * 3
     assert main_window.width() == 1180 and main_window.height() == 760
     main_window.refresh_backup_warning()  # the status bar's own refresh (a 10-minute timer)
+    qtbot.waitUntil(lambda: not main_window.backup_warning.isVisible())  # backups are fresh
     image = main_window.grab()
     assert not image.isNull()
     if screenshot_dir is not None:
