@@ -41,3 +41,17 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def private_dir(path: Path, *, levels: int = 1) -> Path:
+    """Create ``path`` (and up to ``levels - 1`` missing parents) readable by its owner only
+    (0700). Folders that already exist keep their mode, except ``path`` itself, which is
+    tightened: Quietroom's own folders are never shared."""
+    missing = [p for p in [path, *path.parents][:levels] if not p.exists()]
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    return path

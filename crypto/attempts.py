@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from crypto.atomic import atomic_write
+from crypto.atomic import atomic_write, private_dir
 
 FREE_ATTEMPTS = 3
 MAX_DELAY_S = 300.0
@@ -66,7 +66,7 @@ class AttemptStore:
 
     def record(self, at: str, method: str) -> None:
         failures = [*self.load(), FailedAttempt(at=at, method=method)][-MAX_RECORDED:]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent, levels=2)
         doc = [{"at": f.at, "method": f.method} for f in failures]
         atomic_write(self.path, json.dumps(doc).encode("utf-8"))
 

@@ -50,6 +50,10 @@ def open_database(path: Path, key: bytes) -> Connection:
     """Open (or create) the encrypted database at ``path``; raise ``UnlockError`` if the key does
     not open it or a page fails its HMAC."""
     literal = raw_key_literal(key)
+    # Create the file ourselves, owner-only: SQLite would use the umask (often 0644), and it gives
+    # the -wal and -shm files the database file's mode.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
     try:
         # SQLCipher logs to stderr by default; our errors carry what the person needs.

@@ -22,10 +22,12 @@ ARGON2_VERSION = 0x13
 # OWASP floor for Argon2id: m=19 MiB, t=2, p=1. Nothing outside the test suite goes below it.
 FLOOR_MEMORY_KIB = 19 * 1024
 FLOOR_TIME_COST = 2
-# Upper bounds protect an unlock from a header crafted to exhaust memory or time.
-MAX_MEMORY_KIB = 4 * 1024 * 1024
-MAX_TIME_COST = 64
-MAX_PARALLELISM = 16
+# Upper bounds protect an unlock from a header (or backup key slot) crafted to exhaust memory or
+# time. They are what this app would ever write: calibration's maximum (1 GiB, at most 10 passes,
+# at most 4 lanes) and the named profiles. Anything above is refused before Argon2id runs.
+MAX_MEMORY_KIB = 1024 * 1024
+MAX_TIME_COST = 10
+MAX_PARALLELISM = 4
 
 # Calibration: target the middle of 0.5-1 s; never use less than 64 MiB, never more than 1 GiB.
 CALIBRATION_TARGET_S = 0.75

@@ -198,7 +198,7 @@ def _write(
     header = VaultHeader.from_bytes(snapshot.header)
     digest = hashlib.sha256()
     try:
-        with open(partial, "xb") as out:
+        with open(partial, "xb", opener=_owner_only) as out:
             write_backup_with_manifest(
                 manifest,
                 _payload(snapshot.header, snapshot.database, digest),
@@ -295,9 +295,10 @@ def _stage(
     except CryptoError:
         raise BackupContentError("the vault header inside the backup is damaged") from None
     try:
-        (folder / "vault.header").write_bytes(header_bytes)
+        with _private_file(folder / "vault.header") as out:
+            out.write(header_bytes)
         remaining = parts["database"]
-        with open(folder / header.database, "wb") as out:
+        with _private_file(folder / header.database) as out:
             while remaining:
                 block = reader.read(min(_COPY, remaining))
                 if not block:
@@ -452,6 +453,15 @@ def list_backups(folder: Path) -> list[ListedBackup]:
         if p.is_file() and p.name.endswith(SUFFIX) and not p.name.startswith(".")
     ]
     return sorted(found, key=lambda b: b.path.name, reverse=True)
+
+
+def _private_file(path: Path) -> BinaryIO:
+    """A new file only its owner can read (0600), open for writing."""
+    return open(path, "wb", opener=_owner_only)
+
+
+def _owner_only(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
 
 
 def _staging_dir(near: Path) -> Path:

@@ -21,7 +21,7 @@ from crypto.backup.errors import (
     TruncatedError,
     UnsupportedVersionError,
 )
-from crypto.kdf import MAX_MEMORY_KIB, MAX_PARALLELISM, MAX_TIME_COST, SALT_BYTES, KdfParams
+from crypto.kdf import SALT_BYTES, KdfParams
 
 # PNG-style signature: the high byte catches 7-bit transfers, CR LF catches line-ending conversion,
 # ^Z stops DOS `type`, the final LF catches LF -> CR LF. Never changes across versions.
@@ -46,6 +46,11 @@ MAX_CHUNKS: Final = 1 << (8 * COUNTER_BYTES)
 FINAL_PAD_MARKER: Final = 0x80  # final chunk plaintext = data || 0x80 || 0x00...
 
 MAX_SLOTS: Final = 3
+# The format's own ranges for Argon2id fields. What a reader is willing to *run* is tighter
+# (``KdfLimits``, by default crypto.kdf's caps: what this app would ever write).
+FORMAT_MAX_MEMORY_KIB: Final = 4 * 1024 * 1024
+FORMAT_MAX_TIME_COST: Final = 64
+FORMAT_MAX_PARALLELISM: Final = 16
 MAX_HEADER_BODY: Final = 1024  # far above the largest valid v1 header body (243 bytes)
 
 
@@ -276,9 +281,9 @@ def _parse_slot(slot_type: SlotType, raw: bytes) -> Slot:
         return VaultSlot(salt=raw[:VAULT_SALT_BYTES], wrapped_key=raw[VAULT_SALT_BYTES:])
     time_cost, memory_kib, parallelism = _KDF_FIELDS.unpack_from(raw)
     if not (
-        1 <= parallelism <= MAX_PARALLELISM
-        and 1 <= time_cost <= MAX_TIME_COST
-        and 8 * parallelism <= memory_kib <= MAX_MEMORY_KIB
+        1 <= parallelism <= FORMAT_MAX_PARALLELISM
+        and 1 <= time_cost <= FORMAT_MAX_TIME_COST
+        and 8 * parallelism <= memory_kib <= FORMAT_MAX_MEMORY_KIB
     ):
         raise HeaderCorruptError(
             f"key-derivation parameters out of range (t={time_cost}, m={memory_kib} KiB, "

@@ -57,7 +57,14 @@ from crypto.backup.format import (
     unpad_final,
 )
 from crypto.errors import PassphrasePolicyError, WeakParametersError
-from crypto.kdf import MAX_MEMORY_KIB, MAX_TIME_COST, RFC9106_LOW_MEMORY, SALT_BYTES, KdfParams
+from crypto.kdf import (
+    MAX_MEMORY_KIB,
+    MAX_PARALLELISM,
+    MAX_TIME_COST,
+    RFC9106_LOW_MEMORY,
+    SALT_BYTES,
+    KdfParams,
+)
 
 ProgressCallback = Callable[[int], None]
 """Called after each chunk with the number of plaintext bytes processed so far."""
@@ -112,6 +119,7 @@ class KdfLimits:
 
     max_memory_kib: int = MAX_MEMORY_KIB
     max_time_cost: int = MAX_TIME_COST
+    max_parallelism: int = MAX_PARALLELISM
 
 
 @dataclass(frozen=True)
@@ -539,6 +547,11 @@ def _passphrase_wrapping_key(slot: PassphraseSlot, passphrase: bytes, limits: Kd
             f"it asks for {_kib(params.memory_kib)} and {params.time_cost} passes to check the "
             f"passphrase, more than the {_kib(limits.max_memory_kib)} and "
             f"{limits.max_time_cost} passes allowed"
+        )
+    if params.parallelism > limits.max_parallelism:
+        raise KdfLimitError(
+            f"it asks for {params.parallelism} lanes to check the passphrase, more than the "
+            f"{limits.max_parallelism} allowed"
         )
     try:
         return keys.passphrase_wrapping_key(passphrase, params, slot.salt)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from crypto import vault as vault_module
+from crypto import atomic as atomic_module
 from crypto.audit.actions import AuditAction
 from crypto.errors import (
     PassphrasePolicyError,
@@ -353,7 +353,7 @@ def test_header_write_is_atomic(
         raise OSError("crash before rename")
 
     with monkeypatch.context() as patch:
-        patch.setattr(vault_module.os, "replace", crash)
+        patch.setattr(atomic_module.os, "replace", crash)
         patch.setattr("crypto.atomic.os.replace", crash)
         with pytest.raises(OSError):
             vault.change_passphrase("never lands")
