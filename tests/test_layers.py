@@ -16,9 +16,15 @@ FORBIDDEN = {
     "telehealth": {"PySide6", "crypto", "desktop"},
     "desktop/core": {"PySide6", "desktop.ui", "desktop.cli", "aiortc", "av"},
     "desktop/cli": {"PySide6"},
-    # the UI reaches the vault only through the desktop.core facade
-    "desktop/ui": {"crypto"},
+    # the UI reaches the vault only through the desktop.core facade, and the call's media only
+    # through telehealth (its tracks live in telehealth.capture_feed / outgoing_tracks)
+    "desktop/ui": {"crypto", "aiortc", "av"},
 }
+
+# desktop.core drives a call's state from telehealth's lifecycle, so it may import telehealth,
+# but only its pure modules: no network, no asyncio, no media stack (docs/architecture.md).
+CORE_MAY_IMPORT_FROM_TELEHEALTH = {"telehealth.lifecycle", "telehealth.invite", "telehealth.errors"}
+PURE_TELEHEALTH_MAY_IMPORT = {"telehealth", "cryptography"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -57,3 +63,26 @@ def test_only_desktop_ui_qt_imports_pyside() -> None:
         and any(m.startswith("PySide6") for m in imports_of(path))
     ]
     assert offenders == []
+
+
+def test_desktop_core_imports_only_pure_telehealth_modules() -> None:
+    used = {
+        module
+        for path in sorted((ROOT / "desktop" / "core").rglob("*.py"))
+        for module in imports_of(path)
+        if violates(module, {"telehealth"})
+    }
+    assert used <= CORE_MAY_IMPORT_FROM_TELEHEALTH, used - CORE_MAY_IMPORT_FROM_TELEHEALTH
+    # ...and those modules stay pure: standard library, cryptography and each other only.
+    stdlib = __import__("sys").stdlib_module_names
+    for name in sorted(CORE_MAY_IMPORT_FROM_TELEHEALTH):
+        path = ROOT / (name.replace(".", "/") + ".py")
+        outside = {
+            m
+            for m in imports_of(path)
+            if m.split(".")[0] not in stdlib and m.split(".")[0] not in PURE_TELEHEALTH_MAY_IMPORT
+        }
+        assert outside == set(), f"{name} imports {outside}"
+        assert {m for m in imports_of(path) if m.startswith("telehealth")} <= (
+            CORE_MAY_IMPORT_FROM_TELEHEALTH | {"telehealth.encoding"}
+        )

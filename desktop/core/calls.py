@@ -1,20 +1,39 @@
-"""Video calls in the record: which appointments may start one, the audit trail of each call, and
-the progress note offered when a call ends.
+"""Video calls in the record: which appointments may start one, the one owner of a call's state
+(:class:`VideoCall`), its audit trail, and the progress note offered when a call ends.
 
-The call itself (relay, media, verification) belongs to ``telehealth`` and the call window; this
-module only sees what the app reports about it, and records each step against the session (the
-entry's object) and its client (``client_id`` in the details), so the audit view finds it under the
-client. Details hold ids, whole seconds and flags only: never the name the client typed into the
-waiting room, the verification code, or anything said or written during the call.
+A :class:`VideoCall` is made by ``Practice.open_video_call`` (appointment checked, invitation
+made and audited). From then on it is driven by the ``telehealth`` session's own reports (the
+lifecycle's state and event, the client's name, the verification code), wrapped around whatever
+the user interface observes (:meth:`VideoCall.observe`), and by the therapist's intents
+(:meth:`VideoCall.mark_verified`, :meth:`VideoCall.codes_differ`). Which audit entries are written
+therefore depends on the lifecycle's events only, never on which widget saw which signal: a call
+driven from a plain script records exactly what the app records.
+
+Each step is recorded against the session (the entry's object) and its client (``client_id`` in
+the details), so the audit view finds it under the client. Details hold ids, whole seconds and
+flags only: never the name the client typed into the waiting room, the verification code, or
+anything said or written during the call. An entry is written on the thread that reported the
+step (the session's signalling thread for lifecycle events, the UI thread for the therapist's
+intents), under the call's lock, so entries are in order and complete before :meth:`VideoCall.close`
+returns (the app closes the call before it locks the vault).
+
+``desktop.core`` imports only the pure parts of ``telehealth`` (the lifecycle's states and events,
+the invitation, its errors: no aiortc, aiohttp or asyncio; ``tests/test_layers.py`` checks it):
+the call's state is the lifecycle's, not a copy of it.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final, Protocol, TypeVar, cast
 
 from crypto.audit.actions import AuditAction, Outcome
 from crypto.audit.entry import Scalar
+from crypto.errors import CryptoError
 from crypto.vault import Vault
 from desktop.core import notes, sessions
 from desktop.core.clients import require_active
@@ -22,6 +41,8 @@ from desktop.core.errors import InvalidFieldError, PracticeError
 from desktop.core.notes import Note
 from desktop.core.sessions import Attendance, Modality, Session
 from desktop.core.templates import Template
+from telehealth.invite import Invite, new_invite
+from telehealth.lifecycle import TERMINAL_STATES, CallEvent, CallState
 
 MAX_CALL_SECONDS: Final = 24 * 3600  # a call longer than a day is a clock error
 
@@ -199,3 +220,283 @@ def create_call_note(
     with vault.transaction() as tx:
         tx.execute("UPDATE notes SET body = ? WHERE id = ? AND status = 'draft'", (body, note.id))
     return notes.read_note(vault, note.id)
+
+
+# -- the call in progress -----------------------------------------------------------------------
+
+
+class CallObserver(Protocol):
+    """The session's callbacks a :class:`VideoCall` sits in front of (``telehealth.session``'s
+    ``SessionCallbacks`` has these fields, and more that the call passes through untouched)."""
+
+    @property
+    def on_state(self) -> Callable[[CallState, CallEvent], None]: ...
+    @property
+    def on_client_waiting(self) -> Callable[[str], None]: ...
+    @property
+    def on_verification_code(self) -> Callable[[str], None]: ...
+
+
+ObserverT = TypeVar("ObserverT", bound=CallObserver)
+
+
+@dataclass(frozen=True)
+class NoteOffer:
+    """What the progress note offered after a connected call starts with."""
+
+    started_at: datetime  # local wall-clock time when the media connected
+    duration_s: float
+
+
+class VideoCall:
+    """One video session's state, from the invitation to the end, and its record.
+
+    Thread-safe: the session's thread reports lifecycle events, the UI thread reads the state and
+    forwards the therapist's intents. The state is read through properties; ``changed`` listeners
+    are not kept here (the UI observes the session's callbacks, which run after this call has
+    taken each report in: see :meth:`observe`).
+    """
+
+    def __init__(
+        self,
+        vault: Vault,
+        session: Session,
+        invite: Invite,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+    ) -> None:
+        self._vault = vault
+        self.session_id = session.id
+        self.client_id = session.client_id
+        self.invite = invite
+        self._clock = clock
+        self._now = now
+        self._lock = threading.RLock()
+        self._state = CallState.IDLE
+        self._event: CallEvent | None = None
+        self._client_name: str | None = None
+        self._code: str | None = None
+        self._verified = False
+        self._mismatch = False
+        self._started: float | None = None
+        self._started_at: datetime | None = None
+        self._duration: float | None = None
+        self._ended: float | None = None
+        self._closed = False  # no more records (the app locks or quits)
+        self._problems: list[str] = []
+        self._on_problem: Callable[[str], None] = lambda _text: None
+
+    # -- what the call is now -----------------------------------------------------------------
+
+    @property
+    def link(self) -> str:
+        return self.invite.link
+
+    @property
+    def state(self) -> CallState:
+        return self._state
+
+    @property
+    def last_event(self) -> CallEvent | None:
+        return self._event
+
+    @property
+    def client_name(self) -> str | None:
+        """The name the client typed in the waiting room (untrusted: display as plain text)."""
+        return self._client_name
+
+    @property
+    def code(self) -> str | None:
+        return self._code
+
+    @property
+    def verified(self) -> bool:
+        return self._verified
+
+    @property
+    def codes_differed(self) -> bool:
+        return self._mismatch
+
+    @property
+    def finished(self) -> bool:
+        return self._state in TERMINAL_STATES or self._closed
+
+    @property
+    def connected_once(self) -> bool:
+        return self._started is not None
+
+    @property
+    def live(self) -> bool:
+        """The call connected and has not ended: auto-lock waits."""
+        return self._started is not None and not self.finished
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the first connection to the end; ``None`` if it never connected or has
+        not ended."""
+        return self._duration
+
+    @property
+    def problems(self) -> list[str]:
+        """Steps that could not be recorded, in words."""
+        with self._lock:
+            return list(self._problems)
+
+    def elapsed(self) -> float | None:
+        """Seconds since the media first connected (frozen at the end); ``None`` before."""
+        with self._lock:
+            if self._started is None:
+                return None
+            end = self._ended if self._ended is not None else self._clock()
+            return max(0.0, end - self._started)
+
+    def note_offer(self) -> NoteOffer | None:
+        """The progress note to offer once a call that connected has ended."""
+        with self._lock:
+            if self._duration is None or self._started_at is None:
+                return None
+            return NoteOffer(self._started_at, self._duration)
+
+    # -- reports from the session (any thread) --------------------------------------------------
+
+    def observe(
+        self, ui: ObserverT, *, on_problem: Callable[[str], None] | None = None
+    ) -> ObserverT:
+        """``ui``'s session callbacks (``telehealth.session.SessionCallbacks``, a frozen
+        dataclass) with this call in front: each state, name and code is taken in here first,
+        then passed on. Give the result to the session. ``on_problem`` hears (on the reporting
+        thread) of a step that could not be recorded."""
+        if on_problem is not None:
+            self._on_problem = on_problem
+
+        def on_state(state: CallState, event: CallEvent) -> None:
+            self.lifecycle(state, event)
+            ui.on_state(state, event)
+
+        def on_client_waiting(name: str) -> None:
+            self.client_waiting(name)
+            ui.on_client_waiting(name)
+
+        def on_code(code: str) -> None:
+            self.code_ready(code)
+            ui.on_verification_code(code)
+
+        return cast(
+            ObserverT,
+            replace(
+                cast(Any, ui),
+                on_state=on_state,
+                on_client_waiting=on_client_waiting,
+                on_verification_code=on_code,
+            ),
+        )
+
+    def lifecycle(self, state: CallState, event: CallEvent) -> None:
+        """The session's lifecycle moved to ``state`` on ``event``: record what it means."""
+        with self._lock:
+            if self.finished:
+                return
+            self._state, self._event = state, event
+            if state is CallState.ADMITTED and event is CallEvent.ADMIT_GIVEN:
+                self._write(record_admitted)
+            elif state is CallState.CONNECTED and self._started is None:
+                self._started = self._clock()
+                self._started_at = self._now()
+                self._write(record_started)
+            elif state in TERMINAL_STATES:
+                if event is CallEvent.DECLINE_GIVEN:
+                    self._write(record_declined)
+                self._end(failed=state is CallState.FAILED)
+
+    def client_waiting(self, name: str) -> None:
+        with self._lock:
+            self._client_name = name
+
+    def code_ready(self, code: str) -> None:
+        with self._lock:
+            self._code = code
+
+    # -- the therapist's intents (UI thread) ----------------------------------------------------
+
+    def mark_verified(self) -> bool:
+        """Both people read the same code (``call.verified``, once). False if there is no code
+        yet, the codes were already judged, or the call is over."""
+        with self._lock:
+            if self._code is None or self._verified or self._mismatch or self.finished:
+                return False
+            self._verified = True
+            self._write(record_verified)
+            return True
+
+    def codes_differ(self) -> bool:
+        """The codes differed (``call.verification_mismatch``): the caller hangs up at once."""
+        with self._lock:
+            if self._code is None or self._verified or self._mismatch or self.finished:
+                return False
+            self._mismatch = True
+            self._write(record_verification_mismatch)
+            return True
+
+    def close(self) -> None:
+        """The app locks or quits: record the end of a call not yet ended (as a plain end; a
+        step being written meanwhile completes first), and record nothing after. Safe to call
+        more than once."""
+        with self._lock:
+            if not self.finished:
+                self._end(failed=False)
+            self._closed = True
+
+    # -- recording --------------------------------------------------------------------------
+
+    def _end(self, *, failed: bool) -> None:
+        if self._started is not None:
+            self._ended = self._clock()
+            self._duration = min(max(0.0, self._ended - self._started), MAX_CALL_SECONDS)
+        duration, verified = self._duration, self._verified
+        self._write(
+            lambda vault, session_id: record_ended(
+                vault, session_id, duration, verified=verified, failed=failed
+            )
+        )
+
+    def _write(self, record: Callable[[Vault, str], object]) -> None:
+        """Write the step now (the caller holds the lock)."""
+        if self._closed:
+            return
+        try:
+            record(self._vault, self.session_id)
+        except (PracticeError, CryptoError) as exc:
+            text = f"This step of the video session was not recorded: {exc}."
+            with self._lock:
+                self._problems.append(text)
+            self._on_problem(text)
+
+
+def open_video_call(
+    vault: Vault,
+    session_id: str,
+    relay_origin: str,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+) -> VideoCall:
+    """Check the appointment, make the invitation on ``relay_origin`` (``call.invite_created``)
+    and return the call, ready to be given to a session. Raises :class:`VideoSessionError` (and
+    the appointment's own errors) or ``telehealth``'s ``InviteLinkError`` for a bad relay."""
+    session = check_video_session(vault, session_id)
+    invite = new_invite(relay_origin)
+    record_invite_created(vault, session_id)
+    return VideoCall(vault, session, invite, clock=clock, now=now)
+
+
+def create_note_for_call(
+    vault: Vault, call: VideoCall, *, template: Template, author: str
+) -> Note | None:
+    """The prefilled progress note for a call that connected and ended (``None`` otherwise)."""
+    offer = call.note_offer()
+    if offer is None:
+        return None
+    return create_call_note(
+        vault, call.session_id, offer.started_at, offer.duration_s, template=template, author=author
+    )

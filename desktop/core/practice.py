@@ -9,7 +9,8 @@ errors derive from ``desktop.core.errors.PracticeError``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,6 +79,10 @@ def kdf_for_profile(name: str) -> KdfParams:
     if name == "calibrated":
         return calibrate()
     return PROFILES[name]
+
+
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
 
 
 @dataclass(frozen=True)
@@ -453,44 +458,36 @@ class Practice:
         return fill_demo_vault(self._vault, clients, notes_per_client, seed)
 
     # -- video calls (desktop.core.calls) ---------------------------------------------------
-    # The call window reports each step; these record it against the session and its client.
-    # Details hold ids, whole seconds and flags only (never the typed name or the code).
+    # A VideoCall owns one call's state and records each step (against the session and its
+    # client) from the telehealth session's lifecycle events; the UI renders it and forwards the
+    # therapist's intents. Details hold ids, whole seconds and flags only.
     def check_video_session(self, session_id: str) -> Session:
         """The appointment, if a video session may start for it; else ``SessionNotFoundError``,
         ``NotAVideoSessionError``, ``SessionCancelledError`` or ``ClientArchivedError``."""
         return video_calls.check_video_session(self._vault, session_id)
 
-    def record_call_invite(self, session_id: str) -> None:
-        """``call.invite_created`` (checks the appointment as ``check_video_session`` does)."""
-        video_calls.record_invite_created(self._vault, session_id)
-
-    def record_call_admitted(self, session_id: str) -> None:
-        video_calls.record_admitted(self._vault, session_id)
-
-    def record_call_declined(self, session_id: str) -> None:
-        video_calls.record_declined(self._vault, session_id)
-
-    def record_call_verified(self, session_id: str) -> None:
-        video_calls.record_verified(self._vault, session_id)
-
-    def record_call_verification_mismatch(self, session_id: str) -> None:
-        video_calls.record_verification_mismatch(self._vault, session_id)
-
-    def record_call_started(self, session_id: str) -> Session:
-        """``call.started``; a still-scheduled (or no-show) appointment becomes attended."""
-        return video_calls.record_started(self._vault, session_id)
-
-    def record_call_ended(
+    def open_video_call(
         self,
         session_id: str,
-        duration_s: float | None,
+        relay_origin: str,
         *,
-        verified: bool,
-        failed: bool = False,
-    ) -> None:
-        """``call.ended``: duration in whole seconds (``None``: it never connected)."""
-        video_calls.record_ended(
-            self._vault, session_id, duration_s, verified=verified, failed=failed
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _local_now,
+    ) -> video_calls.VideoCall:
+        """Check the appointment, make its invitation on ``relay_origin``
+        (``call.invite_created``) and return the call to hand to a session."""
+        return video_calls.open_video_call(
+            self._vault, session_id, relay_origin, clock=clock, now=now
+        )
+
+    def write_call_note(
+        self, call: video_calls.VideoCall, template_key: str = "soap"
+    ) -> Note | None:
+        """The prefilled progress note for a call that connected and ended (``note.created``);
+        ``None`` when the call never connected or has not ended."""
+        template = templates.get_template(self._vault, template_key)
+        return video_calls.create_note_for_call(
+            self._vault, call, template=template, author=self._author
         )
 
     def create_call_note(

@@ -40,6 +40,7 @@ class CallBridge(QObject):
     chat_open = Signal()
     stats = Signal(object)  # dict[str, float]
     error = Signal(object)  # TelehealthError
+    problem = Signal(str)  # a step of the call that could not be recorded
     _finished = Signal(int, object)  # an operation's id, its exception or None
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -65,6 +66,10 @@ class CallBridge(QObject):
             on_stats=lambda stats: self._emit(self.stats, dict(stats)),
             on_error=lambda error: self._emit(self.error, error),
         )
+
+    def emit_problem(self, text: str) -> None:
+        """From any thread: a step of the call could not be recorded."""
+        self._emit(self.problem, text)
 
     @staticmethod
     def _emit(signal: Any, *args: Any) -> None:

@@ -1,15 +1,18 @@
 """The therapist's call window: invitation, waiting room, video, verification, chat, end.
 
-The window owns one :class:`telehealth.session.TherapistSession` (its own threads) and talks to it
-only through the session's thread-safe methods and a :class:`CallBridge` whose queued signals bring
-every report to the UI thread. It keeps nothing of the call: when the call ends the picture, the
-chat and the name leave the widgets, and nothing is ever written to disk.
+The window is a view of one :class:`desktop.core.calls.VideoCall`, the one owner of the call's
+state (state, the client's name, the code, verified or not, duration) and of what is recorded
+about it. The window runs the call's :class:`telehealth.session.TherapistSession` (its own threads)
+with the call's callbacks in front of its :class:`CallBridge`, whose queued signals bring every
+report to the UI thread to be rendered; the therapist's intents go to the session (admit, decline,
+hang up) or to the call (verified, codes differ). It keeps nothing of the call: when the call ends
+the picture, the chat and the name leave the widgets, and nothing is ever written to disk.
 
-What the app audits arrives as signals (the window itself imports no vault and no crypto):
-``client_waiting(name)``, ``client_admitted(name)``, ``client_declined(name)``, ``call_started()``,
-``verified(code)``, ``verification_mismatch(code)``, ``call_ended(duration_seconds)`` (only for a
-call that connected), ``session_finished(state)`` ("ended" or "failed", always once) and
-``stopped()`` once the session's threads are gone.
+Its signals tell the rest of the UI what to show (they record nothing): ``client_waiting(name)``,
+``client_admitted(name)``, ``client_declined(name)``, ``call_started()``, ``verified(code)``,
+``verification_mismatch(code)``, ``call_ended(duration_seconds)`` (only for a call that
+connected), ``session_finished(state)`` ("ended" or "failed", always once), ``problem(text)`` (a
+step the call could not record) and ``stopped()`` once the session's threads are gone.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from desktop.core.calls import VideoCall
 from desktop.ui.audio_player import AudioPlayer
 from desktop.ui.background import run_in_background
 from desktop.ui.call_bridge import CallBridge, describe_error
@@ -54,7 +58,6 @@ from desktop.ui.qt import (
 from desktop.ui.video_widget import VideoView
 from telehealth.engine import MAX_CHAT_CHARS, IceServer
 from telehealth.errors import TelehealthError
-from telehealth.invite import Invite
 from telehealth.lifecycle import CallEvent, CallState
 from telehealth.session import TherapistSession
 
@@ -151,10 +154,11 @@ class CallWindow(QWidget):
     call_ended = Signal(float)  # seconds from connected to the end
     session_finished = Signal(str)  # the final state: "ended" or "failed"
     stopped = Signal()  # the session's threads have stopped
+    problem = Signal(str)  # a step of the call that could not be recorded
 
     def __init__(
         self,
-        invite: Invite,
+        call: VideoCall,
         *,
         media: LocalMedia | None = None,
         player: AudioPlayer | None = None,
@@ -177,25 +181,21 @@ class CallWindow(QWidget):
         self.setPalette(QPalette(QColor("#f4f1ec")))
         self.setStyleSheet(STYLE)
         self._clock = clock
+        self.call = call
         self.media = media if media is not None else LocalMedia(parent=self)
         self.player = player if player is not None else AudioPlayer(self)
         self.bridge = CallBridge(self)
         self.session = TherapistSession(
-            invite,
-            callbacks=self.bridge.callbacks(),
-            media=self.media.tracks,
+            call.invite,
+            callbacks=call.observe(self.bridge.callbacks(), on_problem=self.bridge.emit_problem),
+            media=self.media.feed.tracks,
             ice_servers=ice_servers,
             connect_timeout=connect_timeout,
             stats_interval=stats_interval,
             ssl_context=ssl_context,
         )
-        self.state = CallState.IDLE
-        self.client_name: str | None = None
-        self.code: str | None = None
-        self.is_verified = False
         self._meter = QualityMeter(clock)
-        self._started_at: float | None = None
-        self._duration: float | None = None
+        self._shown_connected = False
         self._last_error: str | None = None
         self._end_reason: str | None = None  # why the therapist ended it, when not plain
         self._finished = False
@@ -207,10 +207,28 @@ class CallWindow(QWidget):
         self._elapsed_timer.timeout.connect(self._tick)
 
         self._relay_note = relay_note
-        self._build(invite.link)
+        self._build(call.link)
         self._connect_bridge()
         self._fill_devices()
         self.resize(1120, 700)
+
+    # -- the call's state, as the core call holds it -----------------------------------------
+
+    @property
+    def state(self) -> CallState:
+        return self.call.state
+
+    @property
+    def client_name(self) -> str | None:
+        return self.call.client_name
+
+    @property
+    def code(self) -> str | None:
+        return self.call.code
+
+    @property
+    def is_verified(self) -> bool:
+        return self.call.verified
 
     # -- construction -------------------------------------------------------------------------
 
@@ -449,6 +467,7 @@ class CallWindow(QWidget):
         b.chat_open.connect(self._on_chat_open, Q)
         b.stats.connect(self._on_stats, Q)
         b.error.connect(self._on_error, Q)
+        b.problem.connect(self.problem, Q)
         self.media.self_view_frame.connect(self.self_view.show_frame)
         self.media.camera_status.connect(self._on_camera_status)
         self.media.microphone_status.connect(self._on_microphone_status)
@@ -565,9 +584,8 @@ class CallWindow(QWidget):
         self.copy_note.setText("Copied. Paste it into your message to the client.")
 
     def mark_verified(self) -> None:
-        if self.code is None or self.is_verified:
+        if self.code is None or not self.call.mark_verified():
             return
-        self.is_verified = True
         self.verified_button.setEnabled(False)
         self.mismatch_button.setEnabled(False)
         self.verification_hint.setText(
@@ -580,7 +598,7 @@ class CallWindow(QWidget):
         self.verified.emit(self.code)
 
     def codes_differ(self) -> None:
-        if self.code is None:
+        if self.code is None or not self.call.codes_differ():
             return
         self.verified_button.setEnabled(False)
         self.mismatch_button.setEnabled(False)
@@ -610,7 +628,6 @@ class CallWindow(QWidget):
     # -- reports from the session ---------------------------------------------------------------
 
     def _on_state(self, state: CallState, event: CallEvent) -> None:
-        self.state = state
         name = self.client_name or "your client"
         if state is CallState.INVITED:
             self._set_status("Send the link to your client. They will wait until you let them in.")
@@ -626,8 +643,8 @@ class CallWindow(QWidget):
         elif state is CallState.CONNECTED:
             self._set_status(f"In session with {name}")
             self.error_banner.hide()
-            if self._started_at is None:
-                self._started_at = self._clock()
+            if not self._shown_connected:
+                self._shown_connected = True
                 self._meter = QualityMeter(self._clock)  # frame rate from the call's start
                 self._elapsed_timer.start()
                 self._tick()
@@ -644,7 +661,6 @@ class CallWindow(QWidget):
     def _on_client_waiting(self, name: str) -> None:
         # The name stays inside the window: titles reach task bars, window switchers and
         # screen-sharing pickers, so the title is always the generic TITLE.
-        self.client_name = name
         self.waiting_label.setText(f"{name} is waiting.")
         self.admit_button.setEnabled(True)
         self.decline_button.setEnabled(True)
@@ -657,7 +673,6 @@ class CallWindow(QWidget):
             self.waiting_label.setText(f"{self.client_name} is waiting.{suffix}")
 
     def _on_code(self, code: str) -> None:
-        self.code = code
         self.code_label.setText(format_code(code))
         name = self.client_name or "your client"
         self.verification_hint.setText(
@@ -709,8 +724,9 @@ class CallWindow(QWidget):
             self.error_banner.show()
 
     def _tick(self) -> None:
-        if self._started_at is not None:
-            self.elapsed.setText(format_duration(self._clock() - self._started_at))
+        elapsed = self.call.elapsed()
+        if elapsed is not None:
+            self.elapsed.setText(format_duration(elapsed))
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)
@@ -722,9 +738,9 @@ class CallWindow(QWidget):
             return
         self._finished = True
         self._elapsed_timer.stop()
-        if self._started_at is not None:
-            self._duration = self._clock() - self._started_at
-            self.elapsed.setText(format_duration(self._duration))
+        duration = self.call.duration
+        if duration is not None:
+            self.elapsed.setText(format_duration(duration))
         self.media.stop()
         self.player.stop()
         # Nothing of the call stays in the window.
@@ -759,8 +775,8 @@ class CallWindow(QWidget):
         self.quality.setText("")
         self.close_button.show()
         self._set_status(self._final_text(state, event))
-        if self._duration is not None:
-            self.call_ended.emit(self._duration)
+        if duration is not None:
+            self.call_ended.emit(duration)
         self.session_finished.emit(state.value)
         self._stop_session()
 
@@ -777,8 +793,9 @@ class CallWindow(QWidget):
             ended = f"{name[:1].upper()}{name[1:]} left the session."
         else:
             ended = "The session has ended."
-        if self._duration is not None:
-            return f"{ended} Duration {format_duration(self._duration)}."
+        duration = self.call.duration
+        if duration is not None:
+            return f"{ended} Duration {format_duration(duration)}."
         return ended
 
     def _stop_session(self) -> None:

@@ -1,7 +1,7 @@
 """The therapist's camera and microphone (QtMultimedia), or a synthetic test pattern and tone.
 
-Capture pushes into the shared :class:`FrameSlot` and :class:`PcmBuffer` that the call's outgoing
-tracks read on the engine thread (see :mod:`telehealth.outgoing_tracks`), and hands each captured
+Capture pushes into a :class:`telehealth.capture_feed.CaptureFeed`, whose outgoing tracks the call
+engine reads on its own thread (this module never touches aiortc), and hands each captured
 frame to the self view. When there is no device, or it fails, the tracks send black and silence
 and the window says so calmly; the call goes on with whatever is left (sound only, chat only).
 
@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
-
-from aiortc import MediaStreamTrack
 
 from desktop.ui.qt import (
     QApplication,
@@ -49,15 +47,9 @@ from desktop.ui.qt_media import (
     QVideoFrame,
     QVideoSink,
 )
+from telehealth.capture_feed import CaptureFeed
 from telehealth.engine import RgbFrame
-from telehealth.outgoing_tracks import (
-    CapturedAudioTrack,
-    CapturedVideoTrack,
-    FrameSlot,
-    MediaSwitch,
-    PcmBuffer,
-    SampleFormat,
-)
+from telehealth.outgoing_tracks import SampleFormat
 
 SYNTHETIC_ID: Final = b"quietroom-synthetic"
 MAX_SEND_SIZE: Final = (640, 480)  # larger camera frames are scaled down before sending
@@ -130,7 +122,7 @@ class LocalMedia(QObject):
     """The therapist's camera and microphone for one call window.
 
     ``synthetic=True`` uses a moving pattern and a 440 Hz tone instead of devices (tests, demos,
-    machines without a camera). :meth:`tracks` is the session's media factory: it runs on the
+    machines without a camera). ``feed.tracks`` is the session's media factory: it runs on the
     engine thread and only builds tracks over the shared slot and buffer.
     """
 
@@ -142,10 +134,11 @@ class LocalMedia(QObject):
     def __init__(self, *, synthetic: bool = False, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.synthetic = synthetic
-        self.frames = FrameSlot()
-        self.pcm = PcmBuffer()
-        self.camera_switch = MediaSwitch(True)
-        self.microphone_switch = MediaSwitch(True)
+        self.feed = CaptureFeed()
+        self.frames = self.feed.frames
+        self.pcm = self.feed.pcm
+        self.camera_switch = self.feed.camera
+        self.microphone_switch = self.feed.microphone
         self.frames_captured = 0
         self._camera_id: bytes | None = None
         self._microphone_id: bytes | None = None
@@ -219,13 +212,6 @@ class LocalMedia(QObject):
         self._close_microphone()
         self.frames.put(None)
         self.pcm.clear()
-
-    def tracks(self) -> list[MediaStreamTrack]:
-        """The session's media factory (runs on the engine thread)."""
-        return [
-            CapturedVideoTrack(self.frames, self.camera_switch),
-            CapturedAudioTrack(self.pcm, self.microphone_switch),
-        ]
 
     # -- camera ---------------------------------------------------------------------------------
 

@@ -9,36 +9,37 @@
    free port, serving the client's page): on 127.0.0.1 (this computer only, the default), or,
    with the ``local_relay_network`` setting, on this machine's LAN address over https with a
    self-signed certificate made for the occasion;
-3. makes the invitation (audited ``call.invite_created``) and opens the :class:`CallWindow`, which
-   shows the link with Copy and a QR code (and, for the self-signed certificate, a line on the
-   warning the client's browser will show and the certificate's fingerprint);
-4. records each step the window reports through the facade (admitted, declined, started,
-   verified, codes differed, ended with the duration), holds auto-lock while the call is live,
-   and, when a call that connected ends, offers (without blocking anything) to write the progress
-   note, prefilled with the call's date, time, duration and modality, and opens it.
+3. opens the call through the facade (``Practice.open_video_call``: the invitation, audited
+   ``call.invite_created``; the returned :class:`desktop.core.calls.VideoCall` owns the call's
+   state and records every later step from the session's lifecycle events) and opens the
+   :class:`CallWindow`, its view, which shows the link with Copy and a QR code (and, for the
+   self-signed certificate, a line on the warning the client's browser will show and the
+   certificate's fingerprint);
+4. holds auto-lock while the call is live and, when a call that connected ends, offers (without
+   blocking anything) to write the progress note, prefilled with the call's date, time, duration
+   and modality, and opens it.
 
-``shutdown()`` (lock and quit) records the end of a live call, hangs up, closes the window and
-stops the in-app relay. Nothing about a call is written to disk; the audit entries hold ids, whole
-seconds and flags, never the name the client typed.
+``shutdown()`` (lock and quit) closes the call (its end recorded, every entry written before the
+vault locks), hangs up, closes the window and stops the in-app relay. Nothing about a call is
+written to disk; the audit entries hold ids, whole seconds and flags, never the name the client
+typed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.core.calls import VideoCall
 from desktop.core.errors import NotFoundError, PracticeError
 from desktop.core.practice import CryptoError
 from desktop.ui.context import UiContext
 from desktop.ui.qt import QAbstractButton, QMessageBox, QPushButton, Qt, QWidget
 from telehealth.errors import TelehealthError
-from telehealth.invite import new_invite
 
 if TYPE_CHECKING:  # the call stack (aiortc, QtMultimedia, aiohttp) loads on the first call,
     # not when the app starts: it would double the time to the unlock window
@@ -55,20 +56,15 @@ HANG_UP_WAIT = 5.0  # seconds shutdown waits for the goodbye and the session's t
 
 @dataclass
 class _Call:
-    """What the app keeps about the call in progress (in memory only)."""
+    """The call in progress (its state is the core call's) and its window."""
 
-    session_id: str
+    call: VideoCall
     window: CallWindow
-    started: float | None = None  # monotonic, when the media connected
-    started_at: datetime | None = None  # the same moment, local wall-clock time
-    duration: float | None = None  # from the window, when a connected call ended
-    verified: bool = False
-    finished: bool = False  # the window's session reached ended or failed
-    end_recorded: bool = False
+    finished: bool = False  # the window reported the end (the note offer was made)
 
     @property
-    def live(self) -> bool:
-        return self.started is not None and not self.finished
+    def session_id(self) -> str:
+        return self.call.session_id
 
 
 def _duration(seconds: float) -> str:
@@ -118,8 +114,13 @@ class VideoSessions:
         return self._call.window if self._call is not None else None
 
     @property
+    def call(self) -> VideoCall | None:
+        """The current call (open, or ended and not yet replaced)."""
+        return self._call.call if self._call is not None else None
+
+    @property
     def call_live(self) -> bool:
-        return self._call is not None and self._call.live
+        return self._call is not None and self._call.call.live
 
     # -- starting -------------------------------------------------------------------------------
 
@@ -138,12 +139,12 @@ class VideoSessions:
             return
         try:
             origin, local = self._relay()
-            invite = new_invite(origin)
+            video_call = practice.open_video_call(
+                session_id, origin, now=lambda: self.ctx.now().astimezone()
+            )
         except TelehealthError as exc:
             self.ctx.nav.notify(f"The video session could not start: {exc}.")
             return
-        try:
-            practice.record_call_invite(session_id)
         except (PracticeError, CryptoError) as exc:
             self.ctx.nav.notify(_explain(exc))
             return
@@ -153,7 +154,7 @@ class VideoSessions:
         from desktop.ui.call_window import CallWindow
 
         window = CallWindow(
-            invite,
+            video_call,
             media=self.media() if self.media is not None else None,
             ice_servers=self.ice_servers,
             connect_timeout=self.connect_timeout,
@@ -162,15 +163,11 @@ class VideoSessions:
         )
         if local is not None and local.certificate is not None:
             window.relay_note.setToolTip(f"SHA-256 fingerprint: {local.certificate.fingerprint}")
-        call = _Call(session_id, window)
+        call = _Call(video_call, window)
         self._call = call
-        window.client_admitted.connect(partial(self._on_admitted, call))
-        window.client_declined.connect(partial(self._on_declined, call))
         window.call_started.connect(partial(self._on_started, call))
-        window.verified.connect(partial(self._on_verified, call))
-        window.verification_mismatch.connect(partial(self._on_mismatch, call))
-        window.call_ended.connect(partial(self._on_ended, call))
         window.session_finished.connect(partial(self._on_finished, call))
+        window.problem.connect(self.ctx.nav.notify)
         window.show()
         window.start()
 
@@ -236,67 +233,24 @@ class VideoSessions:
         """Reports from a window that was shut down (or replaced) are not this call's any more."""
         return self._call is call
 
-    def _record(self, record: Callable[[str], object], call: _Call) -> None:
-        try:
-            record(call.session_id)
-        except (PracticeError, CryptoError) as exc:
-            self.ctx.nav.notify(f"This step of the video session was not recorded: {exc}.")
-
-    def _on_admitted(self, call: _Call, _name: str) -> None:
-        if self._current(call):
-            self._record(self.ctx.practice.record_call_admitted, call)
-
-    def _on_declined(self, call: _Call, _name: str) -> None:
-        if self._current(call):
-            self._record(self.ctx.practice.record_call_declined, call)
-
     def _on_started(self, call: _Call) -> None:
-        if not self._current(call):
-            return
-        call.started = time.monotonic()
-        call.started_at = self.ctx.now().astimezone()  # the note shows local time
-        self.ctx.nav.set_call_active(True)
-        self._record(self.ctx.practice.record_call_started, call)
+        if self._current(call) and call.call.live:
+            self.ctx.nav.set_call_active(True)
 
-    def _on_verified(self, call: _Call, _code: str) -> None:
-        if self._current(call):
-            call.verified = True
-            self._record(self.ctx.practice.record_call_verified, call)
-
-    def _on_mismatch(self, call: _Call, _code: str) -> None:
-        if self._current(call):
-            self._record(self.ctx.practice.record_call_verification_mismatch, call)
-
-    def _on_ended(self, call: _Call, duration: float) -> None:
-        if self._current(call):
-            call.duration = duration
-
-    def _on_finished(self, call: _Call, state: str) -> None:
+    def _on_finished(self, call: _Call, _state: str) -> None:
         if not self._current(call) or call.finished:
             return
-        was_live = call.live
         call.finished = True
-        if was_live:
+        if call.call.connected_once:
             self.ctx.nav.set_call_active(False)
-        self._record_end(call, failed=state == "failed")
-        if call.duration is not None:
+        if call.call.note_offer() is not None:
             self._offer_note(call)
-
-    def _record_end(self, call: _Call, *, failed: bool) -> None:
-        if call.end_recorded:
-            return
-        call.end_recorded = True
-        self._record(
-            lambda session_id: self.ctx.practice.record_call_ended(
-                session_id, call.duration, verified=call.verified, failed=failed
-            ),
-            call,
-        )
 
     # -- the note offered after the call --------------------------------------------------------
 
     def _offer_note(self, call: _Call) -> None:
-        assert call.duration is not None
+        offer = call.call.note_offer()
+        assert offer is not None
         self._close_offer()
         # Over the call window; over the main window if the therapist closed the call window.
         nav = self.ctx.nav
@@ -305,7 +259,7 @@ class VideoSessions:
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Quietroom")  # never the client's name
         box.setText(
-            f"The video session has ended. Duration {_duration(call.duration)}.\n"
+            f"The video session has ended. Duration {_duration(offer.duration_s)}.\n"
             "Write the progress note now?"
         )
         box.setInformativeText(
@@ -326,15 +280,12 @@ class VideoSessions:
 
     def write_note(self, call: _Call) -> None:
         """Create the prefilled note for the call that just ended and open it."""
-        if call.duration is None:
-            return
-        started_at = call.started_at or (
-            self.ctx.now().astimezone() - timedelta(seconds=call.duration)
-        )
         try:
-            note = self.ctx.practice.create_call_note(call.session_id, started_at, call.duration)
+            note = self.ctx.practice.write_call_note(call.call)
         except (PracticeError, CryptoError) as exc:
             self.ctx.nav.notify(f"The progress note could not be created: {_explain(exc)}")
+            return
+        if note is None:
             return
         call.window.close()  # the session is over; the note is where the work continues
         self.ctx.nav.open_note(note.id)
@@ -368,11 +319,12 @@ class VideoSessions:
         call, self._call = self._call, None
         if call is not None:
             if not call.finished:
-                if call.live:
-                    call.duration = time.monotonic() - (call.started or time.monotonic())
-                    self.ctx.nav.set_call_active(False)
                 call.finished = True
-                self._record_end(call, failed=False)
+                if call.call.live:
+                    self.ctx.nav.set_call_active(False)
+            # The end is recorded (a plain end if the call was still on) and every entry is
+            # written before the vault locks; nothing is recorded after.
+            call.call.close()
             # Hang up and wait (briefly) for the goodbye to leave and the threads to stop, so
             # that nothing of the call outlives the lock and the relay stops after the goodbye.
             with contextlib.suppress(Exception):

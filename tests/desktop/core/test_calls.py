@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,8 +14,10 @@ from desktop.core.audit_view import AuditFilter
 from desktop.core.calls import (
     NotAVideoSessionError,
     SessionCancelledError,
+    VideoCall,
     VideoSessionError,
     call_note_header,
+    record_ended,
 )
 from desktop.core.clients import ClientDetails
 from desktop.core.errors import (
@@ -27,6 +30,7 @@ from desktop.core.notes import Compartment, NoteStatus
 from desktop.core.practice import Practice
 from desktop.core.sessions import Attendance, Modality, Session
 from desktop.core.settings import PracticeSettings
+from telehealth.lifecycle import CallEvent, CallState
 
 NAME = "Marisol Quennell-Oduya"  # the client's name: never in the log
 Entries = Callable[[], list[tuple[str, str, str]]]
@@ -49,76 +53,205 @@ def last_details(practice: Practice) -> tuple[str, dict[str, object]]:
     return entry.outcome, json.loads(entry.details)
 
 
-EVENTS: dict[str, tuple[Callable[[Practice, str], object], str, str, dict[str, object]]] = {
-    "invite": (lambda p, s: p.record_call_invite(s), "call.invite_created", "success", {}),
-    "admitted": (lambda p, s: p.record_call_admitted(s), "call.client_admitted", "success", {}),
-    "declined": (lambda p, s: p.record_call_declined(s), "call.client_declined", "success", {}),
-    "verified": (lambda p, s: p.record_call_verified(s), "call.verified", "success", {}),
-    "mismatch": (
-        lambda p, s: p.record_call_verification_mismatch(s),
-        "call.verification_mismatch",
-        "failure",
-        {},
-    ),
-    "ended": (
-        lambda p, s: p.record_call_ended(s, 3012.4, verified=True),
-        "call.ended",
-        "success",
-        {"connected": True, "duration_seconds": 3012, "verified": True},
-    ),
-    "ended_unverified": (
-        lambda p, s: p.record_call_ended(s, 59.5, verified=False),
-        "call.ended",
-        "success",
-        {"connected": True, "duration_seconds": 60, "verified": False},
-    ),
-    "ended_before_connecting": (
-        lambda p, s: p.record_call_ended(s, None, verified=False),
-        "call.ended",
-        "success",
-        {"connected": False, "duration_seconds": 0, "verified": False},
-    ),
-    "ended_on_an_error": (
-        lambda p, s: p.record_call_ended(s, 125.0, verified=True, failed=True),
-        "call.ended",
-        "failure",
-        {"connected": True, "duration_seconds": 125, "verified": True},
-    ),
-}
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-@pytest.mark.parametrize("name", sorted(EVENTS))
-def test_each_call_event_writes_exactly_its_entry(
-    practice: Practice,
-    video: Session,
-    new_entries: Entries,
-    all_details: Callable[[], str],
-    name: str,
+LOCAL = datetime(2026, 1, 5, 10, 3, 20, tzinfo=timezone(timedelta(hours=1)))
+S, E = CallState, CallEvent
+
+
+def open_call(practice: Practice, session_id: str, clock: Clock | None = None) -> VideoCall:
+    return practice.open_video_call(
+        session_id, "https://relay.example", clock=clock or Clock(), now=lambda: LOCAL
+    )
+
+
+def drive(call: VideoCall, *steps: tuple[CallState, CallEvent]) -> None:
+    for state, event in steps:
+        call.lifecycle(state, event)
+
+
+KNOCK = ((S.INVITED, E.INVITE_CREATED), (S.WAITING, E.HELLO_RECEIVED))
+ADMIT = ((S.ADMITTED, E.ADMIT_GIVEN), (S.CONNECTING, E.NEGOTIATION_STARTED))
+CONNECT = ((S.CONNECTED, E.MEDIA_CONNECTED),)
+
+
+def test_opening_a_call_checks_the_appointment_and_records_the_invitation(
+    practice: Practice, video: Session, new_entries: Entries, all_details: Callable[[], str]
 ) -> None:
-    call, action, outcome, extra = EVENTS[name]
     new_entries()
-    assert call(practice, video.id) is None
-    assert new_entries() == [(action, "session", video.id)]
-    assert last_details(practice) == (outcome, {"client_id": video.client_id, **extra})
-    assert NAME not in all_details() and "Marisol" not in all_details()
+    call = open_call(practice, video.id)
+    assert new_entries() == [("call.invite_created", "session", video.id)]
+    assert last_details(practice) == ("success", {"client_id": video.client_id})
+    assert call.link.startswith("https://relay.example/j/#")
+    assert call.state is CallState.IDLE and call.client_name is None and not call.live
+
+
+def test_each_lifecycle_step_writes_exactly_its_entry(
+    practice: Practice, video: Session, new_entries: Entries, all_details: Callable[[], str]
+) -> None:
+    clock = Clock()
+    call = open_call(practice, video.id, clock)
+    new_entries()
+    drive(call, *KNOCK)
+    call.client_waiting(NAME)
+    assert new_entries() == []  # a knock is not a step of the record
+    drive(call, ADMIT[0])
+    assert new_entries() == [("call.client_admitted", "session", video.id)]
+    drive(call, ADMIT[1])
+    assert new_entries() == []
+    drive(call, *CONNECT)
+    assert new_entries() == [
+        ("call.started", "session", video.id),
+        ("session.updated", "session", video.id),
+    ]
+    assert call.live and call.elapsed() == 0.0
+    assert not call.mark_verified()  # no code yet: nothing to verify
+    call.code_ready("048213")
+    assert call.mark_verified() and not call.mark_verified()  # once
+    assert not call.codes_differ()  # already judged
+    assert new_entries() == [("call.verified", "session", video.id)]
+    # A drop and a reconnection are the same call: no second start.
+    drive(call, (S.RECONNECTING, E.MEDIA_INTERRUPTED), (S.CONNECTED, E.MEDIA_CONNECTED))
+    assert new_entries() == []
+    clock.now += 3012.4
+    drive(call, (S.ENDED, E.HANG_UP))
+    assert new_entries() == [("call.ended", "session", video.id)]
+    assert last_details(practice) == (
+        "success",
+        {"client_id": video.client_id, "connected": True, "duration_seconds": 3012,
+         "verified": True},
+    )  # fmt: skip
+    assert call.duration == pytest.approx(3012.4) and not call.live
+    assert call.note_offer() is not None
+    # The session may report more after the end (its threads stopping): nothing more is written.
+    drive(call, (S.FAILED, E.ERROR))
+    call.close()
+    assert new_entries() == [] and call.state is CallState.ENDED
+    assert NAME not in all_details() and "048213" not in all_details()
+
+
+def test_a_declined_knock_and_a_failed_call(
+    practice: Practice, video: Session, new_entries: Entries
+) -> None:
+    call = open_call(practice, video.id)
+    new_entries()
+    drive(call, *KNOCK, (S.ENDED, E.DECLINE_GIVEN))
+    assert new_entries() == [
+        ("call.client_declined", "session", video.id),
+        ("call.ended", "session", video.id),
+    ]
+    assert last_details(practice)[1] == {
+        "client_id": video.client_id, "connected": False, "duration_seconds": 0,
+        "verified": False,
+    }  # fmt: skip
+    assert call.note_offer() is None  # never connected: no note offered
+
+    clock = Clock()
+    broken = open_call(practice, video.id, clock)
+    new_entries()
+    drive(broken, *KNOCK, *ADMIT, *CONNECT)
+    broken.code_ready("111111")
+    assert broken.codes_differ()
+    clock.now += 125
+    drive(broken, (S.FAILED, E.ERROR))
+    assert [a for a, *_ in new_entries()] == [
+        "call.client_admitted",
+        "call.started",
+        "session.updated",  # attended
+        "call.verification_mismatch",
+        "call.ended",
+    ]
+    assert last_details(practice) == (
+        "failure",
+        {"client_id": video.client_id, "connected": True, "duration_seconds": 125,
+         "verified": False},
+    )  # fmt: skip
+
+
+def test_closing_a_live_call_records_its_end_once(
+    practice: Practice, video: Session, new_entries: Entries
+) -> None:
+    clock = Clock()
+    call = open_call(practice, video.id, clock)
+    drive(call, *KNOCK, *ADMIT, *CONNECT)
+    new_entries()
+    clock.now += 42
+    call.close()  # the app locks during the call
+    call.close()
+    drive(call, (S.ENDED, E.HANG_UP))  # the session's own report, after
+    assert new_entries() == [("call.ended", "session", video.id)]
+    assert last_details(practice)[1]["duration_seconds"] == 42
+    assert call.finished and not call.live
+
+
+def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: Session) -> None:
+    """observe() puts the call in front of the UI's callbacks: by the time the UI hears of a
+    state, name or code, the call holds it."""
+
+    @dataclass(frozen=True)
+    class Callbacks:
+        on_state: Callable[[CallState, CallEvent], None]
+        on_client_waiting: Callable[[str], None]
+        on_verification_code: Callable[[str], None]
+        on_chat: Callable[[str], None]
+
+    call = open_call(practice, video.id)
+    seen: list[object] = []
+    ui = Callbacks(
+        on_state=lambda state, _e: seen.append((state, call.state)),
+        on_client_waiting=lambda name: seen.append((name, call.client_name)),
+        on_verification_code=lambda code: seen.append((code, call.code)),
+        on_chat=seen.append,
+    )
+    wrapped = call.observe(ui)
+    wrapped.on_state(S.INVITED, E.INVITE_CREATED)
+    wrapped.on_client_waiting("Ana")
+    wrapped.on_verification_code("123456")
+    wrapped.on_chat("hello")
+    assert seen == [(S.INVITED, S.INVITED), ("Ana", "Ana"), ("123456", "123456"), "hello"]
+
+
+def test_a_step_that_cannot_be_recorded_is_reported(
+    practice: Practice, video: Session, client_id: str
+) -> None:
+    call = open_call(practice, video.id)
+    problems: list[str] = []
+    call.observe(
+        Callbacks3(lambda *_: None, lambda _n: None, lambda _c: None), on_problem=problems.append
+    )
+    practice.archive_client(client_id)  # the record moved on meanwhile
+    practice.lock()
+    drive(call, *KNOCK, (S.ADMITTED, E.ADMIT_GIVEN))
+    assert len(problems) == 1 and "was not recorded" in problems[0]
+    assert call.problems == problems and call.state is CallState.ADMITTED
+
+
+@dataclass(frozen=True)
+class Callbacks3:
+    on_state: Callable[[CallState, CallEvent], None]
+    on_client_waiting: Callable[[str], None]
+    on_verification_code: Callable[[str], None]
 
 
 def test_call_started_marks_the_appointment_attended(
     practice: Practice, video: Session, new_entries: Entries
 ) -> None:
     new_entries()
-    now = practice.record_call_started(video.id)
-    assert now.attendance is Attendance.ATTENDED
-    assert new_entries() == [
-        ("call.started", "session", video.id),
-        ("session.updated", "session", video.id),
-    ]
+    drive(open_call(practice, video.id), *KNOCK, *ADMIT, *CONNECT)
+    assert practice.check_video_session(video.id).attendance is Attendance.ATTENDED
     started = next(e for e in practice.audit_entries() if e.action == "call.started")
     assert json.loads(started.details) == {"client_id": video.client_id, "attendance_marked": True}
-    # A reconnecting second call of the same appointment leaves attendance alone.
-    again = practice.record_call_started(video.id)
-    assert again.attendance is Attendance.ATTENDED
-    assert new_entries() == [("call.started", "session", video.id)]
+    # A second call of the same appointment leaves attendance alone.
+    new_entries()
+    drive(open_call(practice, video.id), *KNOCK, *ADMIT, *CONNECT)
+    assert practice.check_video_session(video.id).attendance is Attendance.ATTENDED
+    assert new_entries()[-1] == ("call.started", "session", video.id)
     assert last_details(practice)[1] == {"client_id": video.client_id, "attendance_marked": False}
 
 
@@ -126,17 +259,18 @@ def test_a_late_client_marked_no_show_becomes_attended(
     practice: Practice, video: Session, new_entries: Entries
 ) -> None:
     practice.update_session(video.id, attendance=Attendance.NO_SHOW)
-    assert practice.record_call_started(video.id).attendance is Attendance.ATTENDED
+    drive(open_call(practice, video.id), *KNOCK, *ADMIT, *CONNECT)
+    assert practice.check_video_session(video.id).attendance is Attendance.ATTENDED
 
 
 def test_the_calls_are_found_under_the_client(
     practice: Practice, video: Session, client_id: str
 ) -> None:
-    practice.record_call_invite(video.id)
-    practice.record_call_admitted(video.id)
-    practice.record_call_started(video.id)
-    practice.record_call_verified(video.id)
-    practice.record_call_ended(video.id, 42.0, verified=True)
+    call = open_call(practice, video.id)
+    drive(call, *KNOCK, *ADMIT, *CONNECT)
+    call.code_ready("123456")
+    call.mark_verified()
+    drive(call, (S.ENDED, E.BYE_RECEIVED))
     seen = practice.view_audit(AuditFilter(client_id=client_id))
     calls = [r.action for r in reversed(seen) if r.action.startswith("call.")]
     assert calls == [
@@ -168,17 +302,17 @@ def test_only_video_appointments_that_are_not_cancelled_can_start(
             practice.check_video_session(session.id)
         assert isinstance(refused.value, VideoSessionError)
         with pytest.raises(NotAVideoSessionError):
-            practice.record_call_invite(session.id)
+            open_call(practice, session.id)
         with pytest.raises(NotAVideoSessionError):
             practice.create_call_note(session.id, datetime.now(UTC), 60)
     with pytest.raises(SessionCancelledError, match="cancelled"):
         practice.check_video_session(cancelled.id)
     with pytest.raises(SessionCancelledError):
-        practice.record_call_invite(cancelled.id)
+        open_call(practice, cancelled.id)
     with pytest.raises(SessionNotFoundError):
         practice.check_video_session("0" * 32)
     with pytest.raises(SessionNotFoundError):
-        practice.record_call_admitted("0" * 32)
+        open_call(practice, "0" * 32)
     assert issubclass(VideoSessionError, PracticeError)
     assert new_entries() == []  # a refusal writes nothing
 
@@ -253,7 +387,7 @@ def test_an_impossible_duration_is_refused(
 ) -> None:
     new_entries()
     with pytest.raises(InvalidFieldError):
-        practice.record_call_ended(video.id, -5.0, verified=False)
+        record_ended(practice._vault, video.id, -5.0, verified=False)
     with pytest.raises(InvalidFieldError):
         practice.create_call_note(video.id, datetime.now(UTC), 2 * 86_400)
     assert new_entries() == []

@@ -1,6 +1,8 @@
 """The therapist's call window driven like a person would, against a real call: a relay on
 127.0.0.1, the window's own TherapistSession, and a Python stand-in for the client's page (an
-answering CallEngine with synthetic colour bars and a tone)."""
+answering CallEngine with synthetic colour bars and a tone). The window is a view of a core
+VideoCall opened through the facade; what it records is checked in test_video_sessions.py and
+tests/desktop/core/test_call_state.py."""
 
 from __future__ import annotations
 
@@ -8,20 +10,33 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
 
+from desktop.core.calls import VideoCall
+from desktop.core.practice import ClientDetails, Practice
+from desktop.core.sessions import Modality
 from desktop.ui.call_window import CallWindow, format_code
 from desktop.ui.local_media import LocalMedia
 from desktop.ui.qt import QGuiApplication, QImage, Qt
 from telehealth import protocol
-from telehealth.invite import new_invite
 from telehealth.lifecycle import CallState
 
 CLIENT = "Ana María"
+
+
+@pytest.fixture
+def open_call(practice: Practice, tmp_path: Path) -> Callable[[str], VideoCall]:
+    """A video appointment's call on the relay at ``origin``, opened through the facade."""
+    client = practice.create_client(ClientDetails(name=CLIENT))
+    appointment = practice.schedule_session(
+        client.id, datetime(2026, 1, 5, 9, tzinfo=UTC), modality=Modality.VIDEO
+    )
+    return lambda origin: practice.open_video_call(appointment.id, origin)
 
 
 def image_brightness(image: QImage | None) -> float:
@@ -56,6 +71,8 @@ class WriteWatch:
         if not self.active or event != "open" or len(args) < 3:
             return
         path, mode, flags = args[0], args[1], args[2]
+        if isinstance(path, int):  # an already open descriptor (os.fdopen), not a new file
+            return
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
         )
@@ -65,12 +82,15 @@ class WriteWatch:
 
 
 @pytest.fixture
-def no_writes() -> Iterator[WriteWatch]:
+def no_writes(tmp_path: Path) -> Iterator[Callable[[], list[str]]]:
+    """Files written so far in the test, other than the (encrypted) vault's own (its audit
+    entries: ids and numbers only)."""
     watch = WriteWatch.get()
     watch.paths.clear()
     watch.active = True
+    vault_dir = str(tmp_path / "vault")
     try:
-        yield watch
+        yield lambda: [p for p in watch.paths if not p.startswith(vault_dir)]
     finally:
         watch.active = False
 
@@ -89,11 +109,13 @@ def test_a_whole_call_from_the_waiting_room_to_hang_up(
     loopback_only: None,
     make_client: Callable[..., Any],
     screenshot_dir: Path | None,
-    no_writes: WriteWatch,
+    no_writes: Callable[[], list[str]],
+    open_call: Callable[[str], VideoCall],
 ) -> None:
-    invite = new_invite(relay.base_url)
+    call = open_call(relay.base_url)
+    invite = call.invite
     media = LocalMedia(synthetic=True)
-    window = CallWindow(invite, media=media, ice_servers=[], connect_timeout=15, stats_interval=0.5)
+    window = CallWindow(call, media=media, ice_servers=[], connect_timeout=15, stats_interval=0.5)
     qtbot.addWidget(window)
     window.show()
     window.start()
@@ -126,7 +148,8 @@ def test_a_whole_call_from_the_waiting_room_to_hang_up(
     client_code = client.connect()
     qtbot.waitUntil(lambda: window.code is not None, timeout=10_000)
     assert window.code == client_code.result(5)
-    assert window.code_label.text() == format_code(window.code)
+    # The core call holds the code first; the window renders it on the UI thread right after.
+    qtbot.waitUntil(lambda: window.code_label.text() == format_code(window.code or ""))
     assert not window.waiting_banner.isVisible()
     with qtbot.waitSignal(window.call_started, timeout=15_000):
         pass
@@ -200,15 +223,20 @@ def test_a_whole_call_from_the_waiting_room_to_hang_up(
     assert not window.end_button.isEnabled() and window.close_button.isVisible()
     assert client.next_message().result(5) == protocol.Bye(reason="hangup")
     qtbot.waitUntil(lambda: window.session_stopped, timeout=15_000)
-    assert no_writes.paths == []
+    assert no_writes() == []
 
 
 def test_no_devices_waiting_client_declined(
-    qtbot: QtBot, relay: Any, make_client: Callable[..., Any], no_writes: WriteWatch
+    qtbot: QtBot,
+    relay: Any,
+    make_client: Callable[..., Any],
+    no_writes: Callable[[], list[str]],
+    open_call: Callable[[str], VideoCall],
 ) -> None:
     """On a machine without camera, microphone or speaker the window says so and carries on."""
-    invite = new_invite(relay.base_url)
-    window = CallWindow(invite, media=LocalMedia(), ice_servers=[])
+    call = open_call(relay.base_url)
+    invite = call.invite
+    window = CallWindow(call, media=LocalMedia(), ice_servers=[])
     qtbot.addWidget(window)
     window.show()
     ended: list[float] = []
@@ -237,11 +265,13 @@ def test_no_devices_waiting_client_declined(
     assert window.status.text() == "You declined <b>Mallory</b>. The session has ended."
     assert ended == []  # no call took place
     qtbot.waitUntil(lambda: window.session_stopped, timeout=10_000)
-    assert no_writes.paths == []
+    assert no_writes() == []
 
 
-def test_unreachable_relay_fails_calmly(qtbot: QtBot) -> None:
-    window = CallWindow(new_invite("http://127.0.0.1:9"), media=LocalMedia(synthetic=True))
+def test_unreachable_relay_fails_calmly(
+    qtbot: QtBot, open_call: Callable[[str], VideoCall]
+) -> None:
+    window = CallWindow(open_call("http://127.0.0.1:9"), media=LocalMedia(synthetic=True))
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.session_finished, timeout=10_000) as finished:
         window.start()
@@ -251,8 +281,10 @@ def test_unreachable_relay_fails_calmly(qtbot: QtBot) -> None:
     qtbot.waitUntil(lambda: window.session_stopped, timeout=10_000)
 
 
-def test_closing_the_window_ends_the_session(qtbot: QtBot, relay: Any) -> None:
-    window = CallWindow(new_invite(relay.base_url), media=LocalMedia(synthetic=True))
+def test_closing_the_window_ends_the_session(
+    qtbot: QtBot, relay: Any, open_call: Callable[[str], VideoCall]
+) -> None:
+    window = CallWindow(open_call(relay.base_url), media=LocalMedia(synthetic=True))
     qtbot.addWidget(window)
     window.show()
     window.start()
@@ -264,10 +296,15 @@ def test_closing_the_window_ends_the_session(qtbot: QtBot, relay: Any) -> None:
 
 
 def test_codes_differ_ends_the_session(
-    qtbot: QtBot, relay: Any, loopback_only: None, make_client: Callable[..., Any]
+    qtbot: QtBot,
+    relay: Any,
+    loopback_only: None,
+    make_client: Callable[..., Any],
+    open_call: Callable[[str], VideoCall],
 ) -> None:
-    invite = new_invite(relay.base_url)
-    window = CallWindow(invite, media=LocalMedia(synthetic=True), ice_servers=[])
+    call = open_call(relay.base_url)
+    invite = call.invite
+    window = CallWindow(call, media=LocalMedia(synthetic=True), ice_servers=[])
     qtbot.addWidget(window)
     window.show()
     window.start()
@@ -283,6 +320,6 @@ def test_codes_differ_ends_the_session(
         qtbot.mouseClick(window.mismatch_button, Qt.MouseButton.LeftButton)
     assert mismatch.args == [window.code]
     qtbot.waitUntil(lambda: window.state is CallState.ENDED, timeout=5000)
-    assert window.status.text().startswith("The codes did not match")
+    qtbot.waitUntil(lambda: window.status.text().startswith("The codes did not match"))
     assert not window.is_verified
     qtbot.waitUntil(lambda: window.session_stopped, timeout=10_000)

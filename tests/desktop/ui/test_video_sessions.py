@@ -147,6 +147,8 @@ def connect_a_call(
     assert answer.result(10) == protocol.Admit()
     code = client.connect()
     qtbot.waitUntil(lambda: video.call_live, timeout=20_000)
+    # The core call is live; the window has rendered it (and held auto-lock) right after.
+    qtbot.waitUntil(lambda: window.elapsed.text() != "", timeout=5000)
     qtbot.waitUntil(lambda: window.code is not None, timeout=10_000)
     assert window.code == code.result(10)
     seen(titles)
