@@ -17,6 +17,17 @@ certificate, so the verification code both people compared stays valid, and the 
 camera). A watchdog reports ``"disconnected"`` when nothing arrives for ``media_timeout`` seconds
 (aiortc itself only notices after about 30 s of failed consent checks), and ``"connected"`` again
 when packets flow.
+
+The media link's health is also reported as typed :class:`MediaLink` events (``on_link``), which is
+what the session acts on: ``UP`` when media flows, ``STALLED`` when nothing has arrived for
+``media_timeout`` seconds, and ``DEAD`` when the peer connection can no longer carry media: it
+``failed``, or it ``closed`` without us closing it (aiortc closes a connection by itself when ICE
+consent checks fail for about 30 s or the browser ends DTLS). A dead link never comes back by
+itself: the session must renegotiate (a new offer) or end the call. Each event names the peer
+connection generation it is about, so a late event of a replaced connection can be told apart.
+
+The video sender adapts to the network (:mod:`telehealth.sender_control`): bitrate, picture size
+and frame rate follow the browser's feedback, and packets are paced.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Final, Literal, TypeVar
 
 import av
@@ -41,9 +53,11 @@ from aiortc import (
 )
 from aiortc.sdp import candidate_from_sdp
 
+from telehealth.congestion import VideoFormat
 from telehealth.errors import CallConnectionError, MessageFormatError, TelehealthError
 from telehealth.loop_thread import LoopThread
 from telehealth.protocol import Ice
+from telehealth.sender_control import AdaptiveVideoTrack, SenderControl
 
 log = logging.getLogger("telehealth.engine")
 
@@ -101,6 +115,30 @@ class PcmChunk:
     data: bytes = field(repr=False)
 
 
+class LinkState(Enum):
+    """The media link's health, as the session needs it."""
+
+    UP = "up"  # media (or its RTCP feedback) arrives
+    STALLED = "stalled"  # connected, but nothing arrived for media_timeout seconds
+    DEAD = "dead"  # failed or closed: only a new connection (a new offer) brings media back
+
+
+class LinkCause(Enum):
+    FLOWING = "flowing"
+    SILENT = "silent"  # nothing received
+    FAILED = "failed"  # ICE or DTLS failed (RTCPeerConnection.connectionState "failed")
+    CLOSED = "closed"  # closed without us closing it (consent expired, the browser ended DTLS)
+
+
+@dataclass(frozen=True)
+class MediaLink:
+    """One change of the media link's health (``EngineCallbacks.on_link``)."""
+
+    state: LinkState
+    cause: LinkCause
+    generation: int  # which peer connection (1 = the first; each reconnect adds one)
+
+
 def _ignore(*_args: Any) -> None:
     return None
 
@@ -116,6 +154,7 @@ class EngineCallbacks:
     on_chat_open: Callable[[], None] = _ignore
     on_stats: Callable[[dict[str, float]], None] = _ignore
     on_error: Callable[[TelehealthError], None] = _ignore
+    on_link: Callable[[MediaLink], None] = _ignore
 
 
 MediaFactory = Callable[[], Sequence[MediaStreamTrack]]
@@ -182,6 +221,10 @@ class CallEngine:
         self._remote_tracks = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._failed = False
+        self._control: SenderControl | None = None
+        self._control_task: asyncio.Task[None] | None = None
+        self._link: tuple[int, LinkState] | None = None
+        self._closing = False
 
     # -- thread plumbing -----------------------------------------------------------------------
 
@@ -284,9 +327,16 @@ class CallEngine:
                 self._spawn(self._watch_media(pc, generation))
                 if not first:
                     log.info("media connection restored")
+                self._report_link(generation, LinkState.UP, LinkCause.FLOWING)
             self._callbacks.on_state(state)
             if state == "failed" and not self._ever_connected:
                 self._fail("the media connection failed")
+            elif state in ("failed", "closed") and self._ever_connected:
+                # Our own close() and replacements bump the generation first, so this is the
+                # network's doing: the link is gone for good.
+                cause = LinkCause.FAILED if state == "failed" else LinkCause.CLOSED
+                log.info("media connection %s", state)
+                self._report_link(generation, LinkState.DEAD, cause)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -298,13 +348,51 @@ class CallEngine:
             if channel.label == CHAT_LABEL and self._chat is None and current():
                 self._attach_chat(channel)
 
+        self._stop_control()
+        video: AdaptiveVideoTrack | None = None
+        video_sender: Any = None
         for track in self._sources:
-            pc.addTrack(_BorrowedTrack(track))
+            if track.kind == "video" and video is None:
+                video = AdaptiveVideoTrack(track, self._video_format)
+                video_sender = pc.addTrack(video)
+            else:
+                pc.addTrack(_BorrowedTrack(track))
+        if video_sender is not None:
+            previous = self._control.target if self._control is not None else None
+            control = SenderControl(video_sender, video)
+            if previous is not None:  # a reconnect: start no higher than where we were
+                control = SenderControl(video_sender, video, start=min(previous, control.target))
+            self._control = control
+            self._control_task = self._loop.create_task(control.run())
         if self._side == "offerer":
             self._attach_chat(pc.createDataChannel(CHAT_LABEL, ordered=True))
         if self._stats_interval is not None and generation == 1:
             self._spawn(self._stats_loop(self._stats_interval))
         return pc
+
+    def _video_format(self, width: int, height: int) -> VideoFormat:
+        control = self._control
+        if control is None:
+            return VideoFormat(width, height, 30)
+        return control.video_format(width, height)
+
+    def _stop_control(self) -> None:
+        task, self._control_task = self._control_task, None
+        if task is not None:
+            task.cancel()
+
+    def _report_link(self, generation: int, state: LinkState, cause: LinkCause) -> None:
+        """Report a change of the link's health once (not the same state twice in a row)."""
+        if self._link == (generation, state) or self._failed or self._closing:
+            return
+        if (
+            self._link is not None
+            and self._link[0] == generation
+            and (self._link[1] is LinkState.DEAD)
+        ):
+            return  # dead is final for a connection
+        self._link = (generation, state)
+        self._callbacks.on_link(MediaLink(state, cause, generation))
 
     async def _replace_pc(self) -> RTCPeerConnection:
         old = self._pc
@@ -414,10 +502,12 @@ class CallEngine:
                 if silent:
                     silent = False
                     self._callbacks.on_state("connected")
+                    self._report_link(generation, LinkState.UP, LinkCause.FLOWING)
             elif not silent and now - last_change >= self._media_timeout:
                 silent = True
                 log.info("no media for %.1f s", now - last_change)
                 self._callbacks.on_state("disconnected")
+                self._report_link(generation, LinkState.STALLED, LinkCause.SILENT)
 
     def _fail(self, reason: str) -> None:
         if self._failed:
@@ -485,9 +575,14 @@ class CallEngine:
                     if isinstance(value, int | float):
                         key = f"{stats.type}.{getattr(stats, 'kind', '')}.{name}"
                         summary[key] = summary.get(key, 0.0) + float(value)
+            if self._control is not None:
+                for name, value in self._control.stats().items():
+                    summary[f"sender.video.{name}"] = value
             self._callbacks.on_stats(summary)
 
     async def _close(self) -> None:
+        self._closing = True  # our own close is not the network's doing: no DEAD report
+        self._stop_control()
         for task in list(self._tasks):
             task.cancel()
         if self._pc is not None:

@@ -35,7 +35,9 @@ from telehealth.engine import (
     EngineCallbacks,
     IcePolicy,
     IceServer,
+    LinkState,
     MediaFactory,
+    MediaLink,
     PcmChunk,
     RgbFrame,
     ice_servers_from_json,
@@ -464,6 +466,7 @@ class TherapistSession:
                 on_chat_open=self._callbacks.on_chat_open,
                 on_stats=self._callbacks.on_stats,
                 on_error=lambda error: self._from_engine(self._media_failed, error),
+                on_link=lambda link: self._from_engine(self._media_link, link),
             ),
             media=self._media,
             connect_timeout=self._connect_timeout,
@@ -507,6 +510,12 @@ class TherapistSession:
                 self._restart_wakeup.set()  # this attempt is lost: try a new offer
             else:
                 self._loop.create_task(self._event(CallEvent.MEDIA_INTERRUPTED))
+
+    def _media_link(self, link: MediaLink) -> None:
+        # A dead link (failed, or closed by the network) never comes back by itself: treat it as
+        # a lost connection, which sends a new offer (or wakes the restart loop up).
+        if link.state is LinkState.DEAD:
+            self._media_state("failed")
 
     # -- reconnecting --------------------------------------------------------------------------
 

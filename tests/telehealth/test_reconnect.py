@@ -366,3 +366,32 @@ def test_a_network_that_stays_down_fails_after_the_reconnect_timeout(
                 await asyncio.to_thread(session.stop)
 
     run(main())
+
+
+def test_a_media_connection_closed_under_the_session_is_renegotiated(
+    relay_server: Any, loopback_only: None
+) -> None:
+    """The stuck session of issue 11: the media connection closes while the relay socket stays
+    up (the browser ended DTLS; aiortc also closes by itself when ICE consent checks fail). The
+    session must not stay "connected" with no media: it sends a new offer and media returns."""
+
+    async def main() -> None:
+        async with relay_server() as (_server, base):
+            session, page, watch = await connected_call(base)
+            try:
+                engine = page.engine
+                # Stand-in for the browser closing its peer connection: close the page's current
+                # connection only (its engine, certificate and relay socket stay).
+                await asyncio.wrap_future(engine._submit(engine._require_pc().close()))
+                await watch.until(lambda: watch.count(CallState.RECONNECTING) == 1, 10)
+                await watch.until(lambda: watch.count(CallState.CONNECTED) == 2, 20)
+                assert session.restart_count >= 1
+                before = page.frames.count
+                assert await asyncio.to_thread(page.frames.wait_for_more, before, 10, 10)
+            finally:
+                await asyncio.wait_for(asyncio.wrap_future(session.hang_up()), 10)
+                await page.close()
+                await asyncio.to_thread(session.stop)
+            assert watch.states[5] == (CallState.RECONNECTING, CallEvent.MEDIA_INTERRUPTED)
+
+    run(main())

@@ -1,0 +1,72 @@
+"""Every private aiortc name Quietroom relies on, in one room.
+
+aiortc has no public API for what a call on a bad network needs: reading the RTCP feedback that
+reaches a sender, setting its encoder's bitrate below aiortc's own floor, and pacing the packets
+a sender puts on the wire. So :mod:`telehealth.sender_control` wraps **instance** attributes
+(never classes, never site-packages) through the helpers below.
+``tests/telehealth/test_aiortc_internals.py`` fails when an aiortc release renames or reshapes
+any of them, and :data:`TESTED_AIORTC` names the version they were read from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import aiortc
+
+TESTED_AIORTC: Final = "1.16.0"
+SENDER_ENCODER: Final = "_RTCRtpSender__encoder"  # created on the first frame, dropped at stop
+SENDER_SSRC: Final = "_ssrc"
+SENDER_RTX_SSRC: Final = "_rtx_ssrc"
+SENDER_RTCP_HANDLER: Final = "_handle_rtcp_packet"  # the DTLS transport awaits it per packet
+TRANSPORT_SEND_RTP: Final = "_send_rtp"  # RTP and RTCP (unencrypted) on their way out
+# The encoders clamp their public ``target_bitrate`` to 250 kbit/s (VP8) or 500 kbit/s (H.264),
+# more than a 500 kbit/s link carries next to audio; the private field takes any value.
+ENCODER_BITRATE: Final = {"Vp8Encoder": "_Vp8Encoder__target_bitrate",
+                          "H264Encoder": "_H264Encoder__target_bitrate"}  # fmt: skip
+
+RtcpHandler = Callable[[Any], Awaitable[None]]
+RtpSend = Callable[[bytes], Awaitable[None]]
+
+
+def aiortc_version() -> str:
+    return str(aiortc.__version__)
+
+
+def sender_ssrcs(sender: Any) -> tuple[int, int]:
+    """The sender's media and retransmission SSRCs."""
+    return int(getattr(sender, SENDER_SSRC)), int(getattr(sender, SENDER_RTX_SSRC))
+
+
+def sender_encoder(sender: Any) -> Any | None:
+    return getattr(sender, SENDER_ENCODER, None)
+
+
+def set_encoder_bitrate(encoder: Any, bitrate: int) -> bool:
+    """Set the bitrate the encoder uses from its next frame on (aiortc re-creates the codec when
+    it differs by more than 10 %, which makes that frame a keyframe). False for an encoder we
+    do not know (audio, or a future codec)."""
+    field = ENCODER_BITRATE.get(type(encoder).__name__)
+    if field is None or not hasattr(encoder, field):
+        return False
+    setattr(encoder, field, int(bitrate))
+    return True
+
+
+def encoder_bitrate(encoder: Any) -> int | None:
+    field = ENCODER_BITRATE.get(type(encoder).__name__)
+    value = None if field is None else getattr(encoder, field, None)
+    return int(value) if isinstance(value, int) else None
+
+
+def wrap_rtcp_handler(sender: Any, make: Callable[[RtcpHandler], RtcpHandler]) -> None:
+    """Put ``make(original)`` in front of the sender's RTCP handler (this sender only)."""
+    original: RtcpHandler = getattr(sender, SENDER_RTCP_HANDLER)
+    setattr(sender, SENDER_RTCP_HANDLER, make(original))
+
+
+def wrap_send_rtp(transport: Any, make: Callable[[RtpSend], RtpSend]) -> None:
+    """Put ``make(original)`` in front of a DTLS transport's RTP/RTCP output (this one only)."""
+    original: RtpSend = getattr(transport, TRANSPORT_SEND_RTP)
+    setattr(transport, TRANSPORT_SEND_RTP, make(original))

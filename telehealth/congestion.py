@@ -1,0 +1,234 @@
+"""How fast, how large and how often the therapist sends video: a congestion controller.
+
+Pure logic with an injected clock, no aiortc: :mod:`telehealth.sender_control` feeds it what the
+browser reports about our stream and applies what it decides. The browser tells us three things:
+
+* **RTCP receiver reports** (about once a second): the fraction of our packets lost since the last
+  report, and the fields from which the round-trip time is computed (RFC 3550 §6.4.1);
+* **REMB** (``goog-remb``, which aiortc negotiates): the browser's own estimate of what the path
+  carries, from the spacing of our packets' ``abs-send-time`` stamps (a delay-based estimate, so it
+  drops when a queue builds before any packet is lost);
+* **keyframe requests and NACKs**, answered by aiortc itself (see sender_control).
+
+The estimate follows libwebrtc's loss-based controller (``SendSideBandwidthEstimation``): more than
+10 % lost cuts the rate by half the loss fraction, less than 2 % lets it grow 8 % a second, in
+between it holds. Two guards come on top. A round trip more than :data:`QUEUE_DELAY` above the
+lowest one seen recently means a queue is filling somewhere on the path, and the rate is cut by
+15 % a second until it drains (this is what keeps the round trip short on a slow link with a deep
+buffer, where nothing is lost for seconds). And when the browser's REMB drops (its own detector
+saw the delay grow), the rate is cut to it.
+
+:class:`VideoLadder` turns a bitrate into a picture size and a frame rate: fewer pixels and frames
+when the bitrate is low, so that each frame still looks like something and each keyframe stays
+small; it steps down at once and back up only after the rate has stayed high for a while, because
+every change of size costs a keyframe.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+START_BPS: Final = 600_000
+FLOOR_BPS: Final = 80_000
+CEILING_BPS: Final = 1_500_000
+AUDIO_BPS: Final = 48_000  # what REMB covers besides our video: Opus plus headers
+HIGH_LOSS: Final = 0.10
+LOW_LOSS: Final = 0.02
+GROWTH_PER_SECOND: Final = 0.08
+QUEUE_DELAY: Final = 0.15  # seconds of round trip above the recent minimum that mean "queue"
+QUEUE_CUT: Final = 0.85
+BASE_RTT_WINDOW: Final = 30.0  # seconds over which the lowest round trip is remembered
+REMB_DROP: Final = 0.95  # a REMB below 95 % of the previous one is an overuse signal
+FEEDBACK_MAX_AGE: Final = 4.0  # no report for this long: stop growing (the path may be gone)
+
+
+@dataclass(frozen=True)
+class ReceiverReport:
+    """What one RTCP receiver report block says about our video stream."""
+
+    fraction_lost: float  # 0..1, since the previous report
+    rtt: float | None  # seconds, or None when the report does not allow computing it
+
+
+def rtt_from_report(lsr: int, dlsr: int, ntp_now: int) -> float | None:
+    """Round-trip time from a report block (RFC 3550 §6.4.1): arrival time minus the sender
+    report's time (``lsr``) minus the receiver's delay since it (``dlsr``), all in the middle 32
+    bits of NTP time (1/65536 s). ``None`` when the report carries no sender report yet."""
+    if lsr == 0:
+        return None
+    now = (ntp_now >> 16) & 0xFFFFFFFF
+    units = (now - lsr - dlsr) & 0xFFFFFFFF
+    if units > 0x7FFFFFFF:  # negative: clocks or a stale report
+        return None
+    return units / 65536.0
+
+
+class RateController:
+    """The video bitrate estimate. Feed it reports; read :attr:`bitrate`."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        start: int = START_BPS,
+        floor: int = FLOOR_BPS,
+        ceiling: int = CEILING_BPS,
+    ) -> None:
+        if not 0 < floor <= start <= ceiling:
+            raise ValueError("need 0 < floor <= start <= ceiling")
+        self._clock = clock
+        self._floor = floor
+        self._ceiling = ceiling
+        self._estimate = float(start)
+        self._last_update = clock()
+        self._last_decrease = -math.inf
+        self._last_feedback: float | None = None  # nothing heard yet: nothing to miss
+        self._rtts: deque[tuple[float, float]] = deque()
+        self._rtt: float | None = None
+        self._remb: tuple[float, int] | None = None
+        self.reason = "start"  # why the last change happened (diagnostics, the benchmark)
+
+    @property
+    def bitrate(self) -> int:
+        """The bitrate for the video encoder, in bits per second."""
+        return int(max(self._floor, min(self._ceiling, self._estimate)))
+
+    @property
+    def rtt(self) -> float | None:
+        """The latest round trip (seconds), smoothed."""
+        return self._rtt
+
+    @property
+    def base_rtt(self) -> float | None:
+        return min((r for _, r in self._rtts), default=None)
+
+    def on_remb(self, bitrate: int) -> None:
+        """The browser's own estimate of the path, for everything we send. A REMB that drops is
+        the browser's delay-based detector seeing a queue build: cut to it at once. Its level
+        alone is not a limit: Chromium starts it from the first packets it measures (about
+        50 kbit/s, audio only) and raises it by 8 % a second, which would hold the picture at
+        the bottom for half a minute after every start."""
+        now = self._clock()
+        previous = None if self._remb is None else self._remb[1]
+        self._remb = (now, max(0, int(bitrate)))
+        self._last_feedback = now
+        if previous is None or bitrate >= previous * REMB_DROP:
+            return
+        allowed = max(float(self._floor), bitrate - AUDIO_BPS)
+        if allowed < self._estimate and now - self._last_decrease >= 0.5:
+            self._estimate = allowed
+            self._last_decrease = now
+            self.reason = "REMB dropped"
+
+    def on_report(self, report: ReceiverReport) -> None:
+        now = self._clock()
+        elapsed = max(0.0, now - self._last_update)
+        self._last_update = now
+        self._last_feedback = now
+        loss = min(1.0, max(0.0, report.fraction_lost))
+        queued = False
+        if report.rtt is not None and report.rtt >= 0:
+            self._rtt = report.rtt if self._rtt is None else 0.7 * self._rtt + 0.3 * report.rtt
+            self._rtts.append((now, report.rtt))
+            while self._rtts and now - self._rtts[0][0] > BASE_RTT_WINDOW:
+                self._rtts.popleft()
+            base = self.base_rtt
+            queued = base is not None and report.rtt > base + QUEUE_DELAY
+        hold_off = 0.3 + (self._rtt or 0.1)
+        if loss > HIGH_LOSS:
+            if now - self._last_decrease >= hold_off:
+                self._estimate *= 1 - 0.5 * loss
+                self._last_decrease = now
+                self.reason = f"loss {loss:.0%}"
+        elif queued:
+            if now - self._last_decrease >= max(hold_off, 1.0):
+                self._estimate *= QUEUE_CUT
+                self._last_decrease = now
+                self.reason = "queue"
+        elif loss < LOW_LOSS:
+            self._estimate *= (1 + GROWTH_PER_SECOND) ** min(elapsed, 2.0)
+            self._estimate += 1000 * min(elapsed, 2.0)
+            self.reason = "growing"
+        else:
+            self.reason = f"holding at {loss:.0%} loss"
+        self._estimate = max(float(self._floor), min(float(self._ceiling), self._estimate))
+
+    def on_silence(self) -> None:
+        """Called periodically; with no feedback for a while, fall back towards a safe rate so
+        that a path that comes back is not flooded."""
+        now = self._clock()
+        if self._last_feedback is not None and now - self._last_feedback > FEEDBACK_MAX_AGE:
+            self._estimate = max(float(self._floor), min(self._estimate, START_BPS / 2))
+            self.reason = "no feedback"
+
+
+@dataclass(frozen=True)
+class VideoFormat:
+    """What the encoder is given: a picture size (even numbers) and a frame rate."""
+
+    width: int
+    height: int
+    fps: int
+
+
+# (minimum video bitrate, frames per second, largest picture in pixels) from the top down.
+# About 0.07-0.1 bits per pixel per frame: VP8 at that rate still shows a face clearly.
+RUNGS: Final = (
+    (900_000, 30, 1280 * 720),
+    (500_000, 30, 640 * 480),
+    (300_000, 24, 480 * 360),
+    (180_000, 20, 320 * 240),
+    (100_000, 15, 320 * 240),
+    (0, 15, 240 * 180),
+)
+UPGRADE_MARGIN: Final = 1.15
+UPGRADE_AFTER: Final = 4.0  # seconds above the next rung before stepping up
+
+
+def _fit(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    if width * height <= max_pixels:
+        return width - width % 2, height - height % 2
+    scale = math.sqrt(max_pixels / (width * height))
+    return max(2, int(width * scale) & ~1), max(2, int(height * scale) & ~1)
+
+
+class VideoLadder:
+    """Picks a rung for the current bitrate: down at once, up after :data:`UPGRADE_AFTER`
+    seconds of enough bitrate (with a margin), so that sizes do not flap."""
+
+    def __init__(self, *, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._rung = 1  # 640x480 at 30 fps until the rate says otherwise
+        self._above_since: float | None = None
+
+    @property
+    def rung(self) -> int:
+        return self._rung
+
+    def update(self, bitrate: int) -> None:
+        wanted = next(i for i, (low, _, _) in enumerate(RUNGS) if bitrate >= low)
+        if wanted > self._rung:  # lower quality: at once
+            self._rung = wanted
+            self._above_since = None
+            return
+        if wanted == self._rung:
+            self._above_since = None
+            return
+        upper = RUNGS[self._rung - 1][0] * UPGRADE_MARGIN
+        now = self._clock()
+        if bitrate < upper:
+            self._above_since = None
+        elif self._above_since is None:
+            self._above_since = now
+        elif now - self._above_since >= UPGRADE_AFTER:
+            self._rung -= 1
+            self._above_since = now  # the next rung up after as long again
+
+    def format_for(self, width: int, height: int, source_fps: float = 30.0) -> VideoFormat:
+        _, fps, pixels = RUNGS[self._rung]
+        w, h = _fit(width, height, pixels)
+        return VideoFormat(w, h, int(min(fps, max(1.0, source_fps))))

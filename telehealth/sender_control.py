@@ -1,0 +1,276 @@
+"""The therapist's video sender on a real network: rate, size, frame rate, pacing, keyframes.
+
+One :class:`SenderControl` per peer connection, for its video sender. It
+
+* reads the RTCP feedback the browser sends about our video (receiver reports, REMB) and feeds
+  :class:`telehealth.congestion.RateController`; aiortc's own REMB handling, which would set the
+  encoder's bitrate behind our back, is kept out;
+* sets the encoder's bitrate, and through :class:`AdaptiveVideoTrack` the picture size and frame
+  rate (:class:`telehealth.congestion.VideoLadder`), a few times a second, changing them rarely
+  because each change costs a keyframe;
+* **paces** the video packets at twice the target rate instead of sending each frame as one burst:
+  a keyframe sent at once overflows a short router queue, is lost, is asked for again, and the
+  call never recovers (what happened on a 1 Mbit/s link with a 150 ms queue). Audio and RTCP
+  are never held back;
+* leaves keyframe requests (PLI, FIR) and retransmission requests (NACK, answered on the RTX
+  stream when the browser negotiated it) to aiortc, which answers them at the next frame and at
+  once; it counts them for the statistics.
+
+Everything private to aiortc goes through :mod:`telehealth.aiortc_internals`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import av
+from aiortc import MediaStreamTrack
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    unpack_remb_fci,
+)
+
+from telehealth import aiortc_internals as internals
+from telehealth.congestion import (
+    START_BPS,
+    RateController,
+    ReceiverReport,
+    VideoFormat,
+    VideoLadder,
+    rtt_from_report,
+)
+
+log = logging.getLogger("telehealth.sender_control")
+
+TICK: Final = 0.25  # seconds between control steps
+PACING_FACTOR: Final = 2.0
+PACING_FLOOR_BPS: Final = 300_000
+MAX_PACER_DELAY: Final = 0.5  # seconds; beyond this the pacer sends anyway (a stale frame is
+# worse than a short burst) and the encoder is slowed by the awaiting sender
+DECREASE_STEP: Final = 0.9  # apply a lower bitrate when below 90 % of the applied one
+INCREASE_STEP: Final = 1.25  # and a higher one only past 125 %, at most every few seconds
+INCREASE_EVERY: Final = 3.0
+
+
+def ntp_now() -> int:
+    """Current NTP time (64-bit fixed point), as RTCP uses it."""
+    now = time.time() + 2_208_988_800
+    return int(now * (1 << 32)) & 0xFFFFFFFFFFFFFFFF
+
+
+class AdaptiveVideoTrack(MediaStreamTrack):
+    """A view of the local video source that drops frames down to the chosen frame rate and
+    scales them down to the chosen size. Like the engine's borrowed views, it never stops the
+    source (a reconnect gives the new peer connection a new view)."""
+
+    kind = "video"
+
+    def __init__(self, source: MediaStreamTrack, fmt: Callable[[int, int], VideoFormat]) -> None:
+        super().__init__()
+        self._source = source
+        self._format = fmt
+        self._credit = 1.0
+        self._last: float | None = None
+        self.sent = 0
+        self.dropped = 0
+        self.size = (0, 0)
+
+    async def recv(self) -> Any:
+        while True:
+            frame = await self._source.recv()
+            if not isinstance(frame, av.VideoFrame):
+                return frame
+            target = self._format(frame.width, frame.height)
+            now = time.monotonic()
+            if self._last is not None:
+                self._credit = min(1.5, self._credit + (now - self._last) * target.fps)
+            self._last = now
+            if self._credit < 0.95:
+                self.dropped += 1
+                continue
+            self._credit -= 1.0
+            self.sent += 1
+            if (target.width, target.height) != (frame.width, frame.height):
+                scaled = frame.reformat(width=target.width, height=target.height, format="yuv420p")
+                scaled.pts, scaled.time_base = frame.pts, frame.time_base
+                frame = scaled
+            self.size = (frame.width, frame.height)
+            return frame
+
+
+class Pacer:
+    """Spreads the video packets of one peer connection over time (a leaky bucket)."""
+
+    def __init__(self, rate: Callable[[], float]) -> None:
+        self._rate = rate
+        self._next = 0.0
+        self.video_ssrcs: set[int] = set()
+        self.delayed = 0.0  # total seconds packets waited (statistics)
+
+    def wrap(self, original: internals.RtpSend) -> internals.RtpSend:
+        async def paced(data: bytes) -> None:
+            if len(data) >= 12 and not 192 <= data[1] <= 223:  # RTP, not RTCP (RFC 5761)
+                ssrc = int.from_bytes(data[8:12], "big")
+                if ssrc in self.video_ssrcs:
+                    now = asyncio.get_running_loop().time()
+                    # Reserve this packet's slot before waiting for it.
+                    # After a pause, up to 20 ms worth may go at once.
+                    slot = min(max(self._next, now - 0.02), now + MAX_PACER_DELAY)
+                    self._next = slot + len(data) * 8 / self._rate()
+                    if slot > now:
+                        self.delayed += slot - now
+                        await asyncio.sleep(slot - now)
+            await original(data)
+
+        return paced
+
+
+class SenderControl:
+    """Congestion control for one peer connection's video sender."""
+
+    def __init__(
+        self,
+        sender: Any,
+        track: AdaptiveVideoTrack | None,
+        *,
+        start: int = START_BPS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sender = sender
+        self._track = track
+        self._clock = clock
+        self.controller = RateController(clock=clock, start=start)
+        self.ladder = VideoLadder(clock=clock)
+        self._pacer = Pacer(lambda: max(PACING_FLOOR_BPS, PACING_FACTOR * self.target))
+        self._wrapped_transport: Any = None
+        self._applied: int | None = None
+        self._applied_rung: int | None = None
+        self._last_increase = -1e9
+        self.target = self.controller.bitrate
+        self.keyframe_requests = 0
+        self.nacks = 0
+        self.remb: int | None = None
+        self.fraction_lost = 0.0
+        self.encoder_changes = 0
+        internals.wrap_rtcp_handler(sender, self._wrap_rtcp)
+        self._pacer.video_ssrcs = set(internals.sender_ssrcs(sender))
+
+    def video_format(self, width: int, height: int) -> VideoFormat:
+        return self.ladder.format_for(width, height)
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    def _wrap_rtcp(self, original: internals.RtcpHandler) -> internals.RtcpHandler:
+        async def tap(packet: Any) -> None:
+            try:
+                if self._observe(packet):
+                    return  # REMB: ours to act on, not aiortc's
+            except Exception:  # feedback we cannot read must not stop the call
+                log.exception("could not read an RTCP packet")
+            await original(packet)
+
+        return tap
+
+    def _observe(self, packet: Any) -> bool:
+        ssrc, _ = internals.sender_ssrcs(self._sender)
+        if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+            for block in packet.reports:
+                if block.ssrc == ssrc:
+                    self.fraction_lost = block.fraction_lost / 256
+                    rtt = rtt_from_report(block.lsr, block.dlsr, ntp_now())
+                    self.controller.on_report(ReceiverReport(self.fraction_lost, rtt))
+            return False
+        if isinstance(packet, RtcpPsfbPacket):
+            if packet.fmt == RTCP_PSFB_APP:
+                with contextlib.suppress(ValueError):
+                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                    if ssrc in ssrcs:
+                        self.remb = bitrate
+                        self.controller.on_remb(bitrate)
+                return True
+            if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                self.keyframe_requests += 1
+        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            self.nacks += len(packet.lost)
+        return False
+
+    # -- control loop --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Control steps until cancelled (the engine cancels it with its peer connection)."""
+        while True:
+            self.step()
+            await asyncio.sleep(TICK)
+
+    def step(self) -> None:
+        transport = getattr(self._sender, "transport", None)
+        if transport is not None and transport is not self._wrapped_transport:
+            internals.wrap_send_rtp(transport, self._pacer.wrap)  # bundle: set after the answer
+            self._wrapped_transport = transport
+        self.controller.on_silence()
+        target = self.controller.bitrate
+        self.ladder.update(target)
+        now = self._clock()
+        applied = self._applied
+        rung_changed = self.ladder.rung != self._applied_rung
+        if (
+            applied is None
+            or rung_changed
+            or target < applied * DECREASE_STEP
+            or (target > applied * INCREASE_STEP and now - self._last_increase >= INCREASE_EVERY)
+        ):
+            if applied is not None and target > applied:
+                self._last_increase = now
+            if target != self.target:
+                log.debug(
+                    "video target %d -> %d bit/s (%s, REMB %s, loss %.0f%%, rtt %s)",
+                    self.target,
+                    target,
+                    self.controller.reason,
+                    self.remb,
+                    100 * self.fraction_lost,
+                    self.controller.rtt,
+                )
+            self.target = target
+        encoder = internals.sender_encoder(self._sender)
+        if (
+            encoder is not None
+            and internals.encoder_bitrate(encoder) != self.target
+            and internals.set_encoder_bitrate(encoder, self.target)
+        ):
+            self._applied = self.target
+            self._applied_rung = self.ladder.rung
+            self.encoder_changes += 1
+
+    def stats(self) -> dict[str, float]:
+        """For the engine's statistics (``sender.video.*``)."""
+        width, height = self._track.size if self._track is not None else (0, 0)
+        values: dict[str, float] = {
+            "targetBitrate": float(self.target),
+            "estimate": float(self.controller.bitrate),
+            "fractionLost": self.fraction_lost,
+            "keyframeRequests": float(self.keyframe_requests),
+            "nacks": float(self.nacks),
+            "encoderChanges": float(self.encoder_changes),
+            "frameWidth": float(width),
+            "frameHeight": float(height),
+            "framesDropped": float(self._track.dropped if self._track is not None else 0),
+            "pacerDelay": self._pacer.delayed,
+        }
+        if self.remb is not None:
+            values["remb"] = float(self.remb)
+        if self.controller.rtt is not None:
+            values["roundTripTime"] = self.controller.rtt
+        return values

@@ -1,0 +1,142 @@
+"""The congestion controller fed synthetic feedback, with a fake clock (no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from telehealth.congestion import (
+    CEILING_BPS,
+    FLOOR_BPS,
+    RUNGS,
+    UPGRADE_AFTER,
+    RateController,
+    ReceiverReport,
+    VideoLadder,
+    rtt_from_report,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def feed(ctl: RateController, clock: Clock, seconds: int, loss: float, rtt: float) -> None:
+    for _ in range(seconds):
+        clock.now += 1.0
+        ctl.on_report(ReceiverReport(loss, rtt))
+
+
+def test_heavy_loss_cuts_the_rate_and_clean_reports_bring_it_back() -> None:
+    clock = Clock()
+    ctl = RateController(clock=clock, start=800_000)
+    feed(ctl, clock, 3, 0.30, 0.2)
+    low = ctl.bitrate
+    assert low <= 800_000 * 0.85**3 + 1  # each report at 30 % loss cuts by 15 %
+    assert ctl.reason.startswith("loss")
+    feed(ctl, clock, 10, 0.0, 0.2)
+    assert ctl.bitrate > low * 1.08**9  # about 8 % a second back up
+    feed(ctl, clock, 120, 0.0, 0.2)
+    assert ctl.bitrate == CEILING_BPS
+
+
+def test_moderate_loss_holds_the_rate() -> None:
+    clock = Clock()
+    ctl = RateController(clock=clock, start=600_000)
+    feed(ctl, clock, 10, 0.05, 0.2)
+    assert ctl.bitrate == 600_000
+    assert "holding" in ctl.reason
+
+
+def test_a_filling_queue_cuts_the_rate_before_anything_is_lost() -> None:
+    clock = Clock()
+    ctl = RateController(clock=clock, start=1_200_000)
+    feed(ctl, clock, 5, 0.0, 0.2)  # the path's own round trip
+    before = ctl.bitrate
+    rtt = 0.2
+    for _ in range(6):  # a deep buffer: no loss, the round trip grows
+        rtt += 0.15
+        feed(ctl, clock, 1, 0.0, rtt)
+    assert ctl.bitrate < before * 0.85**4
+    assert ctl.reason == "queue"
+    assert ctl.base_rtt == pytest.approx(0.2)
+
+
+def test_a_dropping_remb_cuts_the_rate_but_its_level_alone_does_not() -> None:
+    clock = Clock()
+    ctl = RateController(clock=clock, start=1_000_000)
+    ctl.on_remb(55_000)  # Chromium's first REMB, from the first packets it saw
+    assert ctl.bitrate == 1_000_000
+    ctl.on_remb(700_000)
+    clock.now += 1
+    ctl.on_remb(600_000)  # the browser saw a queue build
+    assert ctl.bitrate == 600_000 - 48_000
+    assert ctl.reason == "REMB dropped"
+    clock.now += 1
+    ctl.on_remb(590_000)  # within 5 %: noise
+    assert ctl.bitrate == 600_000 - 48_000
+    feed(ctl, clock, 3, 0.0, 0.1)
+    assert ctl.bitrate > 600_000
+
+
+def test_the_rate_stays_within_floor_and_ceiling() -> None:
+    clock = Clock()
+    ctl = RateController(clock=clock)
+    feed(ctl, clock, 60, 0.9, 0.2)
+    assert ctl.bitrate == FLOOR_BPS
+    ctl.on_remb(100_000)
+    clock.now += 1
+    ctl.on_remb(10)
+    assert ctl.bitrate == FLOOR_BPS
+
+
+def test_silence_falls_back_to_a_safe_rate() -> None:
+    clock = Clock()
+    ctl = RateController(clock=clock, start=1_400_000)
+    clock.now += 10
+    ctl.on_silence()
+    assert ctl.bitrate == 1_400_000  # nothing heard yet (still connecting): nothing missed
+    ctl.on_report(ReceiverReport(0.0, 0.1))
+    ctl.on_silence()
+    assert ctl.bitrate > 1_400_000
+    clock.now += 10
+    ctl.on_silence()
+    assert ctl.bitrate <= 300_000
+
+
+def test_round_trip_from_a_report_block() -> None:
+    # RFC 3550 §6.4.1's example: A = 0xb710:8000 (46864.5 s), LSR = 0xb705:2000 (46853.125 s),
+    # DLSR = 0x0005:4000 (5.25 s): round trip 6.125 s.
+    ntp_now = (0xB710_8000 << 16) | 0x1234
+    assert rtt_from_report(0xB705_2000, 0x0005_4000, ntp_now) == pytest.approx(6.125)
+    assert rtt_from_report(0, 0, ntp_now) is None  # no sender report seen yet
+    assert rtt_from_report(0xB710_9000, 0, ntp_now) is None  # from the future: ignored
+
+
+def test_ladder_steps_down_at_once_and_up_after_a_while() -> None:
+    clock = Clock()
+    ladder = VideoLadder(clock=clock)
+    assert ladder.format_for(640, 480).fps == 30
+    ladder.update(150_000)
+    small = ladder.format_for(1280, 720)
+    assert small.width * small.height <= 320 * 240 and small.fps == 15
+    assert small.width % 2 == 0 and small.height % 2 == 0
+    target = RUNGS[1][0]  # enough for 640x480 at 30 fps
+    ladder.update(int(target * 1.2))
+    clock.now += UPGRADE_AFTER / 2
+    ladder.update(int(target * 1.2))
+    assert ladder.format_for(640, 480).fps == 15  # not yet
+    for _ in range(4):
+        clock.now += UPGRADE_AFTER + 0.1
+        ladder.update(int(target * 1.2))
+    assert ladder.format_for(640, 480) == ladder.format_for(640, 480)
+    assert ladder.format_for(640, 480).fps == 30 and ladder.format_for(640, 480).width == 640
+
+
+def test_ladder_never_goes_below_ten_frames_a_second() -> None:
+    ladder = VideoLadder(clock=Clock())
+    ladder.update(0)
+    assert ladder.format_for(640, 480).fps >= 10
