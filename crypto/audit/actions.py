@@ -54,6 +54,20 @@ class AuditAction(StrEnum):
     TEMPLATE_ARCHIVED = "template.archived"
     SETTINGS_CHANGED = "settings.changed"
     DEMO_FILLED = "demo.filled"
+    # Records (desktop.core.records): access-request copies, the whole-practice export, imports
+    # from another practice suite, billing. Details hold ids, counts, codes, amounts and the
+    # disclosure's recipient and purpose; never note text or a client's details.
+    RECORD_EXPORTED = "record.exported"  # a client's copy: formats, what it held, encrypted
+    PRACTICE_EXPORTED = "practice.exported"  # everything, in open formats
+    IMPORT_CHECKED = "import.checked"  # a dry run: rows it would take and refuse
+    IMPORT_COMPLETED = "import.completed"  # rows added, found again, refused
+    BILLING_PROFILE_CHANGED = "billing.profile_changed"
+    BILLING_FEE_CHANGED = "billing.fee_changed"
+    BILLING_CHARGE_SET = "billing.charge_set"  # a session's service code and fee
+    BILLING_PAYMENT_RECORDED = "billing.payment_recorded"
+    BILLING_PAYMENT_DELETED = "billing.payment_deleted"
+    BILLING_LEDGER_VIEWED = "billing.ledger_viewed"
+    BILLING_SUPERBILL_CREATED = "billing.superbill_created"  # a disclosure (recipient, purpose)
     # Video calls (desktop.core.calls), against the session (object) and its client (details).
     # Details hold ids, whole seconds and flags only: never the name the client typed, the
     # verification code or anything said in the call.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from crypto import errors as crypto_errors
 from crypto.paths import default_vault_dir
-from desktop.cli import backup_commands, commands
+from desktop.cli import backup_commands, commands, records_commands
 from desktop.cli.secrets_input import InputError
 from desktop.core.errors import PracticeError
 from telehealth.relay_cli import add_relay_parser
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     secret_opt(p, "passphrase", "passphrase")
 
     backup_commands.register(sub)
+    records_commands.register(sub)
     add_relay_parser(sub)
     return parser
 

@@ -41,6 +41,9 @@ from desktop.core.errors import PassphraseTooWeakError
 from desktop.core.notes import Compartment, Note, NoteKind, NoteSummary
 from desktop.core.passphrase_strength import MIN_PASSPHRASE_CHARS
 from desktop.core.record import ClientRecord, open_client
+from desktop.core.records.facade import Records
+from desktop.core.records.schema import BILLING_MIGRATIONS
+from desktop.core.records.schema import COMPONENT as RECORDS_COMPONENT
 from desktop.core.schema import COMPONENT, PRACTICE_MIGRATIONS
 from desktop.core.search import SearchResults, search
 from desktop.core.sessions import Attendance, Modality, ScheduledSession, Session
@@ -101,7 +104,9 @@ class Practice:
     def __init__(self, vault: Vault) -> None:
         self._vault = vault
         vault.migrate(COMPONENT, PRACTICE_MIGRATIONS)
+        vault.migrate(RECORDS_COMPONENT, BILLING_MIGRATIONS)
         self._settings = load_settings(vault)
+        self._records = Records(vault, lambda: self._author)
         self._autosaver = DraftAutosaver(vault)
         notes.fold_autosaves(vault)  # text autosaved before a crash joins its draft and the index
 
@@ -450,6 +455,11 @@ class Practice:
             purpose=purpose,
             include_psychotherapy=include_psychotherapy,
         )
+
+    # -- records (desktop.core.records): access requests, practice export, import, billing ---
+    @property
+    def records(self) -> Records:
+        return self._records
 
     # -- demo data --------------------------------------------------------------------------
     def fill_demo(self, clients: int, notes_per_client: int, seed: int = 1) -> DemoReport:

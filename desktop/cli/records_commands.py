@@ -1,0 +1,141 @@
+"""``quietroom records ...``: a client's copy of their record, the whole practice in open formats,
+importing from another practice suite, superbills. Everything goes through the ``Practice``
+facade (``practice.records``), which audits it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from desktop.cli.commands import unlocked
+from desktop.cli.secrets_input import InputError, ask
+from desktop.core.errors import ClientNotFoundError
+from desktop.core.practice import Practice
+from desktop.core.records.access_request import ExportFormat, ExportRequest
+from desktop.core.records.facade import Records
+
+
+def register(sub: Any) -> None:
+    rp = sub.add_parser(
+        "records",
+        help="copies of a client's record, whole-practice export, import, superbills",
+        description="copies of a client's record, whole-practice export, import, superbills",
+    )
+    rp.set_defaults(func=_needs_sub)
+    r_sub = rp.add_subparsers(dest="records_command", metavar="COMMAND")
+
+    p = r_sub.add_parser("clients", help="list clients with their ids (audited)")
+    p.set_defaults(func=clients)
+    p.add_argument("--include-archived", action="store_true")
+    _passphrase(p)
+
+    p = r_sub.add_parser(
+        "export",
+        help="a client's copy of their record as FHIR R4 JSON or PDF (audited as a disclosure)",
+    )
+    p.set_defaults(func=export)
+    p.add_argument("--client", required=True, metavar="ID", help="client id (or its start)")
+    p.add_argument("--format", required=True, choices=["fhir", "pdf", "both"])
+    p.add_argument("--to", required=True, type=Path, metavar="PATH", help="file to write")
+    p.add_argument("--recipient", default="The client", help="who receives it (audited)")
+    p.add_argument("--purpose", default="Access request", help="why (audited)")
+    p.add_argument(
+        "--include-psychotherapy-notes",
+        action="store_true",
+        help="include psychotherapy notes (left out unless you choose this)",
+    )
+    p.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="write one encrypted package that opens with a passphrase you choose",
+    )
+    p.add_argument(
+        "--package-passphrase-file",
+        type=Path,
+        metavar="PATH",
+        help="read the package passphrase from PATH (implies --encrypt)",
+    )
+    _passphrase(p)
+
+    p = r_sub.add_parser(
+        "open-package", help="unpack an encrypted record package (no vault needed)"
+    )
+    p.set_defaults(func=open_package)
+    p.add_argument("file", type=Path)
+    p.add_argument("--to", required=True, type=Path, metavar="DIR", help="folder to unpack into")
+    p.add_argument("--package-passphrase-file", type=Path, metavar="PATH")
+
+
+def _passphrase(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--passphrase-file", type=Path, metavar="PATH", help="read the vault passphrase from PATH"
+    )
+
+
+def _needs_sub(args: argparse.Namespace) -> int:
+    print("quietroom records needs a subcommand; see quietroom records --help", file=sys.stderr)
+    return 2
+
+
+def resolve_client(practice: Practice, text: str) -> str:
+    """A full client id, or a unique start of one (as printed by ``records clients``)."""
+    text = text.strip().lower()
+    matches = [c.id for c in practice.list_clients(include_archived=True) if c.id.startswith(text)]
+    if len(matches) != 1 or len(text) < 4:
+        raise ClientNotFoundError(
+            f"no single client with id {text!r}; see: quietroom records clients"
+        )
+    return matches[0]
+
+
+def clients(args: argparse.Namespace) -> int:
+    with unlocked(args) as practice:
+        for c in practice.list_clients(include_archived=args.include_archived):
+            archived = " (archived)" if c.archived else ""
+            print(f"{c.id}  {c.name}{archived}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    formats = (
+        frozenset(ExportFormat) if args.format == "both" else frozenset({ExportFormat(args.format)})
+    )
+    package_passphrase = None
+    with unlocked(args) as practice:
+        client_id = resolve_client(practice, args.client)
+        if args.encrypt or args.package_passphrase_file:
+            package_passphrase = ask(
+                "Passphrase for the package: ", args.package_passphrase_file, confirm=True
+            )
+            if len(package_passphrase) < 10:
+                raise InputError("use at least 10 characters for the package passphrase")
+        result = practice.records.export_record(
+            client_id,
+            ExportRequest(
+                formats,
+                recipient=args.recipient,
+                purpose=args.purpose,
+                include_psychotherapy=args.include_psychotherapy_notes,
+                package_passphrase=package_passphrase,
+            ),
+            args.to,
+        )
+    for path in result.paths:
+        print(f"Wrote {path}")
+    left_out = "" if args.include_psychotherapy_notes else ", psychotherapy notes left out"
+    print(
+        f"Included {result.included['sessions']} sessions, "
+        f"{result.included['progress_notes']} notes{left_out}. Recorded as a disclosure.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def open_package(args: argparse.Namespace) -> int:
+    passphrase = ask("Package passphrase: ", args.package_passphrase_file)
+    args.to.mkdir(parents=True, exist_ok=True)
+    for path in Records.open_package(args.file, passphrase, args.to):
+        print(f"Wrote {path}")
+    return 0

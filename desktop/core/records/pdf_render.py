@@ -1,0 +1,193 @@
+"""PDF documents of the records package (the record set, the superbill), written with ReportLab
+so that the app and the command line produce the same file without Qt.
+
+Text is set in DejaVu Sans when it is installed (Debian's fonts-dejavu-core, which Quietroom's
+system packages include), which covers Latin, Greek and Cyrillic names; otherwise in Bitstream
+Vera, which ReportLab ships (Western European characters only). Dates and amounts are formatted
+by a ``Formats`` the caller passes: the app gives its locale's formats (QLocale), the command
+line a neutral default."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import reportlab
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+_FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/dejavu"),
+    Path("/usr/local/share/fonts/dejavu"),
+    Path("/Library/Fonts"),
+)
+_BUNDLED = Path(reportlab.__file__).parent / "fonts"
+
+
+def _register_fonts() -> tuple[str, str]:
+    if "QR-Regular" in pdfmetrics.getRegisteredFontNames():
+        return "QR-Regular", "QR-Bold"
+    for folder in _FONT_DIRS:
+        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
+        if regular.is_file() and bold.is_file():
+            break
+    else:
+        regular, bold = _BUNDLED / "Vera.ttf", _BUNDLED / "VeraBd.ttf"
+    pdfmetrics.registerFont(TTFont("QR-Regular", str(regular)))
+    pdfmetrics.registerFont(TTFont("QR-Bold", str(bold)))
+    return "QR-Regular", "QR-Bold"
+
+
+def _default_date(value: date) -> str:
+    return value.strftime("%d %b %Y")
+
+
+def _default_time(value: datetime) -> str:
+    return value.astimezone().strftime("%d %b %Y %H:%M")
+
+
+def _default_money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+
+
+@dataclass(frozen=True)
+class Formats:
+    """How dates, local times and amounts appear on paper."""
+
+    date: Callable[[date], str] = _default_date
+    time: Callable[[datetime], str] = _default_time  # an aware UTC time, shown in local time
+    money: Callable[[int], str] = _default_money  # cents
+    letter_paper: bool = False  # US Letter instead of A4
+
+
+@dataclass
+class Page:
+    """A document under construction: a title, a running footer and its flowables."""
+
+    title: str
+    footer: str
+    formats: Formats = field(default_factory=Formats)
+    story: list[Flowable] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        regular, bold = _register_fonts()
+        self.font, self.bold = regular, bold
+        self.body = ParagraphStyle("body", fontName=regular, fontSize=10, leading=13.5)
+        self.small = ParagraphStyle("small", parent=self.body, fontSize=8.5, leading=11)
+        self.h1 = ParagraphStyle("h1", fontName=bold, fontSize=16, leading=20, spaceAfter=6)
+        self.h2 = ParagraphStyle(
+            "h2", fontName=bold, fontSize=12, leading=15, spaceBefore=10, spaceAfter=4
+        )
+        self.h3 = ParagraphStyle(
+            "h3", fontName=bold, fontSize=10, leading=13, spaceBefore=6, spaceAfter=2
+        )
+
+    def heading(self, text: str, level: int = 2) -> None:
+        style = {1: self.h1, 2: self.h2}.get(level, self.h3)
+        self.story.append(Paragraph(escape(text), style))
+
+    def text(self, text: str, *, small: bool = False) -> None:
+        """Plain text; line breaks are kept."""
+        html = "<br/>".join(escape(line) for line in text.splitlines()) or "&nbsp;"
+        self.story.append(Paragraph(html, self.small if small else self.body))
+
+    def space(self, height_mm: float = 3) -> None:
+        self.story.append(Spacer(1, height_mm * mm))
+
+    def table(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        widths: Sequence[float] | None = None,
+        *,
+        right_align: Sequence[int] = (),
+        bold_last_row: bool = False,
+    ) -> None:
+        """A table with a repeated header row; ``widths`` in millimetres."""
+        cell = ParagraphStyle("cell", parent=self.body, fontSize=9, leading=11.5)
+        head = ParagraphStyle("head", parent=cell, fontName=self.bold)
+        data = [[Paragraph(escape(h), head) for h in header]]
+        data += [[Paragraph(escape(str(c)), cell) for c in row] for row in rows]
+        table = Table(
+            data,
+            colWidths=None if widths is None else [w * mm for w in widths],
+            repeatRows=1,
+            hAlign="LEFT",
+        )
+        style = [
+            ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+            ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.grey),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 0), (-1, -1), 2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ]
+        for column in right_align:
+            for r, row in enumerate(data):
+                row[column].style = ParagraphStyle(f"r{r}", parent=row[column].style, alignment=2)
+        if bold_last_row and rows:
+            style.append(("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black))
+            for c in data[-1]:
+                c.style = ParagraphStyle("total", parent=c.style, fontName=self.bold)
+        table.setStyle(TableStyle(style))
+        self.story.append(table)
+
+    def key_values(self, pairs: Sequence[tuple[str, str]], label_mm: float = 42) -> None:
+        rows = [(k, v) for k, v in pairs if v]
+        if not rows:
+            return
+        label = ParagraphStyle("label", parent=self.body, fontName=self.bold, fontSize=9.5)
+        value = ParagraphStyle("value", parent=self.body, fontSize=9.5)
+        data = [
+            [Paragraph(escape(k), label), Paragraph(escape(v).replace("\n", "<br/>"), value)]
+            for k, v in rows
+        ]
+        table = Table(data, colWidths=[label_mm * mm, None], hAlign="LEFT")
+        table.setStyle(
+            TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                    ("LEFTPADDING", (0, 0), (0, -1), 0),
+                ]
+            )
+        )
+        self.story.append(table)
+
+    def render(self) -> bytes:
+        out = io.BytesIO()
+        size = LETTER if self.formats.letter_paper else A4
+        doc = SimpleDocTemplate(
+            out,
+            pagesize=size,
+            leftMargin=18 * mm,
+            rightMargin=18 * mm,
+            topMargin=16 * mm,
+            bottomMargin=18 * mm,
+            title=self.title,
+            author="Quietroom",
+            creator="Quietroom",
+        )
+
+        def footer(canvas: Canvas, _doc: object) -> None:
+            canvas.saveState()
+            canvas.setFont(self.font, 7.5)
+            canvas.setFillColor(colors.dimgrey)
+            canvas.drawString(18 * mm, 10 * mm, self.footer)
+            canvas.drawRightString(size[0] - 18 * mm, 10 * mm, f"{canvas.getPageNumber()}")
+            canvas.restoreState()
+
+        doc.build(self.story, onFirstPage=footer, onLaterPages=footer)
+        return out.getvalue()

@@ -1,0 +1,90 @@
+"""``quietroom records ...`` end to end, in subprocesses, as a script would use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PASS = "river stone quiet lamp"
+
+
+class Cli:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+        self.env = {
+            **os.environ,
+            "QUIETROOM_ALLOW_TEST_KDF": "1",
+            "QUIETROOM_STATE_DIR": str(tmp_path / "state"),
+            "QUIETROOM_VAULT": str(tmp_path / "vault"),
+        }
+
+    def secret(self, name: str, value: str) -> str:
+        path = self.tmp / name
+        path.write_text(value + "\n")
+        return str(path)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        exe = shutil.which("quietroom", path=str(Path(sys.executable).parent))
+        command = [exe] if exe else [sys.executable, "-m", "desktop.cli.main"]
+        return subprocess.run(
+            [*command, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+def init(cli: Cli) -> None:
+    result = cli.run("init", "--kdf-profile", "test", "--passphrase-file", cli.secret("p", PASS))
+    assert result.returncode == 0, result.stderr
+
+
+def test_export_a_client_as_fhir_and_pdf_then_an_encrypted_package(cli: Cli) -> None:
+    init(cli)
+    pw = cli.secret("p", PASS)
+    assert cli.run("demo", "--clients", "2", "--notes-per-client", "3", "--passphrase-file", pw)
+    listed = cli.run("records", "clients", "--passphrase-file", pw)
+    assert listed.returncode == 0, listed.stderr
+    client_id = listed.stdout.split()[0]
+
+    both = cli.tmp / "copy"
+    result = cli.run(
+        "records", "export", "--client", client_id[:8], "--format", "both", "--to", str(both),
+        "--recipient", "Dr Lee", "--purpose", "Continuity of care", "--passphrase-file", pw,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    bundle = json.loads((cli.tmp / "copy.fhir.json").read_text())
+    assert bundle["resourceType"] == "Bundle"
+    assert any(e["resource"]["id"] == client_id for e in bundle["entry"])
+    assert (cli.tmp / "copy.pdf").read_bytes().startswith(b"%PDF-")
+
+    secret = cli.secret("pkg", "saffron window climbs slowly")
+    result = cli.run(
+        "records", "export", "--client", client_id, "--format", "both", "--to",
+        str(cli.tmp / "for-client"), "--package-passphrase-file", secret, "--passphrase-file", pw,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    package = cli.tmp / "for-client.qrpackage"
+    opened = cli.run(
+        "records", "open-package", str(package), "--to", str(cli.tmp / "opened"),
+        "--package-passphrase-file", secret,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert (cli.tmp / "opened" / "record.pdf").is_file()
+    exported = cli.tmp / "audit.csv"
+    cli.run("audit", "export", "--format", "csv", "--output", str(exported), "--passphrase-file",
+            pw)  # fmt: skip
+    assert exported.read_text().count("record.exported") == 2
