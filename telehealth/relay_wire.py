@@ -24,7 +24,10 @@ class CloseCode(IntEnum):
     ROOM_EXPIRED = 4005  # the room reached its maximum lifetime
     TOO_MANY_ROOMS = 4006  # this address has too many sockets open
     BAD_ROOM_ID = 4007  # the room id is not 32 lowercase hex characters
-    RELAY_BUSY = 4008  # the relay holds its maximum number of rooms
+    RELAY_BUSY = 4008  # the relay holds its maximum number of rooms (or of waiting clients)
+    CREDENTIAL_REFUSED = 4009  # the therapist's relay credential is unknown or revoked
+    ROOM_QUOTA = 4010  # the therapist's credential already holds its maximum number of rooms
+    THERAPIST_ABSENT = 4011  # a client waited for the therapist too long; join again
 
 
 PRESENCE_KEY: Final = "relay"

@@ -108,6 +108,7 @@ class TherapistSession:
         random: Callable[[int], bytes] = os.urandom,
         media_timeout: float = 2.5,
         ice_transport_policy: IcePolicy | None = None,
+        relay_credential: str | None = None,
     ) -> None:
         """``ice_servers=None`` asks the relay for its ICE configuration (with fresh TURN
         credentials), the same one the client's page gets; a list (possibly empty) is used as
@@ -115,6 +116,9 @@ class TherapistSession:
 
         ``ice_transport_policy`` ``"relay"`` uses TURN-relayed candidates only; ``None`` takes
         the relay's setting along with its ICE servers (``"all"`` when ``ice_servers`` is given).
+
+        ``relay_credential`` is the practice's credential for a hosted relay (``qrc_...``), sent
+        as ``Authorization: Bearer`` so that the relay lets this session open its room.
 
         A call whose network path drops (nothing received for ``media_timeout`` seconds) goes to
         ``reconnecting``: the session reconnects to the relay if needed and sends the client a
@@ -133,6 +137,9 @@ class TherapistSession:
         self._stats_interval = stats_interval
         self._media_timeout = media_timeout
         self._ssl = ssl_context
+        self._relay_headers = (
+            {"Authorization": f"Bearer {relay_credential}"} if relay_credential else {}
+        )
         self._random = random
         self._lifecycle = CallLifecycle()
         self._sealer = Sealer("therapist", self._keys.signalling_key, random=random)
@@ -305,6 +312,7 @@ class TherapistSession:
             self._ws = await self._http.ws_connect(
                 self._invite.websocket_url(),
                 ssl=self._ssl if self._ssl is not None else True,
+                headers=self._relay_headers,
                 heartbeat=20.0,
                 autoping=True,
                 max_msg_size=128 * 1024,
@@ -435,7 +443,9 @@ class TherapistSession:
         assert self._http is not None
         try:
             async with self._http.get(
-                self._invite.ice_url(), ssl=self._ssl if self._ssl is not None else True
+                self._invite.ice_url(),
+                ssl=self._ssl if self._ssl is not None else True,
+                headers=self._relay_headers,
             ) as response:
                 response.raise_for_status()
                 if (response.content_length or 0) > MAX_ICE_JSON_BYTES:

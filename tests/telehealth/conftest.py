@@ -7,7 +7,7 @@ import importlib.util
 import json
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +154,24 @@ def coturn(tmp_path: Path) -> Any:
     never skips, when ``turnserver`` is not installed."""
     with load_coturn_helper().run_coturn(tmp_path / "coturn") as server:
         yield server
+
+
+def load_redis_helper() -> Any:
+    """tests/telehealth/redis_server.py, loaded by path (as the coturn helper)."""
+    spec = importlib.util.spec_from_file_location(
+        "quietroom_test_redis", Path(__file__).with_name("redis_server.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh redis-server for this test (Unix socket), stopped afterwards."""
+    with load_redis_helper().run_redis(tmp_path / "redis") as url:
+        yield url

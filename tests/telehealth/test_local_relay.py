@@ -58,7 +58,7 @@ def test_starts_on_loopback_serves_health_and_the_page_and_stops_cleanly() -> No
         assert len(relay_threads()) == before + 1
 
         status, _, body = get(f"{origin}/healthz")
-        assert status == 200 and json.loads(body) == {"status": "ok"}
+        assert status == 200 and json.loads(body) == {"status": "ok", "version": "1"}
 
         status, headers, page = get(f"{origin}/j/")
         assert status == 200

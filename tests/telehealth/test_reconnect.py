@@ -320,9 +320,8 @@ def test_reconnect_when_the_relay_sockets_dropped_too(
             try:
                 blackout.active.set()
                 await page.drop_socket()
-                for room in list(server.relay._rooms.values()):
-                    for ws in list(room.sockets):
-                        await ws.close()
+                for member in list(server.relay._members.values()):
+                    await member.ws.close()
                 await watch.until(lambda: watch.count(CallState.RECONNECTING) == 1, 10)
                 await asyncio.sleep(1.5)
                 blackout.active.clear()

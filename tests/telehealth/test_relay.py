@@ -278,7 +278,7 @@ def test_health_and_page_and_headers(relay_server: Any, tmp_path: Path) -> None:
         async with relay_server(static_dir=web_dir) as (_s, base), aiohttp.ClientSession() as s:
             async with s.get(f"{base}/healthz") as response:
                 assert response.status == 200
-                assert await response.json() == {"status": "ok"}
+                assert await response.json() == {"status": "ok", "version": "1"}
             async with s.get(f"{base}/j/") as response:
                 assert response.status == 200
                 assert "client page" in await response.text()

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from telehealth.relay import DEFAULT_STATIC_DIR, installed_web_dir
-from telehealth.relay_cli import add_relay_parser, main, run_relay_command
+from telehealth.relay_cli import add_relay_parser, load_config, main, run_relay_command
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,20 +27,34 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def test_relay_subcommand_options_and_defaults() -> None:
-    args = parser().parse_args(["relay"])
-    assert (args.host, args.port, args.tls_cert, args.tls_key, args.ice_config) == (
+def test_relay_subcommand_options_and_defaults(tmp_path: Path) -> None:
+    args = parser().parse_args(["relay", "--open-admission"])
+    assert args.func is run_relay_command
+    config = load_config(args, environ={})
+    assert (config.host, config.port, config.tls_cert, config.tls_key, config.ice_config) == (
         "127.0.0.1",
         8443,
         None,
         None,
         None,
     )
-    assert args.func is run_relay_command
     args = parser().parse_args(
-        ["relay", "--host", "0.0.0.0", "--port", "9000", "--tls-cert", "c.pem", "--tls-key", "k"]
+        [
+            "relay",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "9000",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k",
+            "--credentials-file",
+            str(tmp_path / "creds.json"),
+        ]
     )
-    assert (args.host, args.port, args.tls_cert, args.tls_key) == (
+    config = load_config(args, environ={})
+    assert (config.host, config.port, config.tls_cert, config.tls_key) == (
         "0.0.0.0",
         9000,
         Path("c.pem"),
@@ -68,11 +82,11 @@ def test_help_explains_the_relay(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unusable_settings_exit_with_status_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--tls-cert", str(tmp_path / "cert.pem")]) == 2
+    assert main(["--open-admission", "--tls-cert", str(tmp_path / "cert.pem")]) == 2
     assert "certificate" in capsys.readouterr().err
     bad = tmp_path / "ice.json"
     bad.write_text('{"turn": {"urls": ["turn:x"], "secret": "short"}}')
-    assert main(["--ice-config", str(bad)]) == 2
+    assert main(["--open-admission", "--ice-config", str(bad)]) == 2
     assert "secret" in capsys.readouterr().err
 
 
@@ -132,7 +146,7 @@ def _free_port() -> int:
 def test_relay_command_runs_serves_and_stops_on_sigterm() -> None:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "telehealth.relay_cli", "--port", str(port)],
+        [sys.executable, "-m", "telehealth.relay_cli", "--open-admission", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

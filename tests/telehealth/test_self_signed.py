@@ -129,7 +129,7 @@ def test_the_relay_on_this_network_over_https(tmp_path: Path, given_dir: bool) -
                 assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
         status, body = https_get(f"{origin}/healthz", certificate.cert_path)
-        assert status == 200 and json.loads(body) == {"status": "ok"}
+        assert status == 200 and json.loads(body) == {"status": "ok", "version": "1"}
         status, body = https_get(f"{origin}/j/", certificate.cert_path)
         assert status == 200 and b"not installed" in body  # the placeholder: tmp_path is empty
 
