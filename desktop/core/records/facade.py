@@ -4,14 +4,20 @@ method hands the open vault to the module that owns the work (which audits it)."
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crypto.kdf import RFC9106_LOW_MEMORY, KdfParams
 from crypto.vault import Vault
+from desktop.core.records import ledger
 from desktop.core.records.access_request import ExportRequest, ExportResult, export_record
+from desktop.core.records.billing_profile import BillingProfile, load_profile, save_profile
 from desktop.core.records.clinical_sources import ClinicalSource, FreeTextClinicalSource
+from desktop.core.records.ledger import Charge, Ledger, Payment, Service
 from desktop.core.records.record_set import RecordSet, gather
+from desktop.core.records.superbill import build_superbill, export_superbill
+from desktop.core.sessions import sessions_of
 
 if TYPE_CHECKING:
     from desktop.core.records.pdf_render import Formats
@@ -34,6 +40,10 @@ class Records:
             include_psychotherapy=include_psychotherapy,
             clinical=self.clinical,
             therapist=self._author(),
+            service_codes={
+                c.session.id: c.service_code
+                for c in ledger.charges_for(self._vault, list(sessions_of(self._vault, client_id)))
+            },
         )
 
     def export_record(
@@ -48,7 +58,13 @@ class Records:
         disclosure (``record.exported``)."""
         record = self.record_set(client_id, include_psychotherapy=request.include_psychotherapy)
         return export_record(
-            self._vault, record, request, to, formats=formats, package_kdf=self.package_kdf
+            self._vault,
+            record,
+            request,
+            to,
+            npi=self.billing_profile().npi,
+            formats=formats,
+            package_kdf=self.package_kdf,
         )
 
     @staticmethod
@@ -57,3 +73,79 @@ class Records:
         from desktop.core.records.package import unpack_to
 
         return unpack_to(path, passphrase, folder)
+
+    # -- billing ----------------------------------------------------------------------------
+    def billing_profile(self) -> BillingProfile:
+        return load_profile(self._vault)
+
+    def save_billing_profile(self, profile: BillingProfile) -> BillingProfile:
+        """Checked (NPI check digit, tax id form); audited by field name."""
+        return save_profile(self._vault, profile)
+
+    @staticmethod
+    def services() -> tuple[Service, ...]:
+        return ledger.SERVICES
+
+    def fee_schedule(self) -> dict[str, int]:
+        return ledger.fee_schedule(self._vault)
+
+    def set_fee(self, service_code: str, fee_cents: int) -> None:
+        ledger.set_fee(self._vault, service_code, fee_cents)
+
+    def set_charge(
+        self, session_id: str, service_code: str, fee_cents: int | None = None
+    ) -> Charge:
+        return ledger.set_charge(self._vault, session_id, service_code, fee_cents)
+
+    def record_payment(
+        self,
+        client_id: str,
+        amount_cents: int,
+        received_on: date,
+        method: str,
+        *,
+        session_id: str | None = None,
+        reference: str = "",
+    ) -> Payment:
+        return ledger.record_payment(
+            self._vault,
+            client_id,
+            amount_cents,
+            received_on,
+            method,
+            session_id=session_id,
+            reference=reference,
+        )
+
+    def delete_payment(self, payment_id: str) -> None:
+        ledger.delete_payment(self._vault, payment_id)
+
+    def ledger(self, client_id: str) -> Ledger:
+        """Charges, payments and balance; audited (``billing.ledger_viewed``)."""
+        return ledger.view_ledger(self._vault, client_id)
+
+    def write_superbill(
+        self,
+        client_id: str,
+        to: Path,
+        *,
+        recipient: str = "The client",
+        purpose: str = "Insurance claim",
+        session_id: str | None = None,
+        first_day: date | None = None,
+        last_day: date | None = None,
+        formats: Formats | None = None,
+    ) -> Path:
+        """A superbill PDF for one session or a period; audited as a disclosure."""
+        bill = build_superbill(
+            self._vault,
+            client_id,
+            profile=self.billing_profile(),
+            clinical=self.clinical,
+            first_day=first_day,
+            last_day=last_day,
+            session_id=session_id,
+        )
+        return export_superbill(
+            self._vault, bill, to, recipient=recipient, purpose=purpose, formats=formats
+        )
