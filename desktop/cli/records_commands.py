@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from desktop.core.errors import ClientNotFoundError
 from desktop.core.practice import Practice
 from desktop.core.records.access_request import ExportFormat, ExportRequest
 from desktop.core.records.facade import Records
+from desktop.core.records.import_layouts import LAYOUT_BY_KEY, LAYOUTS, ImportKind, fields_of
+from desktop.core.records.importer import RowAction
 
 
 def register(sub: Any) -> None:
@@ -57,6 +60,50 @@ def register(sub: Any) -> None:
         metavar="PATH",
         help="read the package passphrase from PATH (implies --encrypt)",
     )
+    _passphrase(p)
+
+    p = r_sub.add_parser(
+        "export-practice",
+        help="everything in open formats (CSV and a FHIR Bundle per client) into a new folder "
+        "or a .zip (audited)",
+    )
+    p.set_defaults(func=export_practice)
+    p.add_argument("--to", required=True, type=Path, metavar="PATH", help="new folder or .zip")
+    p.add_argument("--leave-out-psychotherapy-notes", action="store_true")
+    _passphrase(p)
+
+    p = r_sub.add_parser(
+        "import",
+        help="import clients or appointments from another practice suite's CSV export "
+        "(--dry-run first: it lists every row it would refuse and why)",
+    )
+    p.set_defaults(func=import_csv)
+    p.add_argument("file", type=Path)
+    p.add_argument("--kind", required=True, choices=[k.value for k in ImportKind])
+    p.add_argument(
+        "--layout",
+        choices=[layout.key for layout in LAYOUTS],
+        help="column layout (default: the one that fits the file's columns best)",
+    )
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN[+COLUMN]",
+        help="use these columns for a field (e.g. name='First Name+Last Name'); repeatable",
+    )
+    p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    _passphrase(p)
+
+    p = r_sub.add_parser("superbill", help="a superbill PDF for a session or a period (audited)")
+    p.set_defaults(func=superbill)
+    p.add_argument("--client", required=True, metavar="ID")
+    p.add_argument("--to", required=True, type=Path, metavar="PATH")
+    p.add_argument("--session", metavar="ID", help="one session (its full id)")
+    p.add_argument("--from", dest="first_day", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    p.add_argument("--until", dest="last_day", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    p.add_argument("--recipient", default="The client")
+    p.add_argument("--purpose", default="Insurance claim")
     _passphrase(p)
 
     p = r_sub.add_parser(
@@ -138,4 +185,78 @@ def open_package(args: argparse.Namespace) -> int:
     args.to.mkdir(parents=True, exist_ok=True)
     for path in Records.open_package(args.file, passphrase, args.to):
         print(f"Wrote {path}")
+    return 0
+
+
+def export_practice(args: argparse.Namespace) -> int:
+    with unlocked(args) as practice:
+        result = practice.records.export_practice(
+            args.to, include_psychotherapy=not args.leave_out_psychotherapy_notes
+        )
+    print(
+        f"Wrote {result.path}: {result.clients} clients, {result.sessions} sessions, "
+        f"{result.notes} notes, {result.audit_entries} audit entries."
+    )
+    return 0
+
+
+def _mapping(
+    pairs: list[str], kind: ImportKind, base: dict[str, tuple[str, ...]]
+) -> dict[str, tuple[str, ...]]:
+    known = {name for name, _, _ in fields_of(kind)}
+    mapping = dict(base)
+    for pair in pairs:
+        name, sep, columns = pair.partition("=")
+        if not sep or name.strip() not in known:
+            raise InputError(
+                f"--map takes FIELD=COLUMN with FIELD one of: {', '.join(sorted(known))}"
+            )
+        mapping[name.strip()] = tuple(c.strip() for c in columns.split("+") if c.strip())
+    return mapping
+
+
+def import_csv(args: argparse.Namespace) -> int:
+    kind = ImportKind(args.kind)
+    with unlocked(args) as practice:
+        records = practice.records
+        table = records.read_import_file(args.file)
+        layout = LAYOUT_BY_KEY[args.layout] if args.layout else table.guess_layout(kind)
+        mapping = _mapping(args.map, kind, layout.mapping_for(kind, table.columns))
+        if args.dry_run:
+            plan = records.check_import(table, kind, layout.key, mapping)
+        else:
+            plan, report = records.run_import(table, kind, layout.key, mapping)
+    print(f"Layout: {layout.name}")
+    for outcome in plan.outcomes:
+        if outcome.action is RowAction.REFUSE:
+            print(f"line {outcome.line}: refused: {outcome.reason} ({outcome.summary})")
+        elif outcome.action is RowAction.LINK:
+            print(f"line {outcome.line}: {outcome.reason}: {outcome.summary}")
+    counts = {a: plan.count(a) for a in RowAction}
+    verb = "Would add" if args.dry_run else "Added"
+    print(
+        f"{verb} {counts[RowAction.ADD]}, linked {counts[RowAction.LINK]} to records already "
+        f"in Quietroom, {counts[RowAction.ALREADY]} imported before, "
+        f"{counts[RowAction.REFUSE]} refused."
+    )
+    if not args.dry_run:
+        print(f"Import recorded in the audit log ({report.added} added).", file=sys.stderr)
+    return 0
+
+
+def superbill(args: argparse.Namespace) -> int:
+    if (args.session is None) == (args.first_day is None or args.last_day is None):
+        raise InputError("give either --session, or --from and --until")
+    with unlocked(args) as practice:
+        client_id = resolve_client(practice, args.client)
+        path = practice.records.write_superbill(
+            client_id,
+            args.to,
+            recipient=args.recipient,
+            purpose=args.purpose,
+            session_id=args.session,
+            first_day=args.first_day,
+            last_day=args.last_day,
+        )
+    print(f"Wrote {path}")
     return 0

@@ -3,18 +3,21 @@ method hands the open vault to the module that owns the work (which audits it)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Mapping
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crypto.kdf import RFC9106_LOW_MEMORY, KdfParams
 from crypto.vault import Vault
-from desktop.core.records import ledger
+from desktop.core.records import importer, ledger
 from desktop.core.records.access_request import ExportRequest, ExportResult, export_record
 from desktop.core.records.billing_profile import BillingProfile, load_profile, save_profile
 from desktop.core.records.clinical_sources import ClinicalSource, FreeTextClinicalSource
+from desktop.core.records.import_layouts import LAYOUT_BY_KEY, CsvTable, ImportKind, read_csv
+from desktop.core.records.importer import ImportPlan, ImportReport
 from desktop.core.records.ledger import Charge, Ledger, Payment, Service
+from desktop.core.records.practice_export import PracticeExport, export_practice
 from desktop.core.records.record_set import RecordSet, gather
 from desktop.core.records.superbill import build_superbill, export_superbill
 from desktop.core.sessions import sessions_of
@@ -32,12 +35,15 @@ class Records:
         self.package_kdf: KdfParams = RFC9106_LOW_MEMORY  # tests use a cheap profile
 
     # -- access requests --------------------------------------------------------------------
-    def record_set(self, client_id: str, *, include_psychotherapy: bool = False) -> RecordSet:
+    def record_set(
+        self, client_id: str, *, include_psychotherapy: bool = False, include_drafts: bool = False
+    ) -> RecordSet:
         """The designated record set (unaudited: for building an export, not for display)."""
         return gather(
             self._vault,
             client_id,
             include_psychotherapy=include_psychotherapy,
+            include_drafts=include_drafts,
             clinical=self.clinical,
             therapist=self._author(),
             service_codes={
@@ -73,6 +79,71 @@ class Records:
         from desktop.core.records.package import unpack_to
 
         return unpack_to(path, passphrase, folder)
+
+    # -- the whole practice -------------------------------------------------------------------
+    def export_practice(self, to: Path, *, include_psychotherapy: bool = True) -> PracticeExport:
+        """Everything, in open formats, into a new folder or a ``.zip``; audited."""
+        from desktop.core.records.fhir_bundle import build_bundle, bundle_json
+
+        npi = self.billing_profile().npi
+        return export_practice(
+            self._vault,
+            to,
+            record_set=lambda client_id: self.record_set(
+                client_id, include_psychotherapy=include_psychotherapy, include_drafts=True
+            ),
+            bundle_json=lambda record: bundle_json(build_bundle(record, npi=npi)),
+        )
+
+    # -- switching in: CSV import ------------------------------------------------------------
+    @staticmethod
+    def read_import_file(path: Path) -> CsvTable:
+        """The file as a table (nothing is read into the vault, nothing audited yet)."""
+        return read_csv(path)
+
+    def check_import(
+        self,
+        table: CsvTable,
+        kind: ImportKind,
+        layout_key: str,
+        mapping: Mapping[str, tuple[str, ...]] | None = None,
+        *,
+        zone: tzinfo | None = None,
+    ) -> ImportPlan:
+        """The preview and dry run: every row with what would happen, refused rows with why.
+        Writes nothing but its ``import.checked`` audit entry."""
+        layout = LAYOUT_BY_KEY[layout_key]
+        plan = importer.plan_import(
+            self._vault,
+            table,
+            kind,
+            layout,
+            mapping or layout.mapping_for(kind, table.columns),
+            zone=zone,
+        )
+        importer.audit_dry_run(self._vault, plan)
+        return plan
+
+    def run_import(
+        self,
+        table: CsvTable,
+        kind: ImportKind,
+        layout_key: str,
+        mapping: Mapping[str, tuple[str, ...]] | None = None,
+        *,
+        zone: tzinfo | None = None,
+    ) -> tuple[ImportPlan, ImportReport]:
+        """Plan afresh (the vault may have changed since the dry run), then import; audited."""
+        layout = LAYOUT_BY_KEY[layout_key]
+        plan = importer.plan_import(
+            self._vault,
+            table,
+            kind,
+            layout,
+            mapping or layout.mapping_for(kind, table.columns),
+            zone=zone,
+        )
+        return plan, importer.apply_import(self._vault, plan)
 
     # -- billing ----------------------------------------------------------------------------
     def billing_profile(self) -> BillingProfile:

@@ -52,7 +52,7 @@ from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from desktop.core.notes import Compartment, Note, NoteKind
+from desktop.core.notes import Compartment, Note, NoteKind, NoteStatus
 from desktop.core.records.clinical_sources import Diagnosis, MeasureResult, TreatmentPlan
 from desktop.core.records.errors import ExportError
 from desktop.core.records.record_set import RecordSet
@@ -311,7 +311,13 @@ def document_reference(
         id=note.id,
         meta=Meta(security=labels),
         status="superseded" if note.id in superseded else "current",
-        docStatus="amended" if note.kind is NoteKind.AMENDMENT else "final",
+        docStatus=(
+            "preliminary"
+            if note.status is NoteStatus.DRAFT
+            else "amended"
+            if note.kind is NoteKind.AMENDMENT
+            else "final"
+        ),
         type=CodeableConcept(
             coding=[Coding(system=LOINC, code=PROGRESS_NOTE[0], display=PROGRESS_NOTE[1])],
             text=title,
@@ -320,7 +326,9 @@ def document_reference(
         date=_fhir_time(signed),
         author=[_ref(practitioner_id, note.author)],
         description=(
-            f"{title}, signed by {note.author} on {signed:%Y-%m-%d %H:%M} UTC"
+            f"{title}, draft by {note.author}, not signed"
+            if note.status is NoteStatus.DRAFT
+            else f"{title}, signed by {note.author} on {signed:%Y-%m-%d %H:%M} UTC"
             + (" (late entry)" if note.late else "")
         ),
         relatesTo=relates,

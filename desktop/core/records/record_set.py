@@ -27,7 +27,7 @@ from desktop.core.sessions import Session, sessions_of
 class RecordSet:
     client: Client
     sessions: tuple[Session, ...]  # oldest first
-    notes: tuple[Note, ...]  # signed notes and signed linked entries, oldest first
+    notes: tuple[Note, ...]  # signed notes and linked entries (drafts too if asked), oldest first
     diagnoses: tuple[Diagnosis, ...]
     treatment_plans: tuple[TreatmentPlan, ...]
     measures: tuple[MeasureResult, ...]
@@ -65,7 +65,10 @@ def gather(
     clinical: ClinicalSource,
     therapist: str,
     service_codes: dict[str, str] | None = None,
+    include_drafts: bool = False,
 ) -> RecordSet:
+    """``include_drafts`` is for the therapist's own whole-practice export only: a client's copy
+    holds what was signed."""
     client = load_client(vault, client_id)
     compartments = [Compartment.PROGRESS]
     if include_psychotherapy:
@@ -74,7 +77,7 @@ def gather(
         read_note(vault, summary.id)
         for compartment in compartments
         for summary in summaries(vault, client_id, compartment)
-        if summary.status is NoteStatus.SIGNED
+        if include_drafts or summary.status is NoteStatus.SIGNED
     ]
     notes.sort(key=lambda n: (n.signed_at or n.created_at, n.id))
     return RecordSet(

@@ -88,3 +88,29 @@ def test_export_a_client_as_fhir_and_pdf_then_an_encrypted_package(cli: Cli) -> 
     cli.run("audit", "export", "--format", "csv", "--output", str(exported), "--passphrase-file",
             pw)  # fmt: skip
     assert exported.read_text().count("record.exported") == 2
+
+
+def test_import_dry_run_import_again_and_export_the_practice(cli: Cli) -> None:
+    from importlib.resources import files
+
+    init(cli)
+    pw = cli.secret("p", PASS)
+    samples = files("resources") / "import-samples"
+    clients = cli.tmp / "clients.csv"
+    clients.write_text(
+        (samples / "simplepractice-like-clients.csv").read_text("utf-8")
+        + "SP-2000,,,,01/01/1990,,,,,,,,,Active\n"
+    )
+    dry = cli.run("records", "import", str(clients), "--kind", "clients", "--dry-run",
+                  "--passphrase-file", pw)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert "SimplePractice-like" in dry.stdout
+    assert "line 6: refused: no name" in dry.stdout and "Would add 4" in dry.stdout
+    for expected in ("Added 4", "Added 0"):
+        done = cli.run("records", "import", str(clients), "--kind", "clients",
+                       "--passphrase-file", pw)  # fmt: skip
+        assert done.returncode == 0 and expected in done.stdout, done.stdout + done.stderr
+    assert "4 imported before" in done.stdout
+    target = cli.tmp / "all.zip"
+    done = cli.run("records", "export-practice", "--to", str(target), "--passphrase-file", pw)
+    assert done.returncode == 0 and "4 clients" in done.stdout, done.stderr
