@@ -15,6 +15,16 @@ MIN_PASSPHRASE_CHARS = 10
 GOOD_ENOUGH = 3  # zxcvbn score 0-4; 3 = "safely unguessable: moderate protection from offline
 # slow-hash attacks", which an Argon2id vault is
 LABELS = ("Very weak", "Weak", "Fair", "Strong", "Very strong")
+# zxcvbn's score and its own time estimate can disagree: "Sunflower2024!" scores 3 while its
+# offline estimate is 2 days. The label (and acceptance) take the lower of the two, so the meter
+# never says "Strong" beside a time counted in days. Seconds at zxcvbn's slow-hash rate (10,000
+# guesses a second) below which each label is capped:
+TIME_CAPS = (
+    (3600.0, 0),  # under an hour: very weak
+    (30 * 86400.0, 1),  # under a month: weak
+    (365.25 * 86400.0, 2),  # under a year: fair at best
+    (100 * 365.25 * 86400.0, 3),  # under a century: strong at best
+)
 _MAX_CHECKED = 72  # zxcvbn refuses more (its cost grows with length); the rest only adds
 
 
@@ -38,7 +48,10 @@ def assess(passphrase: str, user_inputs: Sequence[str] = ()) -> Strength:
         return Strength(0, LABELS[0], "", (), "instant")
     words = [w for text in (*user_inputs, "quietroom", "therapy") for w in text.split() if w]
     result = zxcvbn(passphrase[:_MAX_CHECKED], user_inputs=words)
-    score = int(result["score"])
+    seconds = float(
+        (result.get("crack_times_seconds") or {}).get("offline_slow_hashing_1e4_per_second", 0)
+    )
+    score = min(int(result["score"]), _time_cap(seconds))
     feedback = result.get("feedback") or {}
     crack = result.get("crack_times_display") or {}
     return Strength(
@@ -47,6 +60,27 @@ def assess(passphrase: str, user_inputs: Sequence[str] = ()) -> Strength:
         warning=str(feedback.get("warning") or ""),
         suggestions=tuple(str(s) for s in feedback.get("suggestions") or ()),
         offline_crack_time=str(crack.get("offline_slow_hashing_1e4_per_second", "")),
+    )
+
+
+def _time_cap(seconds: float) -> int:
+    for limit, cap in TIME_CAPS:
+        if seconds < limit:
+            return cap
+    return 4
+
+
+def guess_time_text(strength: Strength) -> str:
+    """The estimate in words, for under the meter: "Could be guessed in about 2 days." """
+    when = strength.offline_crack_time
+    if not when:
+        return ""
+    if when in ("centuries",):
+        return "Would take centuries to guess."
+    return (
+        f"Could be guessed in {when}."
+        if strength.score < GOOD_ENOUGH
+        else (f"Would take about {when} to guess.")
     )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from crypto.audit.chain import VerifyReport
 from crypto.audit.entry import AuditEntry
-from crypto.errors import AuditIntegrityError, CryptoError
+from crypto.errors import AuditIntegrityError, CryptoError, UnlockError, UnlockThrottledError
 from crypto.kdf import PROFILES, KdfParams, calibrate
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import UnlockInfo, Vault, VaultOptions, vault_exists
@@ -62,6 +62,8 @@ __all__ = [
     "CryptoError",
     "KdfParams",
     "Practice",
+    "UnlockError",
+    "UnlockThrottledError",
     "VaultOptions",
     "calibrate",
     "check_new_passphrase",

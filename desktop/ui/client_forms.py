@@ -21,6 +21,7 @@ from desktop.core.errors import PracticeError
 from desktop.core.notes import Note, NoteKind, NoteStatus
 from desktop.core.sessions import DEFAULT_MINUTES, Attendance, Modality, Session
 from desktop.core.templates import Template
+from desktop.ui import formats
 from desktop.ui.qt import (
     QComboBox,
     QDate,
@@ -70,12 +71,12 @@ NOTE_STATUS_LABELS = {NoteStatus.DRAFT: "Draft", NoteStatus.SIGNED: "Signed"}
 
 
 def local_time(moment: datetime) -> str:
-    """A UTC time from the domain, as the therapist's clock shows it."""
-    return moment.astimezone().strftime("%a %d %b %Y, %H:%M")
+    """A UTC time from the domain, as the therapist's clock and locale show it."""
+    return formats.date_time_text(moment)
 
 
 def local_date(moment: datetime) -> str:
-    return moment.astimezone().strftime("%d %b %Y")
+    return formats.date_text(moment)
 
 
 def row_size(view: QTreeWidget) -> QSize:
@@ -200,7 +201,7 @@ class ClientFormDialog(FormDialog[Client]):
         self.name = _line("Full name, as on official records")
         self.preferred_name = _line("What the client likes to be called")
         self.pronouns = _line("e.g. she/her, they/them")
-        self.date_of_birth = _line("YYYY-MM-DD")
+        self.date_of_birth = _line(f"e.g. {formats.date_example()}")
         self.email = _line("name@example.org")
         self.phone = _line()
         self.address = _text_box("Street, town, postcode", 3)
@@ -216,7 +217,7 @@ class ClientFormDialog(FormDialog[Client]):
             "&Date of birth",
             self.date_of_birth,
             "Date of birth",
-            "Year-month-day, e.g. 1984-03-27; leave empty if not known",
+            f"As you write dates, e.g. {formats.date_example()}; leave empty if not known",
         )
         self.add_row("&E-mail", self.email, "E-mail")
         self.add_row("P&hone", self.phone, "Phone")
@@ -237,7 +238,7 @@ class ClientFormDialog(FormDialog[Client]):
         self.name.setText(d.name)
         self.preferred_name.setText(d.preferred_name)
         self.pronouns.setText(d.pronouns)
-        self.date_of_birth.setText(d.date_of_birth.isoformat() if d.date_of_birth else "")
+        self.date_of_birth.setText(formats.short_date(d.date_of_birth) if d.date_of_birth else "")
         self.email.setText(d.email)
         self.phone.setText(d.phone)
         self.address.setPlainText(d.address)
@@ -251,13 +252,12 @@ class ClientFormDialog(FormDialog[Client]):
             raise FieldError("Enter the client's name.", self.name)
         born: date | None = None
         if text := self.date_of_birth.text().strip():
-            try:
-                born = date.fromisoformat(text)
-            except ValueError:
+            born = formats.parse_date(text, past=True)
+            if born is None:
                 raise FieldError(
-                    "Write the date of birth as year-month-day, e.g. 1984-03-27.",
+                    f"Write the date of birth as you write dates, e.g. {formats.date_example()}.",
                     self.date_of_birth,
-                ) from None
+                )
             if born > date.today():
                 raise FieldError("The date of birth is in the future.", self.date_of_birth)
         return ClientDetails(
@@ -306,7 +306,7 @@ class SessionFormDialog(FormDialog[Session]):
         self._save = save
         start = (existing.starts_at if existing else default_start).astimezone()
         self.starts_at = QDateTimeEdit()
-        self.starts_at.setDisplayFormat("yyyy-MM-dd  HH:mm")
+        self.starts_at.setDisplayFormat(formats.date_time_input_pattern())
         self.starts_at.setCalendarPopup(True)
         self.starts_at.setDateTime(
             QDateTime(QDate(start.year, start.month, start.day), QTime(start.hour, start.minute))

@@ -6,11 +6,13 @@ screen-sharing pickers, so they never carry a client's name."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from desktop.core.backups import BackupService
 from desktop.core.practice import Practice
+from desktop.core.stamps import from_iso
+from desktop.ui import formats
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.idle_lock import Clock, IdleLock
@@ -199,17 +201,24 @@ class MainWindow(QMainWindow):
         line.setFrameShape(QFrame.Shape.VLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
         row.addWidget(line)
+        self.unlock_banner = QFrame()
+        self.unlock_banner.setObjectName("notice")
+        self.unlock_banner.setStyleSheet("QFrame#notice { background: palette(alternate-base); }")
+        banner = QHBoxLayout(self.unlock_banner)
+        banner.setContentsMargins(14, 6, 8, 6)
         self.unlock_notice = paragraph(_unlock_summary(practice))
         self.unlock_notice.setAccessibleName("Unlock summary")
-        self.unlock_notice.setObjectName("notice")
-        self.unlock_notice.setStyleSheet(
-            "QLabel#notice { background: palette(alternate-base); padding: 8px 14px; }"
-        )
-        self.unlock_notice.setVisible(bool(self.unlock_notice.text()))
+        banner.addWidget(self.unlock_notice, 1)
+        self.dismiss_notice = QPushButton("Dismiss")
+        self.dismiss_notice.setAccessibleName("Dismiss the unlock summary")
+        self.dismiss_notice.setToolTip("Hide this notice")
+        self.dismiss_notice.clicked.connect(self.unlock_banner.hide)
+        banner.addWidget(self.dismiss_notice, 0, Qt.AlignmentFlag.AlignTop)
+        self.unlock_banner.setVisible(bool(self.unlock_notice.text()))
         column = QVBoxLayout()
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
-        column.addWidget(self.unlock_notice)
+        column.addWidget(self.unlock_banner)
         column.addWidget(self.stack, 1)
         row.addLayout(column, 1)
 
@@ -392,13 +401,26 @@ def _unlock_summary(practice: Practice) -> str:
         return ""
     lines = []
     if info.failed_attempts:
-        lines.append(
-            f"{len(info.failed_attempts)} failed unlock attempt(s) since you last opened "
-            f"Quietroom; the last at {info.failed_attempts[-1].at}."
+        count = len(info.failed_attempts)
+        text = (
+            f"{count} failed unlock attempt{'s' if count != 1 else ''} since you last opened "
+            "Quietroom"
         )
+        try:
+            last = from_iso(info.failed_attempts[-1].at)
+        except ValueError:  # a damaged counter records "unknown"
+            lines.append(text + ".")
+        else:
+            when = formats.relative_day(last).lower() if _near(last) else formats.date_text(last)
+            lines.append(f"{text}; the last {when} at {formats.time_text(last)}.")
     if info.method == "recovery":
         lines.append("Opened with the recovery key (recorded as emergency access).")
     return "\n".join(lines)
+
+
+def _near(moment: datetime) -> bool:
+    """Today, yesterday or tomorrow on this computer's calendar (said in words)."""
+    return abs((formats.local(moment).date() - date.today()).days) <= 1
 
 
 def _open_dialogs() -> list[QWidget]:

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from desktop.core.disclosure import Document
+from desktop.ui import formats
 from desktop.ui.files import replacing
 from desktop.ui.qt import (
     QColor,
@@ -66,7 +67,7 @@ def document_html(document: Document, letterhead: Letterhead) -> str:
             ("Prepared by", letterhead.practice),
             ("Recipient", letterhead.recipient),
             ("Purpose", letterhead.purpose),
-            ("Date", letterhead.day.isoformat()),
+            ("Date", formats.date_text(letterhead.day)),
         )
     )
     parts = [
@@ -151,7 +152,7 @@ def _bands(
     metrics = painter.fontMetrics()
     gap = metrics.horizontalAdvance("    ")
     top = QRectF(0, 0, width, band * 0.6)
-    right = f"Confidential · {letterhead.day.isoformat()}"
+    right = f"Confidential · {formats.date_text(letterhead.day)}"
     right_width = metrics.horizontalAdvance(right)
     left = metrics.elidedText(
         letterhead.practice, Qt.TextElideMode.ElideRight, int(width - right_width - gap)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from desktop.core.passphrase_strength import judge_new_passphrase
+from desktop.core.passphrase_strength import guess_time_text, judge_new_passphrase
 from desktop.core.practice import (
     KdfParams,
     Practice,
@@ -16,7 +16,7 @@ from desktop.core.practice import (
     calibrate,
 )
 from desktop.core.settings import PracticeSettings
-from desktop.ui import recovery_sheet
+from desktop.ui import formats, recovery_sheet
 from desktop.ui.background import run_in_background
 from desktop.ui.qt import (
     QCheckBox,
@@ -36,12 +36,19 @@ from desktop.ui.qt import (
     QWidget,
     Signal,
 )
-from desktop.ui.widgets import CardPage, error_label, heading, paragraph, secret_field
+from desktop.ui.widgets import (
+    CardPage,
+    TechnicalDetails,
+    error_label,
+    heading,
+    paragraph,
+    secret_field,
+)
 
 STEPS = (
     "Measuring this computer",
     "Protecting your key with your passphrase",
-    "Creating the encrypted database",
+    "Creating your encrypted records",
 )
 
 
@@ -177,8 +184,8 @@ class SetupWindow(QStackedWidget):
         self.meter.setValue(strength.score if first else 0)
         self.meter.setFormat(strength.label if first else "Strength")
         advice = [strength.warning, *strength.suggestions] if first else []
-        if first and strength.acceptable:
-            advice.append(f"Time to guess offline: {strength.offline_crack_time}.")
+        if first:
+            advice.append(guess_time_text(strength))
         self.strength_hint.setText(" ".join(a for a in advice if a))
         self.hint.setText(choice.hint)
         self.create_button.setEnabled(choice.ok)
@@ -189,9 +196,8 @@ class SetupWindow(QStackedWidget):
         page.body.addWidget(heading("Setting up encryption"))
         page.body.addWidget(
             paragraph(
-                "Quietroom is tuning the key derivation (Argon2id) so that each guess at your "
-                "passphrase costs an attacker real time and memory on this computer. This takes "
-                "a few seconds."
+                "Quietroom is measuring this computer so that every guess at your passphrase "
+                "costs whoever tries it real time and effort. This takes a few seconds."
             )
         )
         self.progress = QProgressBar()
@@ -246,14 +252,21 @@ class SetupWindow(QStackedWidget):
         self.progress.setValue(len(STEPS))
         self.passphrase.clear()
         self.confirm.clear()
-        self._created_at = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+        now = datetime.now().astimezone()
+        self._created_at = f"{formats.date_text(now)}, {formats.time_text(now)}"
         self.recovery_label.setText(key)
         memory = (f"{params.memory_kib // 1024} MiB" if params.memory_kib >= 1024
                   else f"{params.memory_kib} KiB")  # fmt: skip
         passes = "1 pass" if params.time_cost == 1 else f"{params.time_cost} passes"
         self.kdf_summary.setText(
-            f"Your passphrase is protected by Argon2id with {memory} of memory and {passes}, "
-            "tuned to this computer."
+            "Your records are encrypted. Each guess at your passphrase takes this computer "
+            "about a second of hard work, so guessing it would take far too long."
+        )
+        self.kdf_details.set_text(
+            f"Key derivation: Argon2id, {memory} of memory, {passes}, "
+            f"{params.parallelism} lane{'s' if params.parallelism != 1 else ''}, tuned to this "
+            "computer. The database is SQLCipher 4 with a random 256-bit key, wrapped by the "
+            "passphrase's key and, separately, by the recovery key."
         )
         self.setCurrentWidget(self.recovery_page)
         self.typed_back.setFocus()
@@ -264,6 +277,8 @@ class SetupWindow(QStackedWidget):
         page.body.addWidget(heading("Your recovery key"))
         self.kdf_summary = paragraph("")
         page.body.addWidget(self.kdf_summary)
+        self.kdf_details = TechnicalDetails(name="Technical details of the encryption")
+        page.body.addWidget(self.kdf_details)
         page.body.addWidget(
             paragraph(
                 "If you forget your passphrase, this key is the only way back in, and it opens "

@@ -12,6 +12,8 @@ from desktop.core.passphrase_strength import judge_new_passphrase
 from desktop.core.practice import (
     CryptoError,
     Practice,
+    UnlockError,
+    UnlockThrottledError,
     VaultOptions,
 )
 from desktop.ui.background import run_in_background
@@ -29,11 +31,32 @@ def _busy_bar(text: str) -> QProgressBar:
     return bar
 
 
-def _message(exc: Exception) -> str:
+# One message for every failed unlock (a mistyped passphrase, a wrong one, damaged files look
+# alike on purpose), written for the most likely case: a typo.
+NOT_OPENED = (
+    "That passphrase did not open Quietroom. Passphrases are easy to mistype: check that Caps "
+    "Lock is off and the keyboard is set to your usual language, then try again. If it still "
+    "does not open, use your recovery key."
+)
+KEY_NOT_OPENED = (
+    "That recovery key did not open Quietroom. Check each group against your printed sheet, "
+    "then try again."
+)
+
+
+def _message(exc: Exception, *, recovery: bool = False) -> str:
+    if isinstance(exc, UnlockError):
+        return KEY_NOT_OPENED if recovery else NOT_OPENED
+    if isinstance(exc, UnlockThrottledError):
+        seconds = max(1, round(exc.retry_after))
+        return (
+            "Several attempts did not open Quietroom, so it waits a little before the next one. "
+            f"Try again in {seconds} second{'s' if seconds != 1 else ''}."
+        )
     if isinstance(exc, CryptoError | PracticeError):
         text = str(exc)
         return text[:1].upper() + text[1:]
-    return f"Unexpected problem: {exc}"
+    return "Quietroom could not open because of an unexpected problem. Try again."
 
 
 class UnlockWindow(QStackedWidget):
@@ -201,5 +224,5 @@ class UnlockWindow(QStackedWidget):
         self._set_busy(False)
         self.recovery_key.selectAll()
         self.recovery_key.setFocus()
-        self.recovery_error.setText(_message(exc))
+        self.recovery_error.setText(_message(exc, recovery=True))
         self.recovery_error.show()

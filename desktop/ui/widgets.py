@@ -1,4 +1,5 @@
-"""Small shared building blocks: a centred card page, headings, secret fields."""
+"""Small shared building blocks: a centred card page, headings, secret fields, and the "Technical
+details" disclosure that keeps technical facts one click away from a therapist's screen."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from desktop.ui.qt import (
     QLineEdit,
     QPushButton,
     Qt,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -95,3 +97,62 @@ class CardPage(QWidget):
         row.addStretch(1)
         outer.addLayout(row)
         outer.addStretch(2)
+
+
+class TechnicalDetails(QWidget):
+    """A closed "Technical details" disclosure: the facts whoever supports the therapist with IT
+    needs (algorithms, parameters, hashes, raw log fields), hidden until asked for. Everything a
+    therapist reads elsewhere on screen is in plain words; put the technical rest in here.
+
+    ``set_text`` replaces the body (plain text, selectable so it can be copied to a helper)."""
+
+    TITLE = "Technical details"
+
+    def __init__(self, text: str = "", *, name: str = TITLE) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self.toggle = QToolButton()
+        self.toggle.setText(self.TITLE)
+        self.toggle.setAccessibleName(name)
+        self.toggle.setToolTip("For whoever helps you with your computer")
+        self.toggle.setCheckable(True)
+        self.toggle.setAutoRaise(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.toggle.toggled.connect(self._toggled)
+        layout.addWidget(self.toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        self.body = QLabel(text)
+        self.body.setObjectName("technicalDetails")
+        self.body.setWordWrap(True)
+        self.body.setTextFormat(Qt.TextFormat.PlainText)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.body.setAccessibleName(f"{name}, shown")
+        self.body.setStyleSheet(
+            "QLabel#technicalDetails { background: palette(alternate-base);"
+            " border-radius: 6px; padding: 6px 10px; }"
+        )
+        self.body.hide()
+        layout.addWidget(self.body)
+
+    @property
+    def is_open(self) -> bool:
+        return self.toggle.isChecked()
+
+    def set_open(self, shown: bool) -> None:
+        self.toggle.setChecked(shown)
+
+    def set_text(self, text: str) -> None:
+        self.body.setText(text)
+
+    def text(self) -> str:
+        return self.body.text()
+
+    def clear(self) -> None:
+        self.body.clear()
+        self.set_open(False)
+
+    def _toggled(self, shown: bool) -> None:
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.body.setVisible(shown)

@@ -14,8 +14,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from desktop.core.audit_story import action_label, sentence
 from desktop.core.audit_view import ACTIONS, MAX_ROWS, AuditFilter, AuditRecord
 from desktop.core.practice import AuditIntegrityError, Practice
+from desktop.ui import formats
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.files import replacing
@@ -43,11 +45,11 @@ from desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
-from desktop.ui.widgets import error_label, heading, paragraph
+from desktop.ui.widgets import TechnicalDetails, error_label, heading, paragraph
 
 FILTER_DELAY_MS = 700  # a pause after changing a filter reloads the view
 ROW_LIMIT = MAX_ROWS  # the newest entries shown for one filter
-COLUMNS = ("Time", "Actor", "Action", "Object", "Outcome", "Details")
+COLUMNS = ("When", "What happened")
 OUTCOMES = ("success", "failure", "denied")
 FAILURE_COLOUR = QColor("#b3261e")
 ExportFormat = Literal["csv", "jsonl"]
@@ -90,14 +92,25 @@ def _day(edit: QDateEdit) -> date:
     return date(chosen.year(), chosen.month(), chosen.day())
 
 
-def _short(object_id: str) -> str:
-    return object_id[:8] + "…" if len(object_id) > 12 else object_id
-
-
 def _value(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return "" if value is None else str(value)
+
+
+def raw_fields(record: AuditRecord) -> str:
+    """The entry as the log stores it (for "Technical details" and whoever supports the
+    therapist); the export has the same fields."""
+    lines = [
+        f"Entry number: {record.seq}",
+        f"Time (UTC): {record.at.isoformat()}",
+        f"Actor: {record.actor}",
+        f"Action: {record.action}",
+        f"Object: {record.object_type} {record.object_id}".rstrip(),
+        f"Outcome: {record.outcome}",
+    ]
+    lines += [f"{key}: {_value(value)}" for key, value in record.details.items()]
+    return "\n".join(lines)
 
 
 class AuditTableModel(QAbstractTableModel):
@@ -141,18 +154,10 @@ class AuditTableModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self.text(record, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == 3 and record.object_id:
-                return f"{record.object_type} {record.object_id}"
-            if column == 5 and record.details:
-                return "\n".join(f"{k}: {_value(v)}" for k, v in record.details.items())
-            if column == 0:
-                return f"Entry {record.seq}, {record.at.isoformat()}"
-            return None
         if record.outcome != "success":
             if role == Qt.ItemDataRole.ForegroundRole:
                 return FAILURE_COLOUR
-            if role == Qt.ItemDataRole.FontRole and column == 4:
+            if role == Qt.ItemDataRole.FontRole and column == 1:
                 font = QFont()
                 font.setWeight(QFont.Weight.DemiBold)
                 return font
@@ -160,31 +165,8 @@ class AuditTableModel(QAbstractTableModel):
 
     def text(self, record: AuditRecord, column: int) -> str:
         if column == 0:
-            return record.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        if column == 1:
-            return record.actor
-        if column == 2:
-            return record.action
-        if column == 3:
-            return self.object_text(record)
-        if column == 4:
-            return record.outcome
-        return ", ".join(
-            f"{key}: {_value(value)}"
-            for key, value in record.details.items()
-            if not (key == "client_id" and value in self.names)
-        )
-
-    def object_text(self, record: AuditRecord) -> str:
-        if record.object_type == "client" and record.object_id in self.names:
-            return f"client · {self.names[record.object_id]}"
-        label = record.object_type
-        if record.object_id:
-            label = f"{label} {_short(record.object_id)}".strip()
-        client_id = record.details.get("client_id")
-        if isinstance(client_id, str) and client_id in self.names:
-            label += f" · {self.names[client_id]}"
-        return label
+            return formats.date_time_text(record.at)
+        return sentence(record, self.names, formats.day_month)
 
 
 class AuditPage(Page):
@@ -208,8 +190,8 @@ class AuditPage(Page):
         layout.addWidget(
             paragraph(
                 "Every time a record is read, changed, printed or exported, Quietroom writes an "
-                "entry here (ids and counts, never the text). The entries are chained with a "
-                "secret key: Verify shows whether any was changed, removed or reordered."
+                "entry here (never what a note says). Entries are sealed one after another: "
+                "Verify shows whether any was changed, removed or put out of order."
             )
         )
 
@@ -233,9 +215,9 @@ class AuditPage(Page):
         self.action_combo = QComboBox()
         self.action_combo.setAccessibleName("Action")
         self.action_combo.setToolTip("Only entries of one kind")
-        self.action_combo.addItem("All actions", None)
-        for action in ACTIONS:
-            self.action_combo.addItem(action, action)
+        self.action_combo.addItem("Everything", None)
+        for action in sorted(ACTIONS, key=lambda a: action_label(a).casefold()):
+            self.action_combo.addItem(action_label(action), action)
         self.action_combo.setMaxVisibleItems(20)
         self.action_combo.setMinimumContentsLength(14)
         self.action_combo.setSizeAdjustPolicy(
@@ -277,12 +259,14 @@ class AuditPage(Page):
         actions.addWidget(self.count_label, 1)
         self.verify_button = QPushButton("&Verify")
         self.verify_button.setAccessibleName("Verify the audit log")
-        self.verify_button.setToolTip("Check every entry against the keyed chain")
+        self.verify_button.setToolTip("Check that no entry was changed, removed or reordered")
         self.verify_button.clicked.connect(self.verify)
         actions.addWidget(self.verify_button)
         self.export_button = QPushButton("&Export…")
         self.export_button.setAccessibleName("Export the audit log")
-        self.export_button.setToolTip("Write every entry to a CSV or JSON lines file")
+        self.export_button.setToolTip(
+            "Save every entry, with all its recorded fields, as a spreadsheet (CSV) or JSON file"
+        )
         self.export_button.clicked.connect(self.export)
         actions.addWidget(self.export_button)
         layout.addLayout(actions)
@@ -317,11 +301,13 @@ class AuditPage(Page):
         self.table.verticalHeader().setDefaultSectionSize(26)
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
-        for column, width in enumerate((150, 80, 170, 250, 70)):
-            header.resizeSection(column, width)
+        header.resizeSection(0, 210)
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         layout.addWidget(self.table, 1)
+        self.details = TechnicalDetails(name="Technical details of the selected entry")
+        layout.addWidget(self.details)
+        self.table.selectionModel().currentRowChanged.connect(self._entry_selected)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -331,7 +317,7 @@ class AuditPage(Page):
         edit = QDateEdit(value)
         edit.setAccessibleName(name)
         edit.setCalendarPopup(True)
-        edit.setDisplayFormat("d MMM yyyy")
+        edit.setDisplayFormat(formats.date_input_pattern())
         edit.dateChanged.connect(self._filter_changed)
         return edit
 
@@ -356,6 +342,7 @@ class AuditPage(Page):
         self._records = ()
         self._last_filter = None
         self.model.set_records((), {})
+        self.details.clear()
         self.client_combo.blockSignals(True)
         self.client_combo.clear()
         self.client_combo.addItem("All clients", None)
@@ -444,7 +431,7 @@ class AuditPage(Page):
         self._last_filter = audit_filter
         known = {self.action_combo.itemData(i) for i in range(self.action_combo.count())}
         for action in sorted({r.action for r in records} - known):
-            self.action_combo.addItem(action, action)
+            self.action_combo.addItem(action_label(action), action)
         self._show_rows()
 
     def _failed(self, generation: int, exc: Exception) -> None:
@@ -458,12 +445,32 @@ class AuditPage(Page):
         outcome = self.outcome_combo.currentData()
         rows = [r for r in self._records if outcome is None or r.outcome == outcome]
         self.model.set_records(rows, self._names)
+        self.details.set_text("")
         if self._last_filter is None:
             return
-        count = f"{len(rows):,} entr{'y' if len(rows) == 1 else 'ies'}"
+        count = f"{len(rows):,} entr{'y' if len(rows) == 1 else 'ies'}, newest first"
         if len(self._records) >= ROW_LIMIT:
             count += f" (the newest {ROW_LIMIT:,}: narrow the dates to see older ones)"
+        elif self._unfiltered():
+            count += " (this viewing included)"
         self.count_label.setText(count)
+
+    def _unfiltered(self) -> bool:
+        flt = self._last_filter
+        return (
+            flt is not None
+            and flt.start is None
+            and flt.end is None
+            and not flt.actions
+            and flt.client_id is None
+            and self.outcome_combo.currentData() is None
+        )
+
+    def _entry_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid() and current.row() < len(self.model.records):
+            self.details.set_text(raw_fields(self.model.records[current.row()]))
+        else:
+            self.details.set_text("")
 
     def _fill_clients(self) -> None:
         self.client_combo.blockSignals(True)
@@ -478,7 +485,7 @@ class AuditPage(Page):
         self.client_combo.blockSignals(True)
         index = self.client_combo.findData(self._client_id)
         if index < 0 and self._client_id is not None:  # e.g. a destroyed client: ids remain
-            self.client_combo.addItem(f"Client {_short(self._client_id)}", self._client_id)
+            self.client_combo.addItem("A client no longer in the records", self._client_id)
             index = self.client_combo.count() - 1
         self.client_combo.setCurrentIndex(max(index, 0))
         self.client_combo.blockSignals(False)
@@ -507,7 +514,10 @@ class AuditPage(Page):
         self._verify_done()
         if generation != self._cleared:
             return
-        self.verified_label.setText(f"Verified: {entries:,} entries, chain intact.")
+        self.verified_label.setText(
+            f"Checked: all {entries:,} entries in the log are intact (this check is now "
+            "recorded too)."
+        )
         self.verified_label.show()
 
     def _verify_failed(self, generation: int, exc: Exception) -> None:
@@ -516,11 +526,12 @@ class AuditPage(Page):
             return
         if isinstance(exc, AuditIntegrityError):
             self._show_error(
-                f"The audit log failed verification at entry {exc.first_bad_seq}: {exc.reason}. "
-                "An entry was changed, removed or reordered, or the database was replaced by "
-                "an older copy. Keep this computer's vault and your backups unchanged as "
+                f"The audit log failed its check at entry {exc.first_bad_seq:,}. An entry was "
+                "changed, removed or put out of order, or the records were replaced by an older "
+                "copy. Keep this computer's Quietroom folder and your backups unchanged as "
                 "evidence, and get help before you go on."
             )
+            self.details.set_text(f"First bad entry: {exc.first_bad_seq}\nReason: {exc.reason}")
         else:
             self._show_error(f"The audit log could not be verified: {exc}")
 

@@ -29,8 +29,9 @@ from desktop.core.backups import (
     explain,
     is_cancelled,
 )
-from desktop.core.passphrase_strength import assess, judge_new_passphrase
+from desktop.core.passphrase_strength import assess, guess_time_text, judge_new_passphrase
 from desktop.core.practice import MIN_PASSPHRASE_CHARS, KdfParams
+from desktop.ui import formats
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.pages.base import Page
@@ -69,7 +70,7 @@ HISTORY_COLUMNS = ("Made", "Size", "Check", "Opens with")
 OPENS_WITH = {True: "Recovery key or passphrase", False: "Recovery key", None: ""}
 STATE_TEXT = {True: "Verified", False: "Failed", None: "Not yet verified"}
 STATE_TIP = {
-    True: "Every chunk, the database and the audit log checked out",
+    True: "Everything in it was read back and checked",
     False: "This backup failed its check: do not rely on it",
     None: "Not checked since it was made: select it and press Verify",
 }
@@ -92,7 +93,7 @@ def ask_file(parent: QWidget, title: str, start: str = "") -> str | None:
 
 # --------------------------------------------------------------------------- small helpers
 def local_time(moment: datetime) -> str:
-    return moment.astimezone().strftime("%a %d %b %Y, %H:%M")
+    return formats.date_time_text(moment)
 
 
 def human_size(size: int) -> str:
@@ -664,8 +665,8 @@ class BackupsPage(Page):
     def _verified(self, name: str, result: VerifyResult) -> None:
         if result.ok:
             self._show_message(
-                f"The backup of {name} is intact: every chunk, the database and "
-                f"{result.report.entries} audit entries checked out."
+                f"The backup of {name} is intact: everything in it was read back and checked, "
+                f"including the {result.report.entries:,} entries of its audit log."
             )
             self.ctx.nav.notify("Backup verified.")
         else:
@@ -957,9 +958,7 @@ class BackupPassphraseDialog(QDialog):
             return
         strength = assess(text, self._known_words)
         self.strength.setText(f"Strength: {strength.label}")
-        advice = [strength.warning, *strength.suggestions]
-        if strength.acceptable:
-            advice.append(f"Time to guess offline: {strength.offline_crack_time}.")
+        advice = [strength.warning, *strength.suggestions, guess_time_text(strength)]
         self.advice.setText(" ".join(a for a in advice if a))
 
     def _submit(self) -> None:

@@ -17,7 +17,7 @@ from desktop.core.notes import Note, NoteKind, NoteStatus, NoteSummary
 from desktop.core.record import ClientRecord
 from desktop.core.sessions import Attendance, Modality, Session
 from desktop.core.templates import FREE_FORM
-from desktop.ui import disclosure_dialog
+from desktop.ui import disclosure_dialog, formats
 from desktop.ui.client_forms import (
     ATTENDANCE_LABELS,
     KIND_LABELS,
@@ -481,7 +481,7 @@ class ClientPage(Page):
             "name": d.name,
             "preferred_name": d.preferred_name,
             "pronouns": d.pronouns,
-            "date_of_birth": d.date_of_birth.strftime("%d %b %Y") if d.date_of_birth else "",
+            "date_of_birth": formats.date_text(d.date_of_birth) if d.date_of_birth else "",
             "email": d.email,
             "phone": d.phone,
             "address": d.address,

@@ -25,6 +25,7 @@ from desktop.core.notes import (
     NoteSummary,
     SignatureCheck,
 )
+from desktop.ui import formats
 from desktop.ui.context import UiContext
 from desktop.ui.disclosure_dialog import start_disclosure
 from desktop.ui.pages.base import Page
@@ -51,11 +52,11 @@ from desktop.ui.qt import (
     QTimer,
     QVBoxLayout,
     QWidget,
+    is_alive,
 )
-from desktop.ui.widgets import error_label, paragraph
+from desktop.ui.widgets import TechnicalDetails, error_label, paragraph
 
 TICK_MS = 500
-SIGNATURE_CHARS = 12
 KIND_LABELS = {
     NoteKind.ORIGINAL: "Original",
     NoteKind.AMENDMENT: "Amendment",
@@ -70,8 +71,7 @@ LATE_STYLE = f"QLabel#late {{ color: #3d3000; background: #f6e7b4; {_BANNER} }}"
 
 def local_time(moment: datetime) -> str:
     """A UTC moment as the therapist's local date and time, e.g. "5 Jan 2026, 10:00"."""
-    local = moment.astimezone()
-    return f"{local.day} {local:%b %Y, %H:%M}"
+    return formats.date_time_text(moment)
 
 
 def word_count(texts: list[str]) -> int:
@@ -83,7 +83,7 @@ def _save_label(state: DraftSaveState) -> str:
         return "Saving…"
     if state.saved_at is None:
         return "No changes yet"
-    return f"Saved at {state.saved_at.astimezone():%H:%M}"
+    return f"Saved at {formats.time_text(state.saved_at)}"
 
 
 def confirm(
@@ -272,9 +272,9 @@ class NoteEditorPage(Page):
         signed.setContentsMargins(0, 0, 0, 0)
         self.author = self._meta("Author", signed)
         self.signed_at = self._meta("Signed at", signed)
-        self.signature = self._meta("Signature", signed)
-        self.signature.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.check = self._meta("Signature check", signed)
+        self.signature = TechnicalDetails(name="Technical details of the signature")
+        signed.addWidget(self.signature)
         signed.addSpacing(6)
         self.amend_button = self._button(
             "Amend…", "Correct this note in a linked amendment", self.amend, signed
@@ -379,17 +379,17 @@ class NoteEditorPage(Page):
         self.note = None
         self.timer.stop()
         for dialog in self.dialogs:
-            if isinstance(dialog, QDialog) and dialog.isVisible():
+            if isinstance(dialog, QDialog) and is_alive(dialog) and dialog.isVisible():
                 dialog.reject()
         self.dialogs = []
         self._remove_editors()
         self.reader.clear()
         labels = (self.title, self.subtitle, self.tampered, self.late, self.save_state,
-                  self.words, self.author, self.signed_at, self.signature, self.check)  # fmt: skip
+                  self.words, self.author, self.signed_at, self.check)  # fmt: skip
         for label in labels:
             label.clear()
             label.setToolTip("")
-        self.signature.setAccessibleDescription("")
+        self.signature.clear()
         self.error.clear()
         self.error.hide()
         self.history.clear()
@@ -486,7 +486,7 @@ class NoteEditorPage(Page):
                 f"{hours} hours ago."
             )
             self.late.show()
-        self.save_state.setText(f"Saved at {note.updated_at.astimezone():%H:%M}")
+        self.save_state.setText(f"Saved at {formats.time_text(note.updated_at)}")
         self._count_words()
         self.timer.start()
         if self.editors:
@@ -507,10 +507,10 @@ class NoteEditorPage(Page):
         self.author.setText(f"Signed by {note.author}")
         if note.signed_at is not None:
             self.signed_at.setText(f"on {local_time(note.signed_at)}")
-        signature = note.signature or ""
-        self.signature.setText(f"Signature {signature[:SIGNATURE_CHARS]}…")
-        self.signature.setToolTip(signature)
-        self.signature.setAccessibleDescription(signature)
+        self.signature.set_text(
+            f"Signature (SHA-256 of the note's fields, encoding v1):\n{note.signature or ''}\n"
+            "Checked on display against the note.signed entry of the audit log."
+        )
         if note.late:
             self.late.setText("Signed late: this is a late entry.")
             self.late.show()
@@ -670,6 +670,8 @@ class NoteEditorPage(Page):
         self.ctx.nav.open_client(note.client_id)
 
     def _dialog_open(self) -> bool:
+        # A dialog closed and deleted (deleteLater) is gone from Qt: forget it.
+        self.dialogs = [d for d in self.dialogs if is_alive(d)]
         return any(d.isVisible() for d in self.dialogs)
 
     # -- a signed note ----------------------------------------------------------------------------

@@ -16,10 +16,13 @@ from pytestqt.qtbot import QtBot
 from crypto.vault import VaultOptions
 from desktop.core.clients import ClientDetails
 from desktop.core.practice import Practice
+from desktop.ui import formats
 from desktop.ui.main_window import MainWindow
 from desktop.ui.pages import audit_page
 from desktop.ui.pages.audit_page import AuditPage
 from desktop.ui.qt import QDate, Qt
+
+from . import vocabulary
 
 START = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
@@ -92,16 +95,30 @@ def test_shows_what_happened_and_the_view_is_audited_once(
     qtbot.wait(300)
     assert actions(practice).count("audit.viewed") == before + 1  # activation + filter: one read
     shown = rows(page)
-    opened = [r for r in shown if r[2] == "client.opened"]
-    assert [r[3] for r in opened] == [
-        "client · Bartholomew Quist", "client · Bartholomew Quist", "client · Odalys Fenwick"
+    opened = [r for r in shown if r[1].endswith("'s record")]
+    assert [r[1] for r in opened] == [
+        "You opened Bartholomew Q.'s record", "You opened Bartholomew Q.'s record",
+        "You opened Odalys F.'s record",
     ]  # fmt: skip
-    assert opened[0][1] == "user:test" and opened[0][4] == "success"
-    local = START.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    assert opened[-1][0] == local  # local time
-    assert shown[0][2] == "client.listed"  # newest first: the page's own read of the names
-    assert page.count_label.text() == f"{len(shown)} entries"
-    assert "vault.created" in [r[2] for r in shown]
+    assert opened[-1][0] == formats.date_time_text(START)  # local time, the locale's format
+    # newest first: this viewing itself, then the page's own read of the names
+    assert [r[1] for r in shown[:2]] == ["You viewed the audit log", "You viewed the client list"]
+    assert page.count_label.text() == f"{len(shown)} entries, newest first (this viewing included)"
+    assert "You set up Quietroom" in [r[1] for r in shown]
+    assert not any(vocabulary.scan(cell) for row in shown for cell in row)
+
+    # the count shown agrees with the count a verification walks next
+    qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(page.verified_label.isVisible)
+    assert f"all {len(shown)} entries" in page.verified_label.text()
+
+    # the raw fields of an entry, behind "Technical details"
+    page.table.setCurrentIndex(page.model.index(len(shown) - 1, 1))
+    assert not page.details.body.isVisible()
+    page.details.set_open(True)
+    assert page.details.body.isVisible()
+    assert "Action: vault.created" in page.details.text()
+    assert "Actor: user:test" in page.details.text()
 
 
 def test_filter_by_client_action_and_date(
@@ -119,8 +136,10 @@ def test_filter_by_client_action_and_date(
     qtbot.keyClicks(page.client_combo, "Odalys")
     assert page.client_combo.currentData() == first
     wait_for_reload(qtbot, page)
-    assert {r[3] for r in rows(page)} == {"client · Odalys Fenwick"}
-    assert [r[2] for r in rows(page)] == ["client.opened", "client.created"]
+    assert [r[1] for r in rows(page)] == [
+        "You viewed the audit log of Odalys F.", "You opened Odalys F.'s record",
+        "You added Odalys F. as a client",
+    ]  # fmt: skip
 
     # the action: quick changes of two filters make one read
     viewed = actions(practice).count("audit.viewed")
@@ -129,8 +148,10 @@ def test_filter_by_client_action_and_date(
     wait_for_reload(qtbot, page)
     qtbot.wait(300)
     assert actions(practice).count("audit.viewed") == viewed + 1
-    assert [r[3] for r in rows(page)] == [
-        "client · Bartholomew Quist", "client · Bartholomew Quist", "client · Odalys Fenwick"
+    assert page.action_combo.currentText() == "Client records opened"
+    assert [r[1] for r in rows(page)] == [
+        "You opened Bartholomew Q.'s record", "You opened Bartholomew Q.'s record",
+        "You opened Odalys F.'s record",
     ]  # fmt: skip
 
     # dates: from the day the second client came, then up to the first day only
@@ -140,21 +161,22 @@ def test_filter_by_client_action_and_date(
     qtbot.mouseClick(page.apply_button, Qt.MouseButton.LeftButton)  # now, not after the pause
     assert page.loading
     qtbot.waitUntil(lambda: not page.loading)
-    assert [r[3] for r in rows(page)] == ["client · Bartholomew Quist"] * 2
+    assert [r[1] for r in rows(page)] == ["You opened Bartholomew Q.'s record"] * 2
     qtbot.mouseClick(page.from_check, Qt.MouseButton.LeftButton)
     first_day = START.astimezone()
     page.to_date.setDate(QDate(first_day.year, first_day.month, first_day.day))
     qtbot.mouseClick(page.to_check, Qt.MouseButton.LeftButton)
     page.reload()
     qtbot.waitUntil(lambda: not page.loading)
-    assert [r[3] for r in rows(page)] == ["client · Odalys Fenwick"]
+    assert [r[1] for r in rows(page)] == ["You opened Odalys F.'s record"]
 
     # the client page's "audit log" link
     page.to_check.setChecked(False)
     page.action_combo.setCurrentIndex(0)
     open_audit(qtbot, main_window, second)
     assert page.client_combo.currentText() == "Bartholomew Quist"
-    assert {r[3] for r in rows(page)} == {"client · Bartholomew Quist"}
+    assert all("Bartholomew Q." in r[1] for r in rows(page))
+    assert not any("Odalys" in r[1] for r in rows(page))
 
 
 def test_verify_an_intact_log(
@@ -164,7 +186,9 @@ def test_verify_an_intact_log(
     entries = len(actions(practice))
     qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(page.verified_label.isVisible)
-    assert page.verified_label.text() == f"Verified: {entries} entries, chain intact."
+    assert page.verified_label.text() == (
+        f"Checked: all {entries} entries in the log are intact (this check is now recorded too)."
+    )
     assert not page.error.isVisible()
     assert page.verify_button.isEnabled()
     assert actions(practice)[-1] == "audit.verified"
@@ -180,7 +204,7 @@ def test_a_tampered_log_fails_verification_prominently(
     connection.execute("UPDATE audit_log SET object_id = 'someone else' WHERE seq = 3")
     qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(page.error.isVisible)
-    assert page.error.text().startswith("The audit log failed verification at entry 3")
+    assert page.error.text().startswith("The audit log failed its check at entry 3.")
     assert not page.verified_label.isVisible()
 
     # the failed check is itself an entry, found with the outcome filter
@@ -189,8 +213,11 @@ def test_a_tampered_log_fails_verification_prominently(
     page.outcome_combo.setCurrentIndex(page.outcome_combo.findData("failure"))
     assert not page.loading  # the outcome filter works on the rows already read
     (failed,) = rows(page)
-    assert failed[2] == "audit.verified" and failed[4] == "failure"
-    assert "first_bad_seq: 3" in failed[5]
+    assert failed[1] == "The check of the audit log found a problem at entry 3"
+    page.table.setCurrentIndex(page.model.index(0, 1))
+    assert "Action: audit.verified" in page.details.text()
+    assert "Outcome: failure" in page.details.text()
+    assert "first_bad_seq: 3" in page.details.text()
 
 
 @pytest.mark.parametrize("name", ["audit.csv", "audit.jsonl"])

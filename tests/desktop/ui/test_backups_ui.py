@@ -30,6 +30,7 @@ from desktop.core.backups import (
 )
 from desktop.core.practice import Practice
 from desktop.core.settings import PracticeSettings
+from desktop.ui import formats
 from desktop.ui.app import AppController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.pages import backups_page
@@ -194,9 +195,7 @@ def test_choose_a_folder_back_up_now_and_verify(
     rows = page.history_texts()
     assert len(rows) == 1 and rows[0][2] == "Verified" and rows[0][1].endswith("kB")
     assert rows[0][3] == "Recovery key"  # no backup passphrase slot
-    assert rows[0][0] == datetime(2026, 1, 5, 9, tzinfo=UTC).astimezone().strftime(
-        "%a %d %b %Y, %H:%M"
-    )
+    assert rows[0][0] == formats.date_time_text(datetime(2026, 1, 5, 9, tzinfo=UTC))
 
     # Verify the selected backup: read back and checked again, recorded in the audit log
     assert not page.verify_button.isEnabled()

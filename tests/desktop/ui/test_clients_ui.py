@@ -14,10 +14,11 @@ from desktop.core.clients import ClientStatus
 from desktop.core.notes import NoteStatus
 from desktop.core.practice import ClientDetails, Practice, VaultOptions
 from desktop.core.sessions import Attendance, Modality
+from desktop.ui import formats
 from desktop.ui.client_forms import ClientFormDialog, FormDialog, NewNoteDialog, SessionFormDialog
 from desktop.ui.main_window import MainWindow
 from desktop.ui.pages.client_page import ClientPage
-from desktop.ui.qt import QApplication, QEvent, Qt, QWidget
+from desktop.ui.qt import QApplication, QEvent, QLocale, Qt, QWidget
 
 D = TypeVar("D", bound=FormDialog[Any])
 
@@ -105,7 +106,7 @@ def test_create_a_client_then_find_open_and_edit_it(
     qtbot.keyClicks(form.status, "W")  # keyboard search in the combo box: Waitlist
     qtbot.mouseClick(form.save_button, LEFT)
     assert form.isVisible()
-    assert "year-month-day" in form.error.text()
+    assert f"as you write dates, e.g. {formats.date_example()}" in form.error.text()
     assert form.focusWidget() is form.date_of_birth  # the field to fix has the focus
     form.date_of_birth.selectAll()
     qtbot.keyClicks(form.date_of_birth, "1988-07-14")
@@ -117,7 +118,7 @@ def test_create_a_client_then_find_open_and_edit_it(
     assert page.name_label.text() == FULL.name
     assert "Mari" in page.subtitle.text() and "she/her" in page.subtitle.text()
     assert page.status_chip.text() == "Waitlist"
-    assert page.detail_labels["date_of_birth"].text() == "14 Jul 1988"
+    assert page.detail_labels["date_of_birth"].text() == formats.date_text(date(1988, 7, 14))
     assert page.detail_labels["email"].text() == FULL.email
     assert page.detail_labels["address"].text() == "—"
     assert main_window.windowTitle() == "Quietroom"
@@ -239,13 +240,16 @@ def test_schedule_a_video_session_and_start_it(
     assert page.tabs.currentIndex() == 1
     assert page.sessions.topLevelItemCount() == 0 and page.sessions_empty.isVisible()
 
+    QLocale.setDefault(QLocale("en_GB"))  # typed as a British therapist's system writes it
     qtbot.mouseClick(page.schedule_button, LEFT)
     form = dialog_of(qtbot, page, SessionFormDialog)
+    QLocale.setDefault(QLocale.c())
     assert form.windowTitle() == "Quietroom - schedule session"
     when = datetime(2026, 3, 2, 10, 30)  # local time, as typed
     form.starts_at.setFocus()
     form.starts_at.selectAll()
-    qtbot.keyClicks(form.starts_at, when.strftime("%Y-%m-%d  %H:%M"))
+    form.starts_at.setDateTime(formats.qdatetime(when.astimezone()))  # (its calendar pop-up)
+    assert form.starts_at.text() == "02/03/2026  10:30"  # shown as the locale writes it
     form.duration.selectAll()
     qtbot.keyClicks(form.duration, "60")
     qtbot.keyClicks(form.modality, "V")  # Video
@@ -257,7 +261,7 @@ def test_schedule_a_video_session_and_start_it(
     assert session.duration_minutes == 60
     assert session.modality is Modality.VIDEO and session.attendance is Attendance.SCHEDULED
     item = page.sessions.currentItem()
-    assert item is not None and item.text(0) == when.strftime("%a %d %b %Y, %H:%M")
+    assert item is not None and item.text(0) == formats.date_time_text(when.astimezone())
     assert item.text(2) == "Video" and item.text(3) == "Scheduled"
     assert page.video_button.isVisible()
     qtbot.mouseClick(page.video_button, LEFT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from crypto.kdf import TEST_ONLY
 from crypto.vault import VaultOptions, vault_exists
-from desktop.ui import setup_window
+from desktop.ui import formats, setup_window
 from desktop.ui.app import AppController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import QLabel, Qt, QWidget
@@ -129,7 +130,9 @@ def test_unlock_wrong_then_right_passphrase(
     qtbot.keyClicks(window.passphrase, "not it at all")
     qtbot.keyClick(window.passphrase, Qt.Key.Key_Return)
     qtbot.waitUntil(window.error.isVisible, timeout=10_000)
-    assert window.error.text() == "Could not unlock: wrong passphrase or damaged vault"
+    # kind, written for a typo, and the same for every failure (unlock_window.NOT_OPENED)
+    assert window.error.text().startswith("That passphrase did not open Quietroom.")
+    assert "Caps Lock" in window.error.text()
     assert window.passphrase.isEnabled()
     save(window, screenshot_dir, "unlock-error.png")
     window.passphrase.clear()
@@ -138,7 +141,14 @@ def test_unlock_wrong_then_right_passphrase(
     qtbot.waitUntil(lambda: isinstance(controller.window, MainWindow), timeout=10_000)
     home = controller.window
     assert isinstance(home, MainWindow)
-    assert "1 failed unlock attempt" in home.unlock_notice.text()
+    notice = home.unlock_notice.text()
+    assert "1 failed unlock attempt since you last opened Quietroom; the last" in notice
+    failed_at = datetime(2026, 1, 5, 9, tzinfo=UTC)  # the options' clock
+    assert f"{formats.date_text(failed_at)} at {formats.time_text(failed_at)}." in notice
+    assert "T09:00" not in notice and "Z" not in notice and "UTC" not in notice
+    assert home.unlock_banner.isVisible()
+    qtbot.mouseClick(home.dismiss_notice, Qt.MouseButton.LeftButton)  # it can be dismissed
+    assert not home.unlock_banner.isVisible()
     practice = controller.practice
     assert practice is not None
     # Ctrl+L locks

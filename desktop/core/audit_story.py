@@ -1,0 +1,411 @@
+"""The audit log read as sentences a person can scan: "You opened Jordan A.'s progress note of
+7 December". The raw fields (action, actor, ids, details) stay in the log and in its export; the
+audit page shows them only behind "Technical details".
+
+``sentence`` is pure: the caller passes the client names it already holds, what each note or
+appointment an entry names is about (``Subject``, resolved by ``audit_view`` in the same read),
+and a function that writes a date the way the therapist's locale does (the UI's QLocale), so no
+date format is decided here.
+
+An action with no sentence of its own (for example one a later feature adds) reads as its name in
+words ("Measure scored"), never as the raw ``measure.scored``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from desktop.core.stamps import from_iso
+
+DateText = Callable[[datetime], str]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a note or an appointment named by an entry is, read with the entry."""
+
+    client_id: str
+    label: str  # "progress note", "psychotherapy note", "amendment", "appointment", ...
+    when: datetime | None  # the session's start (or, for a note without one, when written)
+
+
+class Entry(Protocol):
+    """The fields of an audit entry a sentence is made from (``audit_view.AuditRecord``)."""
+
+    @property
+    def actor(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def object_type(self) -> str: ...
+    @property
+    def object_id(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def details(self) -> Mapping[str, object]: ...
+    @property
+    def subject(self) -> Subject | None: ...
+    @property
+    def parent(self) -> Subject | None: ...
+
+
+def short_name(name: str) -> str:
+    """ "Jordan Avery" -> "Jordan A."; a single word stays as it is."""
+    words = name.split()
+    if len(words) < 2:
+        return name.strip()
+    return f"{words[0]} {words[-1][0]}."
+
+
+FIELD_WORDS = {
+    "name": "name",
+    "preferred_name": "preferred name",
+    "date_of_birth": "date of birth",
+    "pronouns": "pronouns",
+    "email": "e-mail",
+    "phone": "phone",
+    "address": "address",
+    "emergency_contact": "emergency contact",
+    "diagnosis_codes": "diagnosis codes",
+    "status": "status",
+    "starts_at": "time",
+    "duration_minutes": "length",
+    "modality": "how it is held",
+    "attendance": "attendance",
+    "therapist_name": "your name",
+    "therapist_credentials": "your credentials",
+    "late_entry_hours": "late entries",
+    "auto_lock_minutes": "auto-lock",
+    "retention_years": "how long records are kept",
+}
+
+
+def _words(name: str) -> str:
+    return FIELD_WORDS.get(name, name.replace("_", " "))
+
+
+def _fields(details: Mapping[str, object], key: str) -> str:
+    value = details.get(key)
+    if not isinstance(value, str) or not value:
+        return ""
+    return ", ".join(_words(n) for n in value.split(",") if n)
+
+
+def humanise(action: str) -> str:
+    """ "measure.scored" -> "Measure scored"."""
+    text = action.replace(".", " ").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+class _Story:
+    def __init__(self, entry: Entry, names: Mapping[str, str], date_text: DateText) -> None:
+        self.e = entry
+        self.names = names
+        self.date_text = date_text
+
+    @property
+    def who(self) -> str:
+        return "You" if self.e.actor.startswith("user") else "Quietroom"
+
+    @property
+    def failed(self) -> bool:
+        return self.e.outcome != "success"
+
+    def client_id(self) -> str | None:
+        if self.e.object_type == "client" and self.e.object_id:
+            return self.e.object_id
+        value = self.e.details.get("client_id")
+        if isinstance(value, str):
+            return value
+        subject = self.subject()
+        return subject.client_id if subject else None
+
+    def client(self) -> str:
+        """ "Jordan A." or "a client" (destroyed, or not among the names)."""
+        client_id = self.client_id()
+        name = self.names.get(client_id or "")
+        return short_name(name) if name else "a client"
+
+    def whose(self) -> str:
+        name = self.client()
+        return "a client's" if name == "a client" else f"{name}'s"
+
+    def subject(self) -> Subject | None:
+        return self.e.subject
+
+    def thing(self, fallback: str) -> str:
+        """ "Jordan A.'s progress note of 7 December"."""
+        subject = self.subject()
+        label = subject.label if subject else fallback
+        text = f"{self.whose()} {label}"
+        if subject is not None and subject.when is not None:
+            text += f" of {self.date_text(subject.when)}"
+        return text
+
+    def number(self, key: str) -> int | None:
+        value = self.e.details.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def disclosure(self) -> str:
+        recipient = str(self.e.details.get("recipient") or "").strip()
+        purpose = str(self.e.details.get("purpose") or "").strip()
+        text = f" for {recipient}" if recipient else ""
+        if purpose:
+            text += f" ({purpose})"
+        if self.e.details.get("include_psychotherapy") is True:
+            text += ", psychotherapy notes included"
+        return text
+
+    def tell(self) -> str:
+        a, who, d = self.e.action, self.who, self.e.details
+        if a == "vault.created":
+            return f"{who} set up Quietroom"
+        if a == "vault.unlocked":
+            failed = self.number("failed_attempts") or 0
+            after = f" after {failed} failed attempt{'s' if failed != 1 else ''}" if failed else ""
+            return f"{who} unlocked Quietroom{after}"
+        if a == "vault.unlock_failed":
+            at = d.get("attempted_at")
+            when = ""
+            if isinstance(at, str):
+                try:
+                    when = f" ({self.date_text(from_iso(at))})"
+                except ValueError:
+                    when = ""
+            return f"Someone tried to unlock Quietroom with a wrong passphrase or key{when}"
+        if a == "vault.recovery_unlock":
+            return f"{who} opened Quietroom with the recovery key (emergency access)"
+        if a == "vault.locked":
+            return "Quietroom was locked"
+        if a == "vault.passphrase_changed":
+            if self.failed:
+                return "A passphrase change was refused: the current passphrase was not right"
+            return f"{who} changed the passphrase"
+        if a == "vault.rekeyed":
+            return f"{who} renewed the encryption key and got a new recovery key"
+        if a == "audit.verified":
+            if self.failed:
+                at = self.number("first_bad_seq")
+                where = f" at entry {at}" if at else ""
+                return f"The check of the audit log found a problem{where}"
+            count = self.number("entries")
+            return f"{who} checked the audit log" + (
+                f": all {count:,} entries intact" if count is not None else ""
+            )
+        if a == "audit.exported":
+            count = self.number("entries")
+            return f"{who} exported the audit log" + (f" ({count:,} entries)" if count else "")
+        if a == "audit.viewed":
+            if self.e.object_type == "client" and self.e.object_id:
+                return f"{who} viewed the audit log of {self.client()}"
+            return f"{who} viewed the audit log"
+        if a == "backup.created":
+            return "A backup could not be made" if self.failed else f"{who} made a backup"
+        if a == "backup.verified":
+            return "A backup failed its check" if self.failed else f"{who} checked a backup: intact"
+        if a == "backup.restored":
+            return "A restore from a backup failed" if self.failed else f"{who} restored a backup"
+        if a == "client.listed":
+            return f"{who} viewed the client list"
+        if a == "client.opened":
+            return f"{who} opened {self.whose()} record"
+        if a == "client.created":
+            return f"{who} added {self.client()} as a client"
+        if a == "client.updated":
+            changed = _fields(d, "fields")
+            return f"{who} changed {self.whose()} details" + (f" ({changed})" if changed else "")
+        if a == "client.archived":
+            return f"{who} archived {self.client()}"
+        if a == "client.restored":
+            return f"{who} brought {self.client()} back from the archive"
+        if a == "client.destroyed":
+            return f"{who} destroyed a client's record (the audit entries are kept)"
+        if a in ("client.printed", "client.exported"):
+            verb = "printed" if a == "client.printed" else "exported"
+            return f"{who} {verb} {self.whose()} record{self.disclosure()}"
+        if a == "session.created":
+            return f"{who} scheduled {self.thing('appointment')}"
+        if a == "session.updated":
+            changed = _fields(d, "fields")
+            return f"{who} changed {self.thing('appointment')}" + (
+                f" ({changed})" if changed else ""
+            )
+        if a == "session.listed":
+            return f"{who} viewed the schedule"
+        if a == "note.created":
+            return f"{who} started {self.thing('note')}"
+        if a == "note.opened":
+            return f"{who} opened {self.thing('progress note')}"
+        if a == "note.edited":
+            return f"{who} wrote in {self.thing('draft note')}"
+        if a == "note.draft_discarded":
+            return f"{who} discarded a draft note of {self.client()}"
+        if a == "note.signed":
+            late = " (a late entry)" if d.get("late") is True else ""
+            return f"{who} signed {self.thing('note')}{late}"
+        if a in ("note.amended", "note.addendum_added", "note.late_entry_added"):
+            kind = {"note.amended": "an amendment", "note.addendum_added": "an addendum",
+                    "note.late_entry_added": "a late entry"}[a]  # fmt: skip
+            parent = self.e.parent
+            about = f"{self.whose()} {parent.label}" if parent else f"{self.whose()} note"
+            if parent is not None and parent.when is not None:
+                about += f" of {self.date_text(parent.when)}"
+            return f"{who} started {kind} to {about}"
+        if a == "note.history_viewed":
+            return f"{who} viewed the history of {self.thing('note')}"
+        if a == "note.signature_mismatch":
+            return (
+                f"{self.thing('note')[:1].upper()}{self.thing('note')[1:]} no longer matches "
+                "its signature"
+            )
+        if a in ("note.printed", "note.exported"):
+            verb = "printed" if a == "note.printed" else "exported"
+            return f"{who} {verb} {self.thing('note')}{self.disclosure()}"
+        if a == "psychotherapy_note.listed":
+            return f"{who} listed {self.whose()} psychotherapy notes"
+        if a == "psychotherapy_note.opened":
+            return f"{who} opened {self.thing('psychotherapy note')}"
+        if a == "search.performed":
+            clients, notes = self.number("client_hits"), self.number("note_hits")
+            found = []
+            if clients is not None:
+                found.append(f"{clients} client{'s' if clients != 1 else ''}")
+            if notes is not None:
+                found.append(f"{notes} note{'s' if notes != 1 else ''}")
+            text = f"{who} searched" + (f" ({' and '.join(found)} found)" if found else "")
+            if d.get("include_psychotherapy") is True:
+                text += ", psychotherapy notes included"
+            return text
+        if a == "template.created":
+            return f"{who} created a note template"
+        if a == "template.updated":
+            return f"{who} changed a note template"
+        if a == "template.archived":
+            return f"{who} archived a note template"
+        if a == "settings.changed":
+            changed = _fields(d, "changed") or _fields(d, "fields")
+            return f"{who} changed the settings" + (f" ({changed})" if changed else "")
+        if a == "demo.filled":
+            count = self.number("clients")
+            return "Demo data was added" + (f" ({count} made-up clients)" if count else "")
+        if a.startswith("call."):
+            return self.call()
+        text = humanise(a)
+        client_id = self.client_id()
+        if client_id and client_id in self.names:
+            text += f" ({self.client()})"
+        return text
+
+    def call(self) -> str:
+        a, who = self.e.action, self.who
+        session = self.thing("video session")
+        if a == "call.invite_created":
+            return f"{who} made the invitation link for {session}"
+        if a == "call.client_admitted":
+            return f"{who} let {self.client()} in from the waiting room"
+        if a == "call.client_declined":
+            return f"{who} turned away the person in the waiting room for {session}"
+        if a == "call.started":
+            return f"The video session with {self.client()} connected"
+        if a == "call.verified":
+            return f"{who} and {self.client()} read the same verification code"
+        if a == "call.verification_mismatch":
+            return "The verification codes differed, so the video session was ended"
+        if a == "call.ended":
+            seconds = self.number("duration_seconds") or 0
+            if self.e.details.get("connected") is False:
+                return f"The video session with {self.client()} ended before it connected"
+            minutes = max(1, round(seconds / 60)) if seconds else 0
+            length = f" after {minutes} minute{'s' if minutes != 1 else ''}" if minutes else ""
+            broke = " (it broke off)" if self.failed else ""
+            return f"The video session with {self.client()} ended{length}{broke}"
+        text = humanise(a)
+        return f"{text} ({self.client()})" if self.client_id() in self.names else text
+
+
+def sentence(entry: Entry, names: Mapping[str, str], date_text: DateText) -> str:
+    """One entry as a sentence (no final full stop), e.g. "You opened Jordan A.'s progress note
+    of 7 December". ``entry`` is an ``audit_view.AuditRecord`` or any object with its fields;
+    ``names`` maps client ids to names; ``date_text`` writes a date in the therapist's locale."""
+    story = _Story(entry, names, date_text)
+    text = story.tell()
+    if story.failed and not any(
+        w in text
+        for w in (
+            "refused",
+            "failed",
+            "problem",
+            "could not",
+            "wrong",
+            "differed",
+            "broke",
+            "no longer",
+        )
+    ):
+        text += " (refused)" if entry.outcome == "denied" else " (it failed)"  # fmt: skip
+    return text
+
+
+ACTION_LABELS = {
+    "vault.created": "Quietroom set up",
+    "vault.unlocked": "Unlocked",
+    "vault.unlock_failed": "Failed unlock attempts",
+    "vault.recovery_unlock": "Opened with the recovery key",
+    "vault.locked": "Locked",
+    "vault.passphrase_changed": "Passphrase changed",
+    "vault.rekeyed": "Encryption key renewed",
+    "audit.verified": "Audit log checked",
+    "audit.exported": "Audit log exported",
+    "audit.viewed": "Audit log viewed",
+    "backup.created": "Backups made",
+    "backup.verified": "Backups checked",
+    "backup.restored": "Backups restored",
+    "client.listed": "Client list viewed",
+    "client.opened": "Client records opened",
+    "client.created": "Clients added",
+    "client.updated": "Client details changed",
+    "client.archived": "Clients archived",
+    "client.restored": "Clients brought back from the archive",
+    "client.destroyed": "Client records destroyed",
+    "client.printed": "Client records printed",
+    "client.exported": "Client records exported",
+    "session.created": "Appointments scheduled",
+    "session.updated": "Appointments changed",
+    "session.listed": "Schedule viewed",
+    "note.created": "Notes started",
+    "note.opened": "Progress notes opened",
+    "note.edited": "Drafts written in",
+    "note.draft_discarded": "Drafts discarded",
+    "note.signed": "Notes signed",
+    "note.amended": "Amendments started",
+    "note.addendum_added": "Addenda started",
+    "note.late_entry_added": "Late entries started",
+    "note.history_viewed": "Note histories viewed",
+    "note.signature_mismatch": "Notes that no longer match their signature",
+    "note.printed": "Notes printed",
+    "note.exported": "Notes exported",
+    "psychotherapy_note.listed": "Psychotherapy notes listed",
+    "psychotherapy_note.opened": "Psychotherapy notes opened",
+    "search.performed": "Searches",
+    "template.created": "Templates created",
+    "template.updated": "Templates changed",
+    "template.archived": "Templates archived",
+    "settings.changed": "Settings changed",
+    "demo.filled": "Demo data added",
+    "call.invite_created": "Video invitations made",
+    "call.client_admitted": "Clients let in to a video session",
+    "call.client_declined": "People turned away from a video session",
+    "call.started": "Video sessions connected",
+    "call.verified": "Verification codes matched",
+    "call.verification_mismatch": "Verification codes differed",
+    "call.ended": "Video sessions ended",
+}
+
+
+def action_label(action: str) -> str:
+    """What the audit page's "Show" filter calls a kind of entry."""
+    return ACTION_LABELS.get(action) or humanise(action)
