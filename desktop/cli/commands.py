@@ -9,11 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from crypto.errors import AuditIntegrityError
-from crypto.header import VaultHeader
-from crypto.vault import HEADER_NAME, vault_exists
 from desktop.cli.secrets_input import ask
-from desktop.core.practice import Practice, kdf_for_profile
+from desktop.cli.session import report_unlock, unlocked
+from desktop.core.practice import (
+    AuditIntegrityError,
+    Practice,
+    check_new_passphrase,
+    kdf_for_profile,
+)
+from desktop.core.practice import status as vault_status
 
 RECOVERY_NOTICE = """\
 Your recovery key (shown once, never stored by Quietroom):
@@ -27,6 +31,7 @@ vault if you forget your passphrase. Anyone holding it and your files can read y
 
 def init(args: argparse.Namespace) -> int:
     passphrase = ask("New passphrase: ", args.passphrase_file, confirm=True)
+    check_new_passphrase(passphrase)  # refuse a guessable one before the slow calibration
     if args.kdf_profile == "calibrated":
         print(
             "Measuring this computer to tune the key derivation (a few seconds)...", file=sys.stderr
@@ -45,54 +50,28 @@ def init(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     path: Path = args.vault
-    if not vault_exists(path):
+    found = vault_status(path)
+    if not found.exists:
         print(f"No vault in {path}. Create one with: quietroom init")
         return 0
-    try:
-        header = VaultHeader.from_bytes((path / HEADER_NAME).read_bytes())
-    except Exception:
+    if not found.readable or found.kdf is None:
         print(f"Vault in {path}: header unreadable (damaged?)")
         return 1
-    kdf = header.kdf
+    kdf = found.kdf
     print(f"Vault in {path}")
-    print(f"  created      {header.created_at}")
-    print(f"  key version  {header.generation}")
+    print(f"  created      {found.created_at}")
+    print(f"  key version  {found.key_generation}")
     print(f"  KDF          Argon2id m={kdf.memory_kib} KiB t={kdf.time_cost} p={kdf.parallelism}")
-    print(f"  audit entries checkpointed: {header.checkpoint.seq if header.checkpoint else 0}")
+    print(f"  audit entries checkpointed: {found.audit_checkpoint}")
     return 0
 
 
-@contextlib.contextmanager
-def unlocked(args: argparse.Namespace, prompt: str = "Passphrase: ") -> Iterator[Practice]:
-    passphrase = ask(prompt, args.passphrase_file)
-    practice = Practice.unlock(
-        args.vault, passphrase, accept_audit_damage=getattr(args, "accept_audit_damage", False)
-    )
-    _report_unlock(practice)
-    try:
-        yield practice
-    finally:
-        practice.lock()
-
-
-def _report_unlock(practice: Practice) -> None:
-    info = practice.unlock_info
-    if info is None:
-        return
-    if info.failed_attempts:
-        print(
-            f"Note: {len(info.failed_attempts)} failed unlock attempt(s) since the last unlock, "
-            f"the last at {info.failed_attempts[-1].at}.",
-            file=sys.stderr,
-        )
-    if info.audit_damage is not None:
-        print(f"WARNING: {info.audit_damage} (acknowledged and recorded)", file=sys.stderr)
-
-
 def passphrase_change(args: argparse.Namespace) -> int:
-    with unlocked(args, "Current passphrase: ") as practice:
-        new = ask("New passphrase: ", args.new_passphrase_file, confirm=True)
-        practice.change_passphrase(new)
+    current = ask("Current passphrase: ", args.passphrase_file)
+    new = ask("New passphrase: ", args.new_passphrase_file, confirm=True)
+    check_new_passphrase(new)  # before the slow unlock
+    with unlocked(args, passphrase=current) as practice:
+        practice.change_passphrase(new, current_passphrase=current)
     print("Passphrase changed. The old passphrase no longer unlocks this vault.")
     return 0
 
@@ -100,8 +79,9 @@ def passphrase_change(args: argparse.Namespace) -> int:
 def recover(args: argparse.Namespace) -> int:
     key = ask("Recovery key: ", args.recovery_key_file)
     new = ask("New passphrase: ", args.new_passphrase_file, confirm=True)
+    check_new_passphrase(new)
     practice = Practice.recover(args.vault, key, new, accept_audit_damage=args.accept_audit_damage)
-    _report_unlock(practice)
+    report_unlock(practice)
     practice.lock()
     print(
         "Recovered: the vault now opens with the new passphrase. "

@@ -3,46 +3,95 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn, cast
 
-from crypto import errors as crypto_errors
-from crypto.paths import default_vault_dir
 from desktop.cli import backup_commands, commands, records_commands
 from desktop.cli.secrets_input import InputError
 from desktop.core.errors import PracticeError
+from desktop.core.practice import USAGE_ERRORS, CryptoError, default_vault_dir
 from telehealth.relay_cli import add_relay_parser
 
 EXIT_OK, EXIT_FAILED_CHECK, EXIT_USAGE = 0, 1, 2
 
 # Errors that mean "you asked for something that cannot be done as asked" rather than "a check
 # failed": they exit 2 like any other usage error.
-_USAGE_ERRORS: tuple[type[Exception], ...] = (
-    crypto_errors.VaultNotFoundError,
-    crypto_errors.VaultExistsError,
-    crypto_errors.PassphrasePolicyError,
-    crypto_errors.WeakParametersError,
-    InputError,
-    PracticeError,
-)
+_USAGE_ERRORS: tuple[type[Exception], ...] = (*USAGE_ERRORS, InputError, PracticeError)
+
+_VAULT_HELP = "vault folder (default: $QUIETROOM_VAULT or the per-user data folder)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, plus "did you mean ...?" for a mistyped command or option. Subparsers are made
+    with the parent's class, so every level gets it."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(message + _suggestion(self, message))
+
+
+def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        typed, offered = choice.group(1), re.findall(r"'([^']*)'", choice.group(2))
+        return _nearest(typed, offered)
+    unknown = re.search(r"unrecognized arguments: (\S+)", message)
+    if unknown and unknown.group(1).startswith("-"):
+        return _nearest(unknown.group(1).split("=", 1)[0], sorted(_all_options(parser)))
+    return ""
+
+
+def _nearest(typed: str, offered: Sequence[str]) -> str:
+    close = difflib.get_close_matches(typed, offered, n=1, cutoff=0.6)
+    return f"\n(did you mean '{close[0]}'?)" if close else ""
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found.extend(_subparsers(child))
+    return found
+
+
+def _all_options(parser: argparse.ArgumentParser) -> set[str]:
+    return {
+        option
+        for each in _subparsers(parser)
+        for action in each._actions
+        for option in action.option_strings
+    }
+
+
+def _vault_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--vault DIR`` works before the command (``quietroom --vault DIR init``) and after it
+    (``quietroom init --vault DIR``). Below the top level the default is SUPPRESS, so a value
+    given earlier is not overwritten by a subparser's default."""
+    for each in _subparsers(parser)[1:]:
+        if each.prog.split()[1:2] == ["relay"]:  # the relay serves calls; it has no vault
+            continue
+        if "--vault" not in each._option_string_actions:
+            each.add_argument(
+                "--vault", type=Path, default=argparse.SUPPRESS, metavar="DIR", help=_VAULT_HELP
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="quietroom",
         description="Quietroom: encrypted practice records for therapists. "
         "With no command, starts the desktop app.",
     )
-    parser.add_argument(
-        "--vault",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="vault folder (default: $QUIETROOM_VAULT or the per-user data folder)",
-    )
+    parser.add_argument("--vault", type=Path, default=None, metavar="DIR", help=_VAULT_HELP)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", metavar="COMMAND"),
+    )
 
     def secret_opt(p: argparse.ArgumentParser, name: str, what: str) -> None:
         p.add_argument(
@@ -109,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup_commands.register(sub)
     records_commands.register(sub)
     add_relay_parser(sub)
+    _vault_everywhere(parser)
     return parser
 
 
@@ -145,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _USAGE_ERRORS as exc:
         print(f"quietroom: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except crypto_errors.CryptoError as exc:
+    except CryptoError as exc:
         print(f"quietroom: {exc}", file=sys.stderr)
         return EXIT_FAILED_CHECK
     except KeyboardInterrupt:

@@ -10,8 +10,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from desktop.cli.commands import unlocked
 from desktop.cli.secrets_input import InputError, ask
+from desktop.cli.session import unlocked
 from desktop.core.errors import ClientNotFoundError
 from desktop.core.practice import Practice
 from desktop.core.records.access_request import ExportFormat, ExportRequest

@@ -17,6 +17,8 @@ def read_secret_file(path: Path) -> str:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
+    # A byte-order mark (Notepad writes one) is an artefact of the editor, not of the secret.
+    text = text.removeprefix("\ufeff")
     # Only the final line break is not part of the secret.
     if text.endswith("\r\n"):
         return text[:-2]

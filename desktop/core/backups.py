@@ -69,7 +69,9 @@ __all__ = [
     "explain",
     "has_backup_passphrase",
     "is_cancelled",
+    "list_folder",
     "restore",
+    "verify_file",
 ]
 
 _NAME = re.compile(r"-(\d{8}T\d{6})Z-([0-9a-f]{12})\.qrbackup$")
@@ -400,6 +402,26 @@ def _restore_secret(
     if vault_secret is None:
         raise ValueError("only an unlocked vault can open its own backups with its key")
     return _secret(path=path, on_step=on_step, cancel=cancel, vault_secret=vault_secret)
+
+
+def verify_file(path: Path, key: RestoreKey, secret: str, passphrase: str = "") -> VerifyResult:
+    """Verify a backup without an open vault (on a new machine, say): with the recovery key, or
+    the backup passphrase plus the passphrase the vault had. Nothing records it, since no vault
+    is open; ``BackupService.verify`` is the audited way for the open vault's own backups."""
+    if key is RestoreKey.RECOVERY_KEY:
+        opening = _secret(
+            path=path, on_step=None, cancel=None, recovery_key=RecoveryKey.parse(secret)
+        )
+        return verify_backup(path, opening)
+    if key is RestoreKey.BACKUP_PASSPHRASE:
+        opening = _secret(path=path, on_step=None, cancel=None, backup_passphrase=secret)
+        return verify_backup(path, opening, vault_passphrase=passphrase)
+    raise ValueError("only an unlocked vault can open its own backups with its key")
+
+
+def list_folder(folder: Path) -> list[ListedBackup]:
+    """Every backup file in ``folder`` (any vault's), newest first."""
+    return list_backups(folder)
 
 
 def _overlaps(a: Path, b: Path) -> bool:

@@ -2,9 +2,9 @@
 
 Fake by construction: surnames from an invented list, e-mail at example.org, phone numbers in the
 555-01xx range reserved for fiction, every address on "Demo Lane". Rows are generated in Python
-and inserted in batches (one transaction per batch of clients), with the search indexes kept by
-the usual triggers, so 500 clients x 400 notes takes minutes, not hours. One audit entry records
-the fill; demo notes are signed with real signatures but have no per-note signing entry.
+and inserted in batches (one transaction per batch of clients, holding the audit entry that records
+that batch), with the search indexes kept by the usual triggers, so 500 clients x 400 notes takes
+minutes, not hours; demo notes are signed with real signatures but have no per-note signing entry.
 
 ``quietroom demo --clients N --notes-per-client M`` calls ``fill_demo``.
 """
@@ -528,16 +528,26 @@ def demo_batches(
 
 
 def fill_demo_vault(vault: Vault, clients: int, notes_per_client: int, seed: int) -> DemoReport:
+    """Each batch is one transaction holding its own audit entry, so the log records exactly what
+    was committed even if the fill is killed half-way."""
     started = time.perf_counter()
     author = load_settings(vault).author(vault.options.actor)
-    totals = [0, 0]
-    for batch in demo_batches(clients, notes_per_client, seed, vault.options.clock(), author):
+    totals = [0, 0, 0]
+    now = vault.options.clock()
+    for number, batch in enumerate(demo_batches(clients, notes_per_client, seed, now, author), 1):
         with vault.transaction() as tx:
             insert_batch(tx.execute, batch)
-        totals[0] += len(batch.sessions)
-        totals[1] += len(batch.notes)
-    vault.audit(
-        AuditAction.DEMO_FILLED,
-        details={"clients": clients, "sessions": totals[0], "notes": totals[1], "seed": seed},
-    )
-    return DemoReport(clients, totals[0], totals[1], time.perf_counter() - started)
+            tx.audit(
+                AuditAction.DEMO_FILLED,
+                details={
+                    "batch": number,
+                    "clients": len(batch.clients),
+                    "sessions": len(batch.sessions),
+                    "notes": len(batch.notes),
+                    "seed": seed,
+                },
+            )
+        totals[0] += len(batch.clients)
+        totals[1] += len(batch.sessions)
+        totals[2] += len(batch.notes)
+    return DemoReport(totals[0], totals[1], totals[2], time.perf_counter() - started)

@@ -8,8 +8,8 @@ class PracticeError(Exception):
 
 
 class PassphraseTooWeakError(PracticeError):
-    """The new passphrase is too short. Use at least 10 characters; a few unrelated words are
-    easier to remember and harder to guess than a short password."""
+    """The new passphrase is too short or too easy to guess. Use at least 10 characters; a few
+    unrelated words are easier to remember and harder to guess than a short password."""
 
 
 class NotFoundError(PracticeError):

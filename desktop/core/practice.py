@@ -10,7 +10,7 @@ errors derive from ``desktop.core.errors.PracticeError``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,10 +18,21 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from crypto.audit.chain import VerifyReport
 from crypto.audit.entry import AuditEntry
-from crypto.errors import AuditIntegrityError, CryptoError, UnlockError, UnlockThrottledError
+from crypto.errors import (
+    AuditIntegrityError,
+    CryptoError,
+    PassphrasePolicyError,
+    UnlockError,
+    UnlockThrottledError,
+    VaultExistsError,
+    VaultNotFoundError,
+    WeakParametersError,
+)
+from crypto.header import VaultHeader
 from crypto.kdf import PROFILES, KdfParams, calibrate
+from crypto.paths import default_state_dir, default_vault_dir
 from crypto.recovery_key import RecoveryKey
-from crypto.vault import UnlockInfo, Vault, VaultOptions, vault_exists
+from crypto.vault import HEADER_NAME, UnlockInfo, Vault, VaultOptions, vault_exists
 from desktop.core import calls as video_calls
 from desktop.core import clients, disclosure, notes, sessions, templates
 from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
@@ -39,7 +50,7 @@ from desktop.core.clients import (
 from desktop.core.disclosure import DisclosureKind, Document
 from desktop.core.errors import PassphraseTooWeakError
 from desktop.core.notes import Compartment, Note, NoteKind, NoteSummary
-from desktop.core.passphrase_strength import MIN_PASSPHRASE_CHARS
+from desktop.core.passphrase_strength import MIN_PASSPHRASE_CHARS, judge_new_passphrase
 from desktop.core.record import ClientRecord, open_client
 from desktop.core.records.facade import Records
 from desktop.core.records.schema import BILLING_MIGRATIONS
@@ -58,25 +69,34 @@ if TYPE_CHECKING:
 # (checked by tests/test_layers.py).
 __all__ = [
     "MIN_PASSPHRASE_CHARS",
+    "USAGE_ERRORS",
     "AuditIntegrityError",
     "CryptoError",
     "KdfParams",
     "Practice",
+    "RecoveryKey",
     "UnlockError",
     "UnlockThrottledError",
     "VaultOptions",
+    "VaultStatus",
     "calibrate",
     "check_new_passphrase",
+    "default_state_dir",
+    "default_vault_dir",
     "kdf_for_profile",
+    "status",
     "vault_exists",
 ]
 
 
-def check_new_passphrase(passphrase: str) -> None:
-    if len(passphrase) < MIN_PASSPHRASE_CHARS:
-        raise PassphraseTooWeakError(
-            f"use at least {MIN_PASSPHRASE_CHARS} characters for the passphrase"
-        )
+def check_new_passphrase(passphrase: str, user_inputs: Sequence[str] = ()) -> None:
+    """The one rule for every new passphrase, whichever door it comes through (wizard, Settings,
+    recovery, restore, backup passphrase, command line): at least ``MIN_PASSPHRASE_CHARS`` and a
+    zxcvbn estimate that is not guessable (``judge_new_passphrase``). Cheap (milliseconds), so
+    callers check before any slow key derivation."""
+    choice = judge_new_passphrase(passphrase, passphrase, user_inputs)
+    if not choice.ok:
+        raise PassphraseTooWeakError(f"passphrase refused: {choice.refusal}")
 
 
 def kdf_for_profile(name: str) -> KdfParams:
@@ -90,14 +110,44 @@ def _local_now() -> datetime:
     return datetime.now().astimezone()
 
 
+# Vault errors that mean "this cannot be done as asked" (a usage problem, not a failed check).
+USAGE_ERRORS: tuple[type[CryptoError], ...] = (
+    VaultNotFoundError,
+    VaultExistsError,
+    PassphrasePolicyError,
+    WeakParametersError,
+)
+
+
 @dataclass(frozen=True)
 class VaultStatus:
+    """What can be said of a vault folder without unlocking it (no PHI is readable there)."""
+
     exists: bool
     path: Path
+    readable: bool = False  # the header parsed
+    created_at: str = ""
+    key_generation: int = 0  # 0 until the first rekey
+    kdf: KdfParams | None = None
+    audit_checkpoint: int = 0  # the audit entries the header vouches for
 
 
 def status(path: Path) -> VaultStatus:
-    return VaultStatus(exists=vault_exists(path), path=path)
+    if not vault_exists(path):
+        return VaultStatus(exists=False, path=path)
+    try:
+        header = VaultHeader.from_bytes((path / HEADER_NAME).read_bytes())
+    except (OSError, CryptoError):
+        return VaultStatus(exists=True, path=path)
+    return VaultStatus(
+        exists=True,
+        path=path,
+        readable=True,
+        created_at=header.created_at,
+        key_generation=header.generation,
+        kdf=header.kdf,
+        audit_checkpoint=header.checkpoint.seq if header.checkpoint else 0,
+    )
 
 
 class Practice:
