@@ -199,8 +199,8 @@ class Practice:
         options: VaultOptions | None = None,
         accept_audit_damage: bool = False,
     ) -> Practice:
-        check_new_passphrase(new_passphrase)
-        key = RecoveryKey.parse(recovery_key)
+        key = RecoveryKey.parse(recovery_key)  # a typo is reported as such, first
+        check_new_passphrase(new_passphrase)  # both before the slow unlock
         return cls(
             Vault.recover(
                 path,
