@@ -21,6 +21,8 @@ SENDER_SSRC: Final = "_ssrc"
 SENDER_RTX_SSRC: Final = "_rtx_ssrc"
 SENDER_RTCP_HANDLER: Final = "_handle_rtcp_packet"  # the DTLS transport awaits it per packet
 TRANSPORT_SEND_RTP: Final = "_send_rtp"  # RTP and RTCP (unencrypted) on their way out
+RECEIVER_JITTER_BUFFER: Final = "_RTCRtpReceiver__jitter_buffer"  # set in __init__, per kind
+JITTER_FIELDS: Final = ("_origin", "_packets", "_capacity", "_prefetch", "_is_video")
 # The encoders clamp their public ``target_bitrate`` to 250 kbit/s (VP8) or 500 kbit/s (H.264),
 # more than a 500 kbit/s link carries next to audio; the private field takes any value.
 ENCODER_BITRATE: Final = {"Vp8Encoder": "_Vp8Encoder__target_bitrate",
@@ -70,3 +72,27 @@ def wrap_send_rtp(transport: Any, make: Callable[[RtpSend], RtpSend]) -> None:
     """Put ``make(original)`` in front of a DTLS transport's RTP/RTCP output (this one only)."""
     original: RtpSend = getattr(transport, TRANSPORT_SEND_RTP)
     setattr(transport, TRANSPORT_SEND_RTP, make(original))
+
+
+def wrap_encode(encoder: Any, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> bool:
+    """Put ``make(original)`` in front of an encoder's ``encode`` (aiortc calls it on a worker
+    thread, once per frame). Once per encoder object; False if it was already wrapped."""
+    if getattr(encoder, "_quietroom_wrapped", False):
+        return False
+    encoder.encode = make(encoder.encode)
+    encoder._quietroom_wrapped = True
+    return True
+
+
+def replace_jitter_buffer(receiver: Any, make: Callable[[int, int, bool], Any]) -> bool:
+    """Swap a receiver's jitter buffer for ``make(capacity, prefetch, is_video)``, before any
+    packet arrived. False when the receiver has none we know."""
+    current = getattr(receiver, RECEIVER_JITTER_BUFFER, None)
+    if current is None or not all(hasattr(current, f) for f in JITTER_FIELDS):
+        return False
+    setattr(
+        receiver,
+        RECEIVER_JITTER_BUFFER,
+        make(current._capacity, current._prefetch, current._is_video),
+    )
+    return True

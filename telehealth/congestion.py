@@ -12,10 +12,12 @@ browser reports about our stream and applies what it decides. The browser tells 
 
 The estimate follows libwebrtc's loss-based controller (``SendSideBandwidthEstimation``): more than
 10 % lost cuts the rate by half the loss fraction, less than 2 % lets it grow 8 % a second, in
-between it holds. Two guards come on top. A round trip more than :data:`QUEUE_DELAY` above the
-lowest one seen recently means a queue is filling somewhere on the path, and the rate is cut by
-15 % a second until it drains (this is what keeps the round trip short on a slow link with a deep
-buffer, where nothing is lost for seconds). And when the browser's REMB drops (its own detector
+between it holds. Two guards come on top. A round trip that keeps growing (the slope of the last
+few reports, like GCC's trendline, so that a route that is simply longer is not mistaken for
+one) means a queue is filling somewhere on the path: the rate is cut by 15 % a second until it
+stops growing, and does not grow again while the round trip stays well above its recent minimum
+without draining. This is what keeps the round trip short on a slow link with a deep buffer,
+where nothing is lost for seconds. And when the browser's REMB drops (its own detector
 saw the delay grow), the rate is cut to it.
 
 :class:`VideoLadder` turns a bitrate into a picture size and a frame rate: fewer pixels and frames
@@ -39,9 +41,13 @@ AUDIO_BPS: Final = 48_000  # what REMB covers besides our video: Opus plus heade
 HIGH_LOSS: Final = 0.10
 LOW_LOSS: Final = 0.02
 GROWTH_PER_SECOND: Final = 0.08
-QUEUE_DELAY: Final = 0.15  # seconds of round trip above the recent minimum that mean "queue"
+QUEUE_SLOPE: Final = 0.03  # round trip growing this many seconds per second: a queue fills
+QUEUE_MIN_EXCESS: Final = 0.03  # ... and it is this much above the recent minimum
+STANDING_QUEUE: Final = 0.10  # above the minimum by this much and not draining: do not grow
 QUEUE_CUT: Final = 0.85
+TREND_SAMPLES: Final = 5  # reports (about one a second) over which the trend is fitted
 BASE_RTT_WINDOW: Final = 30.0  # seconds over which the lowest round trip is remembered
+RECENT_RTT_WINDOW: Final = 10.0
 REMB_DROP: Final = 0.95  # a REMB below 95 % of the previous one is an overuse signal
 FEEDBACK_MAX_AGE: Final = 4.0  # no report for this long: stop growing (the path may be gone)
 
@@ -106,6 +112,18 @@ class RateController:
     def base_rtt(self) -> float | None:
         return min((r for _, r in self._rtts), default=None)
 
+    def rtt_slope(self) -> float:
+        """Least-squares slope of the last few round trips, in seconds per second."""
+        points = list(self._rtts)[-TREND_SAMPLES:]
+        if len(points) < 3:
+            return 0.0
+        mean_t = sum(t for t, _ in points) / len(points)
+        mean_r = sum(r for _, r in points) / len(points)
+        var = sum((t - mean_t) ** 2 for t, _ in points)
+        if var <= 0:
+            return 0.0
+        return sum((t - mean_t) * (r - mean_r) for t, r in points) / var
+
     def on_remb(self, bitrate: int) -> None:
         """The browser's own estimate of the path, for everything we send. A REMB that drops is
         the browser's delay-based detector seeing a queue build: cut to it at once. Its level
@@ -130,14 +148,16 @@ class RateController:
         self._last_update = now
         self._last_feedback = now
         loss = min(1.0, max(0.0, report.fraction_lost))
-        queued = False
+        queued = standing = False
         if report.rtt is not None and report.rtt >= 0:
             self._rtt = report.rtt if self._rtt is None else 0.7 * self._rtt + 0.3 * report.rtt
             self._rtts.append((now, report.rtt))
             while self._rtts and now - self._rtts[0][0] > BASE_RTT_WINDOW:
                 self._rtts.popleft()
-            base = self.base_rtt
-            queued = base is not None and report.rtt > base + QUEUE_DELAY
+            recent = min(r for t, r in self._rtts if now - t <= RECENT_RTT_WINDOW)
+            slope = self.rtt_slope()
+            queued = slope > QUEUE_SLOPE and report.rtt > recent + QUEUE_MIN_EXCESS
+            standing = report.rtt > recent + STANDING_QUEUE and slope > -0.01
         hold_off = 0.3 + (self._rtt or 0.1)
         if loss > HIGH_LOSS:
             if now - self._last_decrease >= hold_off:
@@ -149,6 +169,8 @@ class RateController:
                 self._estimate *= QUEUE_CUT
                 self._last_decrease = now
                 self.reason = "queue"
+        elif standing:
+            self.reason = "queue standing"
         elif loss < LOW_LOSS:
             self._estimate *= (1 + GROWTH_PER_SECOND) ** min(elapsed, 2.0)
             self._estimate += 1000 * min(elapsed, 2.0)
@@ -187,6 +209,9 @@ RUNGS: Final = (
 )
 UPGRADE_MARGIN: Final = 1.15
 UPGRADE_AFTER: Final = 4.0  # seconds above the next rung before stepping up
+CPU_HIGH: Final = 0.85
+CPU_LOW: Final = 0.40
+CPU_RELAX_AFTER: Final = 15.0
 
 
 def _fit(width: int, height: int, max_pixels: int) -> tuple[int, int]:
@@ -204,10 +229,25 @@ class VideoLadder:
         self._clock = clock
         self._rung = 1  # 640x480 at 30 fps until the rate says otherwise
         self._above_since: float | None = None
+        self._cpu_floor = 0  # the best rung this computer can encode in time
+        self._cpu_since = clock()
 
     @property
     def rung(self) -> int:
-        return self._rung
+        return max(self._rung, self._cpu_floor)
+
+    def on_encode_usage(self, usage: float) -> None:
+        """Share of the frame interval the encoder needs (1.0: it barely keeps up). Above
+        :data:`CPU_HIGH` the picture gets smaller at once (libwebrtc's CPU adaptation: on a busy
+        computer a smaller picture at a steady rate beats a large one that stutters); below
+        :data:`CPU_LOW` for :data:`CPU_RELAX_AFTER` seconds it may grow back one step."""
+        now = self._clock()
+        if usage > CPU_HIGH and self.rung < len(RUNGS) - 1:
+            self._cpu_floor = self.rung + 1
+            self._cpu_since = now
+        elif usage < CPU_LOW and self._cpu_floor and now - self._cpu_since >= CPU_RELAX_AFTER:
+            self._cpu_floor -= 1
+            self._cpu_since = now
 
     def update(self, bitrate: int) -> None:
         wanted = next(i for i, (low, _, _) in enumerate(RUNGS) if bitrate >= low)
@@ -229,6 +269,6 @@ class VideoLadder:
             self._above_since = now  # the next rung up after as long again
 
     def format_for(self, width: int, height: int, source_fps: float = 30.0) -> VideoFormat:
-        _, fps, pixels = RUNGS[self._rung]
+        _, fps, pixels = RUNGS[self.rung]
         w, h = _fit(width, height, pixels)
         return VideoFormat(w, h, int(min(fps, max(1.0, source_fps))))

@@ -53,8 +53,10 @@ from aiortc import (
 )
 from aiortc.sdp import candidate_from_sdp
 
+from telehealth import aiortc_internals as internals
 from telehealth.congestion import VideoFormat
 from telehealth.errors import CallConnectionError, MessageFormatError, TelehealthError
+from telehealth.jitter import LossTolerantJitterBuffer
 from telehealth.loop_thread import LoopThread
 from telehealth.protocol import Ice
 from telehealth.sender_control import AdaptiveVideoTrack, SenderControl
@@ -225,6 +227,9 @@ class CallEngine:
         self._control_task: asyncio.Task[None] | None = None
         self._link: tuple[int, LinkState] | None = None
         self._closing = False
+        self._carried_media: set[int] = set()
+        # (connection, generation, its chat channel) kept while a restart negotiates
+        self._fallback: tuple[RTCPeerConnection, int, RTCDataChannel | None] | None = None
 
     # -- thread plumbing -----------------------------------------------------------------------
 
@@ -324,6 +329,9 @@ class CallEngine:
             if state == "connected":
                 first = not self._ever_connected
                 self._ever_connected = True
+                self._carried_media.add(generation)
+                if self._fallback is not None:
+                    self._spawn(self._drop_fallback())
                 self._spawn(self._watch_media(pc, generation))
                 if not first:
                     log.info("media connection restored")
@@ -340,6 +348,9 @@ class CallEngine:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
+            for transceiver in pc.getTransceivers():
+                if transceiver.receiver.track is track:
+                    internals.replace_jitter_buffer(transceiver.receiver, LossTolerantJitterBuffer)
             self._remote_tracks += 1
             self._spawn(self._consume(track))
 
@@ -394,15 +405,74 @@ class CallEngine:
         self._link = (generation, state)
         self._callbacks.on_link(MediaLink(state, cause, generation))
 
-    async def _replace_pc(self) -> RTCPeerConnection:
+    async def _replace_pc(self, *, keep_old: bool = False) -> RTCPeerConnection:
+        """A new peer connection in place of the current one. With ``keep_old`` (the offerer's
+        restart), a current connection that carried media stays open as the *fallback* until the
+        new one connects: when the network comes back before the new offer has reached the
+        browser (a cut link delays the relay's socket too), media resumes on the old path at
+        once instead of waiting for the renegotiation."""
         old = self._pc
+        old_generation = self._generation
         self._generation += 1  # silence the old connection's callbacks at once
         if old is not None:
-            try:
-                await asyncio.wait_for(old.close(), 5.0)
-            except Exception:  # a half-dead connection must not stop the reconnect
-                log.info("closing the old peer connection did not finish cleanly")
+            alive = old.connectionState not in ("failed", "closed")
+            if keep_old and alive and old_generation in self._carried_media:
+                await self._drop_fallback()
+                self._fallback = (old, old_generation, self._chat)
+                self._spawn(self._watch_fallback(old, old_generation))
+            else:
+                await self._close_quietly(old)
         return self._new_pc()
+
+    async def _close_quietly(self, pc: RTCPeerConnection) -> None:
+        try:
+            await asyncio.wait_for(pc.close(), 5.0)
+        except Exception:  # a half-dead connection must not stop the reconnect
+            log.info("closing an old peer connection did not finish cleanly")
+
+    async def _drop_fallback(self) -> None:
+        fallback, self._fallback = self._fallback, None
+        if fallback is not None:
+            await self._close_quietly(fallback[0])
+
+    async def _watch_fallback(self, pc: RTCPeerConnection, generation: int) -> None:
+        """Media arriving again on the kept connection: report the link up (the session returns
+        to "connected"); silent again: report it stalled."""
+        last = await self._packets_received(pc)
+        flowing = False
+        last_change = self._loop.time()
+        while self._fallback is not None and self._fallback[0] is pc and not self._failed:
+            await asyncio.sleep(0.1)
+            if pc.connectionState in ("failed", "closed"):
+                if self._fallback is not None and self._fallback[0] is pc:
+                    self._fallback = None
+                    if flowing and self._generation not in self._carried_media:
+                        # It was carrying the call (the browser moved to a late offer, or the
+                        # path died): whatever the session thought, the link is gone now.
+                        self._callbacks.on_state("failed")
+                        self._report_link(generation, LinkState.DEAD, LinkCause.CLOSED)
+                return
+            count = await self._packets_received(pc)
+            now = self._loop.time()
+            if count != last:
+                last, last_change = count, now
+                if not flowing:
+                    flowing = True
+                    log.info("media is back on the previous connection")
+                    self._callbacks.on_state("connected")
+                    self._report_link(generation, LinkState.UP, LinkCause.FLOWING)
+            elif flowing and now - last_change >= self._media_timeout:
+                flowing = False
+                self._callbacks.on_state("disconnected")
+                self._report_link(generation, LinkState.STALLED, LinkCause.SILENT)
+
+    @staticmethod
+    async def _packets_received(pc: RTCPeerConnection) -> int:
+        count = 0
+        for stats in (await pc.getStats()).values():
+            if getattr(stats, "type", None) == "transport":
+                count += int(getattr(stats, "packetsReceived", 0))
+        return count
 
     def _attach_chat(self, channel: RTCDataChannel) -> None:
         self._chat = channel
@@ -432,7 +502,7 @@ class CallEngine:
         return str(pc.localDescription.sdp)
 
     async def _restart_offer(self) -> str:
-        pc = await self._replace_pc()
+        pc = await self._replace_pc(keep_old=True)
         await pc.setLocalDescription(await pc.createOffer())
         return str(pc.localDescription.sdp)
 
@@ -462,9 +532,12 @@ class CallEngine:
         await self._require_pc().addIceCandidate(candidate)
 
     async def _send_chat(self, text: str) -> None:
-        if self._chat is None or self._chat.readyState != "open":
+        channel = self._chat
+        if (channel is None or channel.readyState != "open") and self._fallback is not None:
+            channel = self._fallback[2]  # still on the previous connection
+        if channel is None or channel.readyState != "open":
             raise CallConnectionError("the chat channel is not open yet")
-        self._chat.send(text)
+        channel.send(text)
 
     async def _description(self, *, local: bool) -> str | None:
         pc = self._require_pc()
@@ -492,10 +565,7 @@ class CallEngine:
             await asyncio.sleep(step)
             if generation != self._generation or pc.connectionState != "connected":
                 return
-            count = 0
-            for stats in (await pc.getStats()).values():
-                if getattr(stats, "type", None) == "transport":
-                    count += int(getattr(stats, "packetsReceived", 0))
+            count = await self._packets_received(pc)
             now = self._loop.time()
             if count != last_count:
                 last_count, last_change = count, now
@@ -583,6 +653,7 @@ class CallEngine:
     async def _close(self) -> None:
         self._closing = True  # our own close is not the network's doing: no DEAD report
         self._stop_control()
+        await self._drop_fallback()
         for task in list(self._tasks):
             task.cancel()
         if self._pc is not None:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -62,6 +63,7 @@ MAX_PACER_DELAY: Final = 0.5  # seconds; beyond this the pacer sends anyway (a s
 DECREASE_STEP: Final = 0.9  # apply a lower bitrate when below 90 % of the applied one
 INCREASE_STEP: Final = 1.25  # and a higher one only past 125 %, at most every few seconds
 INCREASE_EVERY: Final = 3.0
+USAGE_EVERY: Final = 2.0  # seconds between checks of the encoder's CPU use
 
 
 def ntp_now() -> int:
@@ -164,6 +166,9 @@ class SenderControl:
         self.remb: int | None = None
         self.fraction_lost = 0.0
         self.encoder_changes = 0
+        self._encode_times: deque[tuple[float, float]] = deque(maxlen=120)
+        self._last_usage_check = clock()
+        self.encode_usage = 0.0
         internals.wrap_rtcp_handler(sender, self._wrap_rtcp)
         self._pacer.video_ssrcs = set(internals.sender_ssrcs(sender))
 
@@ -245,6 +250,10 @@ class SenderControl:
                 )
             self.target = target
         encoder = internals.sender_encoder(self._sender)
+        if encoder is not None:
+            internals.wrap_encode(encoder, self._time_encode)
+        if now - self._last_usage_check >= USAGE_EVERY:
+            self._check_encode_usage(now)
         if (
             encoder is not None
             and internals.encoder_bitrate(encoder) != self.target
@@ -253,6 +262,29 @@ class SenderControl:
             self._applied = self.target
             self._applied_rung = self.ladder.rung
             self.encoder_changes += 1
+
+    def _time_encode(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.monotonic()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                end = time.monotonic()
+                self._encode_times.append((end, end - start))  # deque.append is atomic
+
+        return timed
+
+    def _check_encode_usage(self, now: float) -> None:
+        """How much of each frame's time the encoder takes (wall clock: on a busy computer,
+        waiting for the processor counts too), fed to the ladder's CPU adaptation."""
+        self._last_usage_check = now
+        wall = time.monotonic()
+        recent = [took for at, took in list(self._encode_times) if wall - at <= USAGE_EVERY]
+        if len(recent) < 5:
+            return
+        fps = self.ladder.format_for(640, 480).fps
+        self.encode_usage = sum(recent) / len(recent) * fps
+        self.ladder.on_encode_usage(self.encode_usage)
 
     def stats(self) -> dict[str, float]:
         """For the engine's statistics (``sender.video.*``)."""
@@ -268,6 +300,7 @@ class SenderControl:
             "frameHeight": float(height),
             "framesDropped": float(self._track.dropped if self._track is not None else 0),
             "pacerDelay": self._pacer.delayed,
+            "encodeUsage": self.encode_usage,
         }
         if self.remb is not None:
             values["remb"] = float(self.remb)

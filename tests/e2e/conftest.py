@@ -159,6 +159,23 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def two_camera_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium with three fake cameras (test_client_devices hides the depth camera, number 1):
+    what a phone with a front and a back camera looks like to the page."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is not installed at /usr/bin/chromium (Debian package 'chromium')")
+    args = [a for a in CHROMIUM_ARGS if a != "--use-fake-device-for-media-stream"]
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[*args, "--use-fake-device-for-media-stream=device-count=3"],
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
 @pytest.fixture
 def instrument() -> str:
     return INSTRUMENT

@@ -6,11 +6,13 @@ import pytest
 
 from telehealth.congestion import (
     CEILING_BPS,
+    CPU_RELAX_AFTER,
     FLOOR_BPS,
     RUNGS,
     UPGRADE_AFTER,
     RateController,
     ReceiverReport,
+    VideoFormat,
     VideoLadder,
     rtt_from_report,
 )
@@ -60,9 +62,28 @@ def test_a_filling_queue_cuts_the_rate_before_anything_is_lost() -> None:
     for _ in range(6):  # a deep buffer: no loss, the round trip grows
         rtt += 0.15
         feed(ctl, clock, 1, 0.0, rtt)
-    assert ctl.bitrate < before * 0.85**4
+    assert ctl.bitrate < before * 0.85**3
     assert ctl.reason == "queue"
     assert ctl.base_rtt == pytest.approx(0.2)
+    feed(ctl, clock, 4, 0.0, rtt)  # the trend flattens out
+    cut = ctl.bitrate
+    feed(ctl, clock, 4, 0.0, rtt)  # full and standing: no more cuts, but no growth either
+    assert ctl.bitrate == cut and ctl.reason == "queue standing"
+    for _ in range(6):  # draining back to the path's own round trip: growth resumes
+        rtt = max(0.2, rtt - 0.2)
+        feed(ctl, clock, 1, 0.0, rtt)
+    assert ctl.bitrate > cut
+
+
+def test_a_longer_route_is_not_a_queue() -> None:
+    """The round trip steps from 5 ms to 200 ms (a new route, the benchmark's profiles) and stays
+    there: at most one cut, then the rate grows again."""
+    clock = Clock()
+    ctl = RateController(clock=clock, start=800_000)
+    feed(ctl, clock, 10, 0.0, 0.005)
+    high = ctl.bitrate
+    feed(ctl, clock, 40, 0.0, 0.2)
+    assert ctl.bitrate >= high
 
 
 def test_a_dropping_remb_cuts_the_rate_but_its_level_alone_does_not() -> None:
@@ -140,3 +161,18 @@ def test_ladder_never_goes_below_ten_frames_a_second() -> None:
     ladder = VideoLadder(clock=Clock())
     ladder.update(0)
     assert ladder.format_for(640, 480).fps >= 10
+
+
+def test_a_busy_computer_gets_a_smaller_picture_and_then_the_size_back() -> None:
+    clock = Clock()
+    ladder = VideoLadder(clock=clock)
+    ladder.update(600_000)
+    assert ladder.format_for(640, 480) == VideoFormat(640, 480, 30)
+    ladder.on_encode_usage(1.3)  # encoding takes longer than a frame's time
+    busy = ladder.format_for(640, 480)
+    assert busy.width < 640
+    ladder.on_encode_usage(0.2)
+    assert ladder.format_for(640, 480) == busy  # not at once
+    clock.now += CPU_RELAX_AFTER + 1
+    ladder.on_encode_usage(0.2)
+    assert ladder.format_for(640, 480) == VideoFormat(640, 480, 30)

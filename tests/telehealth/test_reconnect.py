@@ -151,6 +151,8 @@ class AnsweringPage:
         self.code: str | None = None
         self.received: list[protocol.Message] = []
         self._reader: asyncio.Task[None] | None = None
+        self.hold_offers = False  # offers wait here, as behind a socket stalled by the network
+        self.held: list[protocol.Offer] = []
 
     async def connect(self) -> None:
         if self.http is None:
@@ -179,6 +181,8 @@ class AnsweringPage:
             match message:
                 case protocol.Commit():
                     self.verifier.receive_commit(message)
+                case protocol.Offer() if self.hold_offers:
+                    self.held.append(message)
                 case protocol.Offer(sdp=sdp):
                     self.verifier.set_remote_sdp(sdp)  # a changed certificate would raise
                     answer = await asyncio.wrap_future(self.engine.accept_offer(sdp))
@@ -192,6 +196,16 @@ class AnsweringPage:
                     self.code = self.verifier.code()
                 case _:
                     pass
+
+    async def release_offers(self) -> None:
+        self.hold_offers = False
+        held, self.held = self.held, []
+        for offer in held:
+            self.verifier.set_remote_sdp(offer.sdp)
+            answer = await asyncio.wrap_future(self.engine.accept_offer(offer.sdp))
+            self.verifier.set_local_sdp(answer)
+            self.offers += 1
+            await self.send(protocol.Answer(sdp=answer))
 
     async def close(self) -> None:
         await self.drop_socket()
@@ -392,5 +406,45 @@ def test_a_media_connection_closed_under_the_session_is_renegotiated(
                 await page.close()
                 await asyncio.to_thread(session.stop)
             assert watch.states[5] == (CallState.RECONNECTING, CallEvent.MEDIA_INTERRUPTED)
+
+    run(main())
+
+
+def test_media_resumes_on_the_old_path_before_the_new_offer_gets_through(
+    relay_server: Any, loopback_only: None, blackout: Any
+) -> None:
+    """A cut link delays the signalling too: the new offer sits in a stalled socket while the
+    network is back. The old connection, kept open while the restart negotiates, carries the
+    media again at once; the late offer then moves the call to the new connection."""
+
+    async def main() -> None:
+        async with relay_server() as (_server, base):
+            session, page, watch = await connected_call(base)
+            try:
+                page.hold_offers = True
+                blackout.active.set()
+                await watch.until(lambda: watch.count(CallState.RECONNECTING) == 1, 10)
+                await watch.until(lambda: bool(page.held), 10)  # a new offer was sent
+                blackout.active.clear()
+                returned = time.monotonic()
+                await watch.until(lambda: watch.count(CallState.CONNECTED) == 2, 10)
+                assert time.monotonic() - returned < 2.0
+                assert page.offers == 1  # the browser never answered a new offer
+                t_before, c_before = watch.frames.count, page.frames.count
+                assert await asyncio.to_thread(watch.frames.wait_for_more, t_before, 10, 5)
+                assert await asyncio.to_thread(page.frames.wait_for_more, c_before, 10, 5)
+
+                # The stalled socket delivers the offers late; the page answers each, moving
+                # off the path that works. The session notices and the call settles again.
+                await page.release_offers()
+                await asyncio.sleep(1.0)
+                t_before, c_before = watch.frames.count, page.frames.count
+                assert await asyncio.to_thread(watch.frames.wait_for_more, t_before, 20, 20)
+                assert await asyncio.to_thread(page.frames.wait_for_more, c_before, 20, 20)
+                await watch.until(lambda: session.state is CallState.CONNECTED, 10)
+            finally:
+                await asyncio.wait_for(asyncio.wrap_future(session.hang_up()), 10)
+                await page.close()
+                await asyncio.to_thread(session.stop)
 
     run(main())

@@ -14,7 +14,16 @@ import {
   secretFromFragment,
 } from "./signalling.js";
 import { AnswererVerifier, VerificationError, formatCode } from "./verification.js";
-import { deviceProblem, listDevices, openDevices, startLevelMeter } from "./media.js";
+import {
+  canSwitchCamera,
+  deviceProblem,
+  isFacingUser,
+  listDevices,
+  openDevices,
+  preferVideoCodecs,
+  startLevelMeter,
+  switchCamera,
+} from "./media.js";
 import { describe, summarise } from "./quality.js";
 
 const $ = (id) => document.getElementById(id);
@@ -62,6 +71,7 @@ const s = {
   certificate: null,
   lostTimer: 0,
   everConnected: false,
+  videoCodec: "default", // which video codec this browser put first (media.js)
 };
 
 // ---- screens ------------------------------------------------------------------------------
@@ -370,6 +380,7 @@ async function startCall() {
   $("self").hidden = !selfVideo;
   attach($("self"), selfVideo);
   $("camera").disabled = !selfVideo;
+  $("flip-camera").hidden = !(selfVideo && (await canSwitchCamera()));
   $("mute").disabled = !(s.stream && s.stream.getAudioTracks().length);
   s.verifier = new AnswererVerifier(s.keys.verificationKey);
   s.farewell = await s.sealer.sealAhead({ type: "bye", reason: "hangup" }, FAREWELL_AHEAD);
@@ -429,6 +440,7 @@ async function acceptOffer(sdp) {
   if (s.stream && pc.getSenders().every((sender) => !sender.track)) {
     for (const track of s.stream.getTracks()) pc.addTrack(track, s.stream);
   }
+  s.videoCodec = await preferVideoCodecs(pc);
   await pc.setLocalDescription(await pc.createAnswer());
   const local = pc.localDescription.sdp;
   s.verifier.setLocalSdp(local);
@@ -596,6 +608,21 @@ $("waiting-leave").addEventListener("click", leave);
 $("leave").addEventListener("click", leave);
 $("mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "Mute", "Unmute"));
 $("camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "Camera off", "Camera on"));
+$("flip-camera").addEventListener("click", async (e) => {
+  const button = e.currentTarget;
+  button.disabled = true;
+  try {
+    const track = await switchCamera(s.stream, [s.pc]);
+    if (track) {
+      attach($("self"), s.stream);
+      $("self").classList.toggle("mirror", isFacingUser(track));
+    }
+  } catch {
+    // the previous camera could not be reopened either: the camera button shows it is off
+  } finally {
+    button.disabled = false;
+  }
+});
 $("chat-toggle").addEventListener("click", toggleChat);
 $("chat-form").addEventListener("submit", sendChat);
 $("rejoin").addEventListener("click", () => location.reload());

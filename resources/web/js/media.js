@@ -87,3 +87,118 @@ export function startLevelMeter(stream, meter) {
     meter.value = 0;
   };
 }
+
+// ---- front and back camera ------------------------------------------------------------------
+
+/** True when there is another camera to switch to (a phone's front and back cameras). */
+export async function canSwitchCamera() {
+  try {
+    return (await listDevices("videoinput")).length > 1;
+  } catch {
+    return false;
+  }
+}
+
+/** Swap the stream's camera for the next one (the back camera on a phone when the front one is
+ * on, and back), without renegotiating: each peer connection's sender takes the new track.
+ * Keeps the "camera off" state. Returns the new track, or null when no other camera opened. */
+export async function switchCamera(stream, peerConnections) {
+  const old = stream && stream.getVideoTracks()[0];
+  if (!old) return null;
+  const settings = old.getSettings ? old.getSettings() : {};
+  const cameras = await listDevices("videoinput");
+  const constraints = { width: { ideal: 640 }, height: { ideal: 480 } };
+  if (settings.facingMode === "user" || settings.facingMode === "environment") {
+    constraints.facingMode = { exact: settings.facingMode === "user" ? "environment" : "user" };
+  } else if (cameras.length > 1) {
+    const index = cameras.findIndex((c) => c.deviceId === settings.deviceId);
+    constraints.deviceId = { exact: cameras[(index + 1) % cameras.length].deviceId };
+  } else {
+    return null;
+  }
+  let fresh;
+  try {
+    // A phone opens only one camera at a time: let go of the current one first.
+    old.stop();
+    fresh = (await navigator.mediaDevices.getUserMedia({ video: constraints })).getVideoTracks()[0];
+  } catch {
+    fresh = (await navigator.mediaDevices.getUserMedia({ video: { deviceId: settings.deviceId } }))
+      .getVideoTracks()[0];
+  }
+  fresh.enabled = old.enabled;
+  stream.removeTrack(old);
+  stream.addTrack(fresh);
+  for (const pc of peerConnections) {
+    if (!pc) continue;
+    for (const sender of pc.getSenders()) {
+      if (sender.track === old || (sender.track === null && sender.kind === "video")) {
+        await sender.replaceTrack(fresh);
+      }
+    }
+  }
+  return fresh;
+}
+
+/** A camera that films the person (front camera, or one that does not say) shows mirrored,
+ * like a mirror; the back camera shows the room as it is. */
+export function isFacingUser(track) {
+  const mode = track && track.getSettings ? track.getSettings().facingMode : undefined;
+  return mode !== "environment";
+}
+
+// ---- video codec ----------------------------------------------------------------------------
+
+/** Order the video codecs the therapist's app offered (VP8 and H.264) for this browser, before
+ * the answer is made: the first one both sides support is used both ways. H.264 first where the
+ * browser says encoding it is power-efficient (hardware: phones, Safari) and only with the
+ * profile the therapist's app sends (42e01f, constrained baseline, packetization-mode 1: other
+ * profiles show black video in Safari); VP8 first everywhere else. Feature-detected, never read
+ * from the browser's name. */
+export async function preferVideoCodecs(pc) {
+  const caps = window.RTCRtpReceiver?.getCapabilities?.("video");
+  if (!caps) return "default";
+  const fmtp = (c) => (c.sdpFmtpLine || "").toLowerCase();
+  const vp8 = caps.codecs.filter((c) => c.mimeType.toLowerCase() === "video/vp8");
+  const h264 = caps.codecs.filter(
+    (c) =>
+      c.mimeType.toLowerCase() === "video/h264" &&
+      fmtp(c).includes("packetization-mode=1") &&
+      fmtp(c).includes("profile-level-id=42e01f"),
+  );
+  const repair = caps.codecs.filter((c) => /video\/(rtx|red|ulpfec|flexfec)/i.test(c.mimeType));
+  let first = "vp8";
+  if (!vp8.length) first = "h264";
+  else if (h264.length && (await h264IsPowerEfficient())) first = "h264";
+  const ordered = first === "vp8" ? [...vp8, ...h264] : [...h264, ...vp8];
+  if (!ordered.length) return "default";
+  for (const transceiver of pc.getTransceivers()) {
+    const kind = transceiver.receiver?.track?.kind;
+    if (kind === "video" && transceiver.setCodecPreferences) {
+      try {
+        transceiver.setCodecPreferences([...ordered, ...repair]);
+      } catch {
+        // a browser that refuses an order keeps its own; both codecs are still offered
+      }
+    }
+  }
+  return first;
+}
+
+async function h264IsPowerEfficient() {
+  if (!navigator.mediaCapabilities?.encodingInfo) return false;
+  try {
+    const info = await navigator.mediaCapabilities.encodingInfo({
+      type: "webrtc",
+      video: {
+        contentType: "video/H264;profile-level-id=42e01f;packetization-mode=1",
+        width: 640,
+        height: 480,
+        bitrate: 600000,
+        framerate: 30,
+      },
+    });
+    return Boolean(info.supported && info.powerEfficient);
+  } catch {
+    return false;
+  }
+}

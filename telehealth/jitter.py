@@ -1,0 +1,113 @@
+"""What the therapist receives on a lossy network: a jitter buffer that never waits forever.
+
+aiortc's receive buffer hands frames to the decoder strictly in sequence, and a missing packet
+blocks everything behind it until the buffer is full: 16 audio packets (a third of a second of
+sound thrown away at once) or 512 video packets (seconds of frozen picture). aiortc asks for a
+missing video packet once (NACK); when the retransmission is lost too, nothing else happens until
+the buffer overflows. With 2-5 % loss that is what froze the client's picture at the therapist's
+end and dropped a fifth of the client's voice.
+
+:class:`LossTolerantJitterBuffer` waits for a hole only as long as a retransmission can take
+(video) or not at all beyond the next packets (audio: the browser does not retransmit audio to
+us), then steps over it; for video it also asks the browser for a keyframe (PLI), because the
+frames after a lost one cannot be decoded cleanly. The engine puts one in each receiver through
+:mod:`telehealth.aiortc_internals`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+
+AUDIO_WAIT: Final = 0.04  # seconds: two packets' worth, for a reordered packet
+VIDEO_WAIT: Final = 0.35  # seconds: a NACK and its retransmission on a 100 ms-each-way path
+
+
+class LossTolerantJitterBuffer(JitterBuffer):
+    """aiortc's buffer, plus a deadline for holes (see the module docstring)."""
+
+    def __init__(
+        self,
+        capacity: int,
+        prefetch: int = 0,
+        is_video: bool = False,
+        *,
+        max_wait: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(capacity, prefetch=prefetch, is_video=is_video)
+        default = VIDEO_WAIT if is_video else AUDIO_WAIT
+        self._max_wait = default if max_wait is None else max_wait
+        self._clock = clock
+        self._hole_since: float | None = None
+        self.holes_skipped = 0
+
+    def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
+        pli, frame = super().add(packet)
+        if frame is not None or not self._has_hole():
+            if not self._has_hole():
+                self._hole_since = None
+            return pli, frame
+        now = self._clock()
+        if self._hole_since is None:
+            self._hole_since = now
+        if now - self._hole_since < self._max_wait:
+            return pli, None
+        # The hole has outlived its wait: hand out what is before it, one frame per packet that
+        # arrives (as aiortc does), and step over it when it reaches the front.
+        frame, skipped = self._flush_one()
+        return pli or (skipped and self._is_video), frame
+
+    def _oldest(self) -> Any:
+        assert self._origin is not None
+        return self._packets[self._origin % self._capacity]
+
+    def _has_hole(self) -> bool:
+        """A missing packet with later packets waiting behind it."""
+        if self._origin is None:
+            return False
+        seen_gap = False
+        for count in range(self._capacity):
+            if self._packets[(self._origin + count) % self._capacity] is None:
+                seen_gap = True
+            elif seen_gap:
+                return True
+        return False
+
+    def _complete_frame(self) -> JitterFrame | None:
+        prefetch, self._prefetch = self._prefetch, 0
+        try:
+            return self._remove_frame(0)
+        finally:
+            self._prefetch = prefetch
+
+    def _flush_one(self) -> tuple[JitterFrame | None, bool]:
+        frame = self._complete_frame()
+        if frame is not None:
+            return frame, False
+        oldest = self._oldest()
+        if oldest is not None and not self._is_video:
+            # Audio: every packet is a whole frame; the one just before the hole goes out as is.
+            self.remove(1)
+            return JitterFrame(data=oldest._data, timestamp=oldest.timestamp), False
+        # At the hole. Audio: step over the missing packets. Video: also over the frame they
+        # belonged to (its packets before and after the hole): it cannot be decoded cleanly.
+        damaged = None if oldest is None else oldest.timestamp
+        if self._is_video:
+            self._remove_while(lambda p: p is not None and p.timestamp == damaged)
+        self._remove_while(lambda p: p is None)
+        if self._is_video and damaged is not None:
+            self._remove_while(lambda p: p is not None and p.timestamp == damaged)
+        self.holes_skipped += 1
+        if not self._has_hole():
+            self._hole_since = None
+        return self._complete_frame(), True
+
+    def _remove_while(self, condition: Callable[[Any], bool]) -> None:
+        for _ in range(self._capacity):
+            if not any(p is not None for p in self._packets) or not condition(self._oldest()):
+                return
+            self.remove(1)
