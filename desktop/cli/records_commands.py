@@ -231,7 +231,8 @@ def import_csv(args: argparse.Namespace) -> int:
         if outcome.action is RowAction.REFUSE:
             print(f"line {outcome.line}: refused: {outcome.reason} ({outcome.summary})")
         elif outcome.action is RowAction.LINK:
-            print(f"line {outcome.line}: {outcome.reason}: {outcome.summary}")
+            when = f" {outcome.when.astimezone():%Y-%m-%d %H:%M}" if outcome.when else ""
+            print(f"line {outcome.line}: {outcome.reason}: {outcome.summary}{when}")
     counts = {a: plan.count(a) for a in RowAction}
     verb = "Would add" if args.dry_run else "Added"
     print(

@@ -21,7 +21,7 @@ from desktop.core.records.files import write_private
 from desktop.core.records.record_set import RecordSet
 
 if TYPE_CHECKING:
-    from desktop.core.records.pdf_render import Formats
+    from desktop.core.records.formats import Formats
 
 SUFFIX = ".qrpackage"  # an encrypted record package (package.py)
 

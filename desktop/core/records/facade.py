@@ -23,7 +23,7 @@ from desktop.core.records.superbill import build_superbill, export_superbill
 from desktop.core.sessions import sessions_of
 
 if TYPE_CHECKING:
-    from desktop.core.records.pdf_render import Formats
+    from desktop.core.records.formats import Formats
 
 
 class Records:

@@ -85,10 +85,32 @@ class Layout:
 
 GENERIC = Layout(
     "generic",
-    "Generic (Quietroom's own column names)",
+    "Generic (plain column names)",
     DateOrder.YMD,
-    clients={f: (f,) for f, _, _ in CLIENT_FIELDS},
-    appointments={f: (f,) for f, _, _ in APPOINTMENT_FIELDS},
+    clients={
+        "external_id": ("Client number",),
+        "name": ("Name",),
+        "preferred_name": ("Preferred name",),
+        "date_of_birth": ("Date of birth",),
+        "pronouns": ("Pronouns",),
+        "email": ("Email",),
+        "phone": ("Phone",),
+        "address": ("Address",),
+        "emergency_contact": ("Emergency contact",),
+        "diagnosis_codes": ("Diagnosis codes",),
+        "status": ("Status",),
+    },
+    appointments={
+        "external_id": ("Appointment number",),
+        "client_external_id": ("Client number",),
+        "client_name": ("Client name",),
+        "date": ("Date",),
+        "start_time": ("Start time",),
+        "end_time": ("End time",),
+        "duration_minutes": ("Length (minutes)",),
+        "modality": ("How",),
+        "attendance": ("Attendance",),
+    },
 )
 SIMPLEPRACTICE_LIKE = Layout(
     "simplepractice",

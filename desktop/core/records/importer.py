@@ -91,8 +91,9 @@ class RowOutcome:
     line: int  # the line in the file (the header is line 1)
     action: RowAction
     reason: str  # why refused or linked; "" for an addition
-    summary: str  # what the row holds, in a few words, for the preview
+    summary: str  # who the row is about (a client's name), for the preview
     key: str  # the external key the row is linked under
+    when: datetime | None = None  # an appointment's start
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _value(row: Mapping[str, str], mapping: Mapping[str, tuple[str, ...]], name: str) -> str:
+def mapped_value(row: Mapping[str, str], mapping: Mapping[str, tuple[str, ...]], name: str) -> str:
     parts = [row.get(c, "").strip() for c in mapping.get(name, ())]
     return _JOIN.get(name, " ").join(p for p in parts if p)
 
@@ -239,41 +240,41 @@ def _plan_clients(
             plan.outcomes.append(RowOutcome(line, RowAction.SKIP, "empty line", "", ""))
             continue
         try:
-            name = _value(row, mapping, "name")
+            name = mapped_value(row, mapping, "name")
             if not name:
                 raise _RefusedError("no name")
-            born_text = _value(row, mapping, "date_of_birth")
+            born_text = mapped_value(row, mapping, "date_of_birth")
             born = parse_date(born_text, layout.date_order) if born_text else None
             if born is not None and not date(1900, 1, 1) <= born <= date.today():
                 raise _RefusedError(f"date of birth '{born_text}' is not a past date")
-            status = _word(_value(row, mapping, "status"), _STATUS_WORDS, "a client status")
+            status = _word(mapped_value(row, mapping, "status"), _STATUS_WORDS, "a client status")
             details = ClientDetails(
                 name=name,
-                preferred_name=_value(row, mapping, "preferred_name"),
+                preferred_name=mapped_value(row, mapping, "preferred_name"),
                 date_of_birth=born,
-                pronouns=_value(row, mapping, "pronouns"),
-                email=_value(row, mapping, "email"),
-                phone=_value(row, mapping, "phone"),
-                address=_value(row, mapping, "address"),
-                emergency_contact=_value(row, mapping, "emergency_contact"),
-                diagnosis_codes=_value(row, mapping, "diagnosis_codes"),
+                pronouns=mapped_value(row, mapping, "pronouns"),
+                email=mapped_value(row, mapping, "email"),
+                phone=mapped_value(row, mapping, "phone"),
+                address=mapped_value(row, mapping, "address"),
+                emergency_contact=mapped_value(row, mapping, "emergency_contact"),
+                diagnosis_codes=mapped_value(row, mapping, "diagnosis_codes"),
                 status=status,
             )
             try:
                 details.check()
             except InvalidFieldError as exc:
                 raise _RefusedError(str(exc)) from None
-            external = _value(row, mapping, "external_id")
+            external = mapped_value(row, mapping, "external_id")
             key = f"id:{external}" if external else _client_key(details)
             if key in seen:
                 raise _RefusedError("the same client appears earlier in the file")
             seen.add(key)
         except _RefusedError as why:
             plan.outcomes.append(
-                RowOutcome(line, RowAction.REFUSE, str(why), _value(row, mapping, "name"), "")
+                RowOutcome(line, RowAction.REFUSE, str(why), mapped_value(row, mapping, "name"), "")
             )
             continue
-        summary = name + (f", born {born.isoformat()}" if born else "")
+        summary = name
         if key in linked:
             plan.outcomes.append(
                 RowOutcome(line, RowAction.ALREADY, "imported before", summary, key)
@@ -328,15 +329,15 @@ def _plan_appointments(
         if not row:
             plan.outcomes.append(RowOutcome(line, RowAction.SKIP, "empty line", "", ""))
             continue
-        client_label = _value(row, mapping, "client_name") or _value(
+        client_label = mapped_value(row, mapping, "client_name") or mapped_value(
             row, mapping, "client_external_id"
         )
         try:
             client_id = _find_client(row, mapping, client_links, by_name)
             if client_id in archived:
                 raise _RefusedError("the client is archived in Quietroom")
-            day, at = _date_and_time(_value(row, mapping, "date"), layout.date_order)
-            start_text = _value(row, mapping, "start_time")
+            day, at = _date_and_time(mapped_value(row, mapping, "date"), layout.date_order)
+            start_text = mapped_value(row, mapping, "start_time")
             if start_text:
                 at = parse_time(start_text)
             if at is None:
@@ -346,7 +347,7 @@ def _plan_appointments(
             modality = Modality(
                 str(
                     _word(
-                        _value(row, mapping, "modality"),
+                        mapped_value(row, mapping, "modality"),
                         _MODALITY_WORDS,
                         "a place or way of meeting",
                     )
@@ -355,11 +356,13 @@ def _plan_appointments(
             attendance = Attendance(
                 str(
                     _word(
-                        _value(row, mapping, "attendance"), _ATTENDANCE_WORDS, "an attendance value"
+                        mapped_value(row, mapping, "attendance"),
+                        _ATTENDANCE_WORDS,
+                        "an attendance value",
                     )
                 )
             )
-            external = _value(row, mapping, "external_id")
+            external = mapped_value(row, mapping, "external_id")
             key = f"id:{external}" if external else f"at:{client_id}|{to_iso(starts_at)}"
             if key in seen:
                 raise _RefusedError("the same appointment appears earlier in the file")
@@ -367,10 +370,10 @@ def _plan_appointments(
         except _RefusedError as why:
             plan.outcomes.append(RowOutcome(line, RowAction.REFUSE, str(why), client_label, ""))
             continue
-        summary = f"{client_label}, {starts_at:%Y-%m-%d %H:%M}, {minutes} min"
+        summary = client_label
         if key in linked:
             plan.outcomes.append(
-                RowOutcome(line, RowAction.ALREADY, "imported before", summary, key)
+                RowOutcome(line, RowAction.ALREADY, "imported before", summary, key, starts_at)
             )
             continue
         row_plan = AppointmentRow(client_id, starts_at, minutes, modality, attendance)
@@ -383,10 +386,11 @@ def _plan_appointments(
                     "the client already has a session at this time",
                     summary,
                     key,
+                    starts_at,
                 )
             )
         else:
-            plan.outcomes.append(RowOutcome(line, RowAction.ADD, "", summary, key))
+            plan.outcomes.append(RowOutcome(line, RowAction.ADD, "", summary, key, starts_at))
 
 
 def _find_client(
@@ -395,10 +399,10 @@ def _find_client(
     links: Mapping[str, str],
     by_name: Mapping[str, list[tuple[str, bool]]],
 ) -> str:
-    external = _value(row, mapping, "client_external_id")
+    external = mapped_value(row, mapping, "client_external_id")
     if external and f"id:{external}" in links:
         return links[f"id:{external}"]
-    name = _value(row, mapping, "client_name")
+    name = mapped_value(row, mapping, "client_name")
     if name:
         matches = by_name.get(_norm(name), [])
         if len(matches) == 1:
@@ -420,13 +424,13 @@ def _minutes(
     starts_at: datetime,
     zone: tzinfo,
 ) -> int:
-    text = _value(row, mapping, "duration_minutes")
+    text = mapped_value(row, mapping, "duration_minutes")
     if text:
         match = re.fullmatch(r"(\d{1,4})(?:\s*min(?:utes)?)?", text, re.IGNORECASE)
         if not match:
             raise _RefusedError(f"'{text}' is not a number of minutes")
         minutes = int(match.group(1))
-    elif end_text := _value(row, mapping, "end_time"):
+    elif end_text := mapped_value(row, mapping, "end_time"):
         end_day, end_at = (
             _date_and_time(end_text, layout.date_order)
             if re.search(r"[/\-]", end_text)

@@ -10,9 +10,8 @@ line a neutral default."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -25,6 +24,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from desktop.core.records.formats import Formats
 
 _FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),
@@ -47,29 +48,6 @@ def _register_fonts() -> tuple[str, str]:
     pdfmetrics.registerFont(TTFont("QR-Regular", str(regular)))
     pdfmetrics.registerFont(TTFont("QR-Bold", str(bold)))
     return "QR-Regular", "QR-Bold"
-
-
-def _default_date(value: date) -> str:
-    return value.strftime("%d %b %Y")
-
-
-def _default_time(value: datetime) -> str:
-    return value.astimezone().strftime("%d %b %Y %H:%M")
-
-
-def _default_money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100:,}.{abs(cents) % 100:02d}"
-
-
-@dataclass(frozen=True)
-class Formats:
-    """How dates, local times and amounts appear on paper."""
-
-    date: Callable[[date], str] = _default_date
-    time: Callable[[datetime], str] = _default_time  # an aware UTC time, shown in local time
-    money: Callable[[int], str] = _default_money  # cents
-    letter_paper: bool = False  # US Letter instead of A4
 
 
 @dataclass

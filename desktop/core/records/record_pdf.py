@@ -4,7 +4,8 @@ measures, then every signed note with its amendments and addenda, in the order w
 from __future__ import annotations
 
 from desktop.core.notes import Compartment, Note, NoteKind
-from desktop.core.records.pdf_render import Formats, Page
+from desktop.core.records.formats import Formats
+from desktop.core.records.pdf_render import Page
 from desktop.core.records.record_set import RecordSet
 from desktop.core.sessions import Attendance, Modality
 

@@ -25,7 +25,7 @@ from desktop.core.records.ledger import Ledger, ledger_of
 from desktop.core.sessions import load_session
 
 if TYPE_CHECKING:
-    from desktop.core.records.pdf_render import Formats
+    from desktop.core.records.formats import Formats
 
 MAX_DIAGNOSES = 12  # pointers A-L, as on a CMS-1500 claim form
 
@@ -98,7 +98,7 @@ def build_superbill(
 
 
 def superbill_pdf(bill: Superbill, formats: Formats | None = None) -> bytes:
-    from desktop.core.records.pdf_render import Formats as _Formats
+    from desktop.core.records.formats import Formats as _Formats
     from desktop.core.records.pdf_render import Page
 
     # US insurers read month/day/year on Letter paper; the app passes its locale's formats.

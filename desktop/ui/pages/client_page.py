@@ -17,7 +17,7 @@ from desktop.core.notes import Note, NoteKind, NoteStatus, NoteSummary
 from desktop.core.record import ClientRecord
 from desktop.core.sessions import Attendance, Modality, Session
 from desktop.core.templates import FREE_FORM
-from desktop.ui import disclosure_dialog, formats
+from desktop.ui import billing_dialog, disclosure_dialog, formats, record_copy_dialog
 from desktop.ui.client_forms import (
     ATTENDANCE_LABELS,
     KIND_LABELS,
@@ -213,7 +213,19 @@ class ClientPage(Page):
             "Every access to this client's record (Alt+T)",
             self.show_audit_trail,
         )
+        # Records (desktop/ui/record_copy_dialog.py, billing_dialog.py)
+        self.copy_button = _button(
+            "Copy of re&cord…",
+            "Copy of the record",
+            "The client's copy of their record, readable and for other health software",
+            self.copy_of_record,
+        )
+        self.billing_button = _button(
+            "Billin&g…", "Billing", "Fees, payments, balance and superbills", self.billing
+        )
         row.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.billing_button, 0, Qt.AlignmentFlag.AlignTop)
         row.addWidget(self.audit_button, 0, Qt.AlignmentFlag.AlignTop)
         return row
 
@@ -546,7 +558,13 @@ class ClientPage(Page):
     def _set_enabled(self, loaded: bool) -> None:
         archived = self._record is not None and self._record.client.archived
         can_add = loaded and not archived
-        for button in (self.export_button, self.audit_button, self.edit_button):
+        for button in (
+            self.export_button,
+            self.copy_button,
+            self.billing_button,
+            self.audit_button,
+            self.edit_button,
+        ):
             button.setEnabled(loaded)
         for button in (self.schedule_button, self.new_note_button, self.new_psy_button):
             button.setEnabled(can_add)
@@ -763,6 +781,14 @@ class ClientPage(Page):
     def print_or_export(self) -> None:
         if self._client_id is not None:
             disclosure_dialog.start_disclosure(self.ctx, self, client_id=self._client_id)
+
+    def copy_of_record(self) -> None:
+        if self._client_id is not None:
+            record_copy_dialog.start_record_copy(self.ctx, self, self._client_id)
+
+    def billing(self) -> None:
+        if self._client_id is not None:
+            billing_dialog.start_billing(self.ctx, self, self._client_id)
 
     def show_audit_trail(self) -> None:
         if self._client_id is not None:

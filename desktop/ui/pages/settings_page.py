@@ -12,6 +12,7 @@ from desktop.core.passphrase_strength import judge_new_passphrase
 from desktop.core.practice import MIN_PASSPHRASE_CHARS, CryptoError
 from desktop.core.settings import MAX_TEXT
 from desktop.core.templates import Template, TemplateSection
+from desktop.ui import billing_settings_dialog, import_dialog, practice_export_dialog
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.pages.base import Page
@@ -100,6 +101,7 @@ class SettingsPage(Page):
 
         right.addWidget(self._templates_box())
         right.addWidget(self._passphrase_box())
+        right.addWidget(self._records_box())
         right.addStretch(1)
 
     # -- building ---------------------------------------------------------------------------
@@ -234,6 +236,37 @@ class SettingsPage(Page):
         )
         layout.addWidget(self.passphrase_button, 0, Qt.AlignmentFlag.AlignRight)
         return box
+
+    def _records_box(self) -> QGroupBox:
+        """Records and billing (desktop/ui: billing_settings_dialog, import_dialog,
+        practice_export_dialog)."""
+        box = QGroupBox("Records and billing")
+        layout = QVBoxLayout(box)
+        layout.addWidget(
+            _hint(
+                "Your billing details and fees for superbills; bring clients and appointments "
+                "in from another program; export everything in open formats."
+            )
+        )
+        row = QHBoxLayout()
+        for text, name, slot in (
+            ("&Billing details…", "Billing details", self.billing_details),
+            ("&Import…", "Import from another program", self.import_records),
+            ("E&xport everything…", "Export everything", self.export_everything),
+        ):
+            row.addWidget(self._button(text, name, slot))
+        row.addStretch(1)
+        layout.addLayout(row)
+        return box
+
+    def billing_details(self) -> None:
+        billing_settings_dialog.start_billing_settings(self.ctx, self)
+
+    def import_records(self) -> None:
+        import_dialog.start_import(self.ctx, self)
+
+    def export_everything(self) -> None:
+        practice_export_dialog.start_practice_export(self.ctx, self)
 
     def _button(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:
         button = QPushButton(text)

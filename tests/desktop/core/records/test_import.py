@@ -199,7 +199,7 @@ def test_without_ids_natural_keys_and_existing_records_prevent_duplicates(
     practice.schedule_session(harper.id, datetime(2026, 2, 4, 11, 0, tzinfo=UTC))
     appointments = tmp_path / "appointments.csv"
     appointments.write_text(
-        "client_name,date,start_time,duration_minutes\n"
+        "Client name,Date,Start time,Length (minutes)\n"
         "Harper Sampleton,2026-02-04,11:00,53\n"
         "Harper Sampleton,2026-02-11,11:00,53\n"
     )
