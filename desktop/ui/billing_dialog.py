@@ -9,7 +9,7 @@ from pathlib import Path
 
 from desktop.core.errors import PracticeError
 from desktop.core.records.ledger import PAYMENT_METHODS, Charge, Ledger
-from desktop.ui import records_common
+from desktop.ui import formats, records_common
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.qt import (
@@ -139,15 +139,13 @@ class BillingDialog(QDialog):
 
     def _show(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        locale = QLocale()
         money = records_common.money_text
         self.charges.clear()
         self.for_session.clear()
         self.for_session.addItem("No one session", None)
         for charge in ledger.charges:
             paid = sum(p.amount_cents for p in ledger.payments if p.session_id == charge.session.id)
-            day = locale.toString(_qdate(charge.session.starts_at.astimezone().date()),
-                                  QLocale.FormatType.ShortFormat)  # fmt: skip
+            day = formats.short_date(charge.session.starts_at)
             item = QTreeWidgetItem(
                 [day, f"{charge.service_code} {charge.description}", money(charge.fee_cents),
                  money(paid) if paid else ""]

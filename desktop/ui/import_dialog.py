@@ -16,19 +16,17 @@ from desktop.core.records.import_layouts import (
     fields_of,
 )
 from desktop.core.records.importer import ImportPlan, ImportReport, RowAction, mapped_value
-from desktop.ui import records_common
+from desktop.ui import formats, records_common
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
 from desktop.ui.qt import (
     QComboBox,
-    QDateTime,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLocale,
     QPushButton,
     QRadioButton,
     QTableWidget,
@@ -249,16 +247,12 @@ class ImportDialog(QDialog):
         self._set_ready()
 
     def _show_outcomes(self, plan: ImportPlan) -> None:
-        locale = QLocale()
         self.outcomes.clear()
         self.outcomes.setColumnCount(5)
         self.outcomes.setHorizontalHeaderLabels(["Line", "Who", "When", "What happens", "Why"])
         self.outcomes.setRowCount(len(plan.outcomes))
         for r, o in enumerate(plan.outcomes):
-            when = ""
-            if o.when is not None:
-                moment = QDateTime.fromSecsSinceEpoch(int(o.when.timestamp())).toLocalTime()
-                when = locale.toString(moment, QLocale.FormatType.ShortFormat)
+            when = formats.date_time_text(o.when) if o.when is not None else ""
             texts = [str(o.line), o.summary, when, _ACTION_WORDS[o.action], o.reason]
             for c, text in enumerate(texts):
                 self.outcomes.setItem(r, c, QTableWidgetItem(text))

@@ -5,11 +5,11 @@ types and reads it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
 from pathlib import Path
 
 from desktop.core.records.formats import Formats
-from desktop.ui.qt import QDate, QDateTime, QFileDialog, QLocale, QWidget
+from desktop.ui import formats
+from desktop.ui.qt import QFileDialog, QLocale, QWidget
 
 PathCallback = Callable[[Path | None], None]
 
@@ -19,18 +19,9 @@ def locale_formats(locale: QLocale | None = None) -> Formats:
     paper where the locale measures in US units."""
     loc = locale or QLocale()
 
-    def day(value: date) -> str:
-        return loc.toString(
-            QDate(value.year, value.month, value.day), QLocale.FormatType.ShortFormat
-        )
-
-    def moment(value: datetime) -> str:
-        return loc.toString(QDateTime.fromSecsSinceEpoch(int(value.timestamp())).toLocalTime(),
-                            QLocale.FormatType.ShortFormat)  # fmt: skip
-
     return Formats(
-        date=day,
-        time=moment,
+        date=formats.date_text,
+        time=lambda moment: f"{formats.date_text(moment)}, {formats.time_text(moment)}",
         money=lambda cents: money_text(cents, loc),
         letter_paper=loc.measurementSystem() == QLocale.MeasurementSystem.ImperialUSSystem,
     )

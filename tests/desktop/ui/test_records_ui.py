@@ -31,6 +31,8 @@ from desktop.ui.practice_export_dialog import PracticeExportDialog
 from desktop.ui.qt import QApplication, QDialog, Qt, QWidget
 from desktop.ui.record_copy_dialog import RecordCopyDialog
 
+from .vocabulary import words_on_screen
+
 PROFILE = BillingProfile(
     name="Dr Ada Test", credentials="PsyD", license_number="PSY 12345 (CA)", npi="1234567893",
     tax_id="12-3456789", address="1 Quiet Street\nSpringfield, CA 90000",
@@ -82,6 +84,8 @@ def the_dialog(kind: type[QDialog]) -> Any:
 
 
 def shot(widget: QWidget, name: str, screenshot_dir: Path | None) -> None:
+    """Look at the screen as the therapist does: no technical vocabulary; save a picture."""
+    assert words_on_screen([widget]) == []
     if screenshot_dir is not None:
         widget.grab().save(str(screenshot_dir / name))
 
@@ -148,9 +152,9 @@ def test_billing_payment_balance_and_superbill(
     dialog.save_superbill()
     assert chooser.path is not None
     target = chooser.path.with_name("file.pdf")
-    qtbot.waitUntil(target.is_file, timeout=20_000)
+    # Written, then recorded as a disclosure: wait for the entry.
+    qtbot.waitUntil(lambda: "billing.superbill_created" in actions(practice), timeout=20_000)
     assert target.read_bytes().startswith(b"%PDF-")
-    assert "billing.superbill_created" in actions(practice)
     dialog.amount.setText("lots")
     dialog.record_payment()
     assert dialog.error.isVisible()
@@ -219,6 +223,7 @@ def test_export_everything(
     main_window.show_settings()
     main_window.settings_page.export_everything()
     dialog: PracticeExportDialog = the_dialog(PracticeExportDialog)
+    shot(dialog, "export-everything.png", None)
     with qtbot.waitSignal(dialog.finished, timeout=20_000):
         dialog.go()
     assert chooser.path is not None
