@@ -459,6 +459,7 @@ def run_quietroom_stack(
             python,
             "-m",
             "telehealth.relay_cli",
+            "--open-admission",
             "--host",
             "0.0.0.0",
             "--port",
@@ -541,6 +542,8 @@ async def tcp_forwarder(listen: tuple[str, int], to: tuple[str, int]) -> None:
 
 
 def therapist_main(relay: str, y4m: str, stats_path: str, link_path: str) -> None:
+    import logging
+
     import av
     from aiortc import MediaStreamTrack
 
@@ -548,6 +551,8 @@ def therapist_main(relay: str, y4m: str, stats_path: str, link_path: str) -> Non
     from telehealth.session import SessionCallbacks, TherapistSession
     from telehealth.synthetic_media import ToneAudio
 
+    logging.basicConfig(level=logging.INFO, format="%(relativeCreated)8.0f %(name)s %(message)s")
+    logging.getLogger("telehealth.sender_control").setLevel(logging.DEBUG)
     data = Path(y4m).read_bytes()
     _header, _, body = data.partition(b"\n")
     size = WIDTH * HEIGHT * 3 // 2

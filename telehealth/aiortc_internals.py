@@ -22,6 +22,9 @@ SENDER_RTX_SSRC: Final = "_rtx_ssrc"
 SENDER_RTCP_HANDLER: Final = "_handle_rtcp_packet"  # the DTLS transport awaits it per packet
 TRANSPORT_SEND_RTP: Final = "_send_rtp"  # RTP and RTCP (unencrypted) on their way out
 RECEIVER_JITTER_BUFFER: Final = "_RTCRtpReceiver__jitter_buffer"  # set in __init__, per kind
+RECEIVER_ESTIMATOR: Final = "_RTCRtpReceiver__remote_bitrate_estimator"  # video only
+# ...whose add(abs_send_time=, arrival_time_ms=, payload_size=, ssrc=) returns (bps, ssrcs) or
+# None, and the receiver sends what it returns as REMB.
 JITTER_FIELDS: Final = ("_origin", "_packets", "_capacity", "_prefetch", "_is_video")
 # The encoders clamp their public ``target_bitrate`` to 250 kbit/s (VP8) or 500 kbit/s (H.264),
 # more than a 500 kbit/s link carries next to audio; the private field takes any value.
@@ -95,4 +98,12 @@ def replace_jitter_buffer(receiver: Any, make: Callable[[int, int, bool], Any]) 
         RECEIVER_JITTER_BUFFER,
         make(current._capacity, current._prefetch, current._is_video),
     )
+    return True
+
+
+def replace_remote_estimator(receiver: Any, estimator: Any) -> bool:
+    """Swap a video receiver's REMB estimator. False for a receiver without one (audio)."""
+    if getattr(receiver, RECEIVER_ESTIMATOR, None) is None:
+        return False
+    setattr(receiver, RECEIVER_ESTIMATOR, estimator)
     return True

@@ -6,8 +6,8 @@ browser reports about our stream and applies what it decides. The browser tells 
 * **RTCP receiver reports** (about once a second): the fraction of our packets lost since the last
   report, and the fields from which the round-trip time is computed (RFC 3550 §6.4.1);
 * **REMB** (``goog-remb``, which aiortc negotiates): the browser's own estimate of what the path
-  carries, from the spacing of our packets' ``abs-send-time`` stamps (a delay-based estimate, so it
-  drops when a queue builds before any packet is lost);
+  carries, from the spacing of our packets' ``abs-send-time`` stamps (a delay-based estimate: it
+  drops when a queue builds before any packet is lost, but also on mere jitter);
 * **keyframe requests and NACKs**, answered by aiortc itself (see sender_control).
 
 The estimate follows libwebrtc's loss-based controller (``SendSideBandwidthEstimation``): more than
@@ -97,6 +97,8 @@ class RateController:
         self._rtt: float | None = None
         self._remb: tuple[float, int] | None = None
         self.reason = "start"  # why the last change happened (diagnostics, the benchmark)
+        self.path = "clear"  # what the round trip says: "queue" filling, "standing", "clear"
+        self.loss = 0.0
 
     @property
     def bitrate(self) -> int:
@@ -136,8 +138,13 @@ class RateController:
         self._last_feedback = now
         if previous is None or bitrate >= previous * REMB_DROP:
             return
-        allowed = max(float(self._floor), bitrate - AUDIO_BPS)
-        if allowed < self._estimate and now - self._last_decrease >= 0.5:
+        # Chromium's receive-side detector also fires on plain jitter (it fell from 1.6 Mbit/s
+        # to 75 kbit/s in a minute on a 100 +- 20 ms path with nothing queued): follow a drop
+        # only when our own round trip or losses agree, and by at most one step a second.
+        if self.path == "clear" and self.loss < LOW_LOSS:
+            return
+        allowed = max(float(self._floor), bitrate - AUDIO_BPS, QUEUE_CUT * self._estimate)
+        if allowed < self._estimate and now - self._last_decrease >= 1.0:
             self._estimate = allowed
             self._last_decrease = now
             self.reason = "REMB dropped"
@@ -158,6 +165,8 @@ class RateController:
             slope = self.rtt_slope()
             queued = slope > QUEUE_SLOPE and report.rtt > recent + QUEUE_MIN_EXCESS
             standing = report.rtt > recent + STANDING_QUEUE and slope > -0.01
+        self.path = "queue" if queued else ("standing" if standing else "clear")
+        self.loss = loss
         hold_off = 0.3 + (self._rtt or 0.1)
         if loss > HIGH_LOSS:
             if now - self._last_decrease >= hold_off:
@@ -272,3 +281,56 @@ class VideoLadder:
         _, fps, pixels = RUNGS[self.rung]
         w, h = _fit(width, height, pixels)
         return VideoFormat(w, h, int(min(fps, max(1.0, source_fps))))
+
+
+REMB_EVERY: Final = 1.0  # seconds between the REMB reports we send
+INCOMING_CEILING: Final = 2_500_000
+INCOMING_WINDOW: Final = 1.0
+
+
+class IncomingRate:
+    """The ceiling we announce (REMB) for the browser's sending rate.
+
+    It reads the path from our own sender's :class:`RateController` (the round trip covers both
+    directions) and measures what arrives: a queue filling cuts the ceiling to 85 % of the
+    arriving rate, a standing queue holds it at the arriving rate, a clear path lets it run 50 %
+    above what arrives (the browser's own controller, which also sees our receiver reports' loss
+    figures, climbs towards it).
+    """
+
+    def __init__(
+        self, path: RateController, *, clock: Callable[[], float], start: int = 1_000_000
+    ) -> None:
+        self._path = path
+        self._clock = clock
+        self._estimate = float(start)
+        self._arrivals: deque[tuple[float, int]] = deque()
+        self._bytes = 0
+        self._last_report = clock()
+
+    @property
+    def estimate(self) -> int:
+        return int(self._estimate)
+
+    def arriving_rate(self, now: float) -> float:
+        while self._arrivals and now - self._arrivals[0][0] > INCOMING_WINDOW:
+            self._bytes -= self._arrivals.popleft()[1]
+        return self._bytes * 8 / INCOMING_WINDOW
+
+    def on_packet(self, size: int) -> int | None:
+        """Record ``size`` bytes arriving; returns the bitrate to announce when one is due."""
+        now = self._clock()
+        self._arrivals.append((now, size))
+        self._bytes += size
+        if now - self._last_report < REMB_EVERY:
+            return None
+        self._last_report = now
+        arriving = self.arriving_rate(now)
+        if self._path.path == "queue":
+            self._estimate = min(self._estimate, QUEUE_CUT * arriving)
+        elif self._path.path == "standing":
+            self._estimate = min(self._estimate, max(arriving, FLOOR_BPS))
+        else:
+            self._estimate = max(self._estimate, 1.5 * arriving + 50_000)
+        self._estimate = max(float(FLOOR_BPS), min(float(INCOMING_CEILING), self._estimate))
+        return int(self._estimate)

@@ -59,7 +59,7 @@ from telehealth.errors import CallConnectionError, MessageFormatError, Telehealt
 from telehealth.jitter import LossTolerantJitterBuffer
 from telehealth.loop_thread import LoopThread
 from telehealth.protocol import Ice
-from telehealth.sender_control import AdaptiveVideoTrack, SenderControl
+from telehealth.sender_control import AdaptiveVideoTrack, RembSource, SenderControl
 
 log = logging.getLogger("telehealth.engine")
 
@@ -351,6 +351,10 @@ class CallEngine:
             for transceiver in pc.getTransceivers():
                 if transceiver.receiver.track is track:
                     internals.replace_jitter_buffer(transceiver.receiver, LossTolerantJitterBuffer)
+                    if self._control is not None and current():
+                        internals.replace_remote_estimator(
+                            transceiver.receiver, RembSource(self._control.incoming)
+                        )
             self._remote_tracks += 1
             self._spawn(self._consume(track))
 

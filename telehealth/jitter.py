@@ -69,13 +69,11 @@ class LossTolerantJitterBuffer(JitterBuffer):
         """A missing packet with later packets waiting behind it."""
         if self._origin is None:
             return False
-        seen_gap = False
-        for count in range(self._capacity):
-            if self._packets[(self._origin + count) % self._capacity] is None:
-                seen_gap = True
-            elif seen_gap:
-                return True
-        return False
+        waiting = [p for p in self._packets if p is not None]
+        if not waiting:
+            return False
+        newest = max((p.sequence_number - self._origin) % 65536 for p in waiting)
+        return len(waiting) < newest + 1
 
     def _complete_frame(self) -> JitterFrame | None:
         prefetch, self._prefetch = self._prefetch, 0

@@ -46,6 +46,7 @@ from aiortc.rtp import (
 from telehealth import aiortc_internals as internals
 from telehealth.congestion import (
     START_BPS,
+    IncomingRate,
     RateController,
     ReceiverReport,
     VideoFormat,
@@ -171,6 +172,7 @@ class SenderControl:
         self.encode_usage = 0.0
         internals.wrap_rtcp_handler(sender, self._wrap_rtcp)
         self._pacer.video_ssrcs = set(internals.sender_ssrcs(sender))
+        self.incoming = IncomingRate(self.controller, clock=clock)
 
     def video_format(self, width: int, height: int) -> VideoFormat:
         return self.ladder.format_for(width, height)
@@ -301,9 +303,24 @@ class SenderControl:
             "framesDropped": float(self._track.dropped if self._track is not None else 0),
             "pacerDelay": self._pacer.delayed,
             "encodeUsage": self.encode_usage,
+            "rembSent": float(self.incoming.estimate),
         }
         if self.remb is not None:
             values["remb"] = float(self.remb)
         if self.controller.rtt is not None:
             values["roundTripTime"] = self.controller.rtt
         return values
+
+
+class RembSource:
+    """Stands in for aiortc's receive-side estimator in a video receiver: what it returns is sent
+    to the browser as REMB (see :class:`telehealth.congestion.IncomingRate`)."""
+
+    def __init__(self, incoming: IncomingRate) -> None:
+        self.incoming = incoming
+
+    def add(
+        self, *, abs_send_time: int, arrival_time_ms: int, payload_size: int, ssrc: int
+    ) -> tuple[int, list[int]] | None:
+        value = self.incoming.on_packet(payload_size)
+        return None if value is None else (value, [ssrc])

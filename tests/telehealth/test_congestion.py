@@ -10,6 +10,7 @@ from telehealth.congestion import (
     FLOOR_BPS,
     RUNGS,
     UPGRADE_AFTER,
+    IncomingRate,
     RateController,
     ReceiverReport,
     VideoFormat,
@@ -86,21 +87,47 @@ def test_a_longer_route_is_not_a_queue() -> None:
     assert ctl.bitrate >= high
 
 
-def test_a_dropping_remb_cuts_the_rate_but_its_level_alone_does_not() -> None:
+def test_remb_drops_count_only_when_our_own_round_trip_or_losses_agree() -> None:
     clock = Clock()
     ctl = RateController(clock=clock, start=1_000_000)
     ctl.on_remb(55_000)  # Chromium's first REMB, from the first packets it saw
     assert ctl.bitrate == 1_000_000
+    feed(ctl, clock, 3, 0.0, 0.2)
+    before = ctl.bitrate
     ctl.on_remb(700_000)
     clock.now += 1
-    ctl.on_remb(600_000)  # the browser saw a queue build
-    assert ctl.bitrate == 600_000 - 48_000
-    assert ctl.reason == "REMB dropped"
+    ctl.on_remb(300_000)  # a drop on a path our round trip says is clear: jitter, ignored
+    assert ctl.bitrate == before
+    feed(ctl, clock, 1, 0.05, 0.2)  # now the path loses packets
     clock.now += 1
-    ctl.on_remb(590_000)  # within 5 %: noise
-    assert ctl.bitrate == 600_000 - 48_000
-    feed(ctl, clock, 3, 0.0, 0.1)
-    assert ctl.bitrate > 600_000
+    ctl.on_remb(200_000)
+    assert ctl.bitrate == int(0.85 * before) and ctl.reason == "REMB dropped"
+    clock.now += 0.5
+    ctl.on_remb(100_000)  # at most one step a second
+    assert ctl.bitrate == int(0.85 * before)
+
+
+def test_the_remb_we_send_follows_what_arrives_and_the_path() -> None:
+    clock = Clock()
+    path = RateController(clock=clock)
+    incoming = IncomingRate(path, clock=clock, start=300_000)
+    sent = []
+    for _ in range(50):  # 400 kbit/s arriving for 5 s on a clear path
+        clock.now += 0.1
+        value = incoming.on_packet(5000)
+        if value is not None:
+            sent.append(value)
+    assert sent and sent[-1] >= 1.5 * 400_000
+    feed(path, clock, 5, 0.0, 0.2)
+    for step in range(4):  # a queue fills: the round trip grows
+        feed(path, clock, 1, 0.0, 0.35 + 0.15 * step)
+    assert path.path == "queue"
+    for _ in range(12):
+        clock.now += 0.1
+        value = incoming.on_packet(5000)
+        if value is not None:
+            sent.append(value)
+    assert sent[-1] <= 0.85 * 400_000 + 1
 
 
 def test_the_rate_stays_within_floor_and_ceiling() -> None:
