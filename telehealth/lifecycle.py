@@ -43,6 +43,8 @@ class CallEvent(Enum):
     TIMED_OUT = "timed_out"  # a stage took longer than its limit
     HANG_UP = "hang_up"  # our user ended the call
     BYE_RECEIVED = "bye_received"  # the other side ended the call
+    PEER_LEFT = "peer_left"  # therapist: the client left; the same link lets them back in
+    KNOCK_AGAIN = "knock_again"  # therapist: another page or device knocked during the call
     ERROR = "error"  # relay lost, protocol error, verification failure
     RESET = "reset"  # ready for a new call
 
@@ -58,6 +60,8 @@ class Effect(Enum):
     START_CONNECT_TIMER = "start_connect_timer"
     STOP_CONNECT_TIMER = "stop_connect_timer"
     SHOW_VERIFICATION_CODE = "show_verification_code"
+    START_VERIFY_TIMER = "start_verify_timer"  # no code by then: say the call is not verified
+    SHOW_PEER_LEFT = "show_peer_left"  # therapist: "they left; they can join again"
     SHOW_RECONNECTING = "show_reconnecting"
     START_RECONNECT_TIMER = "start_reconnect_timer"
     RESTART_MEDIA = "restart_media"  # offerer: new peer connection and offer; answerer: await it
@@ -97,8 +101,10 @@ def _build() -> dict[tuple[CallState, CallEvent], Transition]:
         (S.ADMITTED, E.NEGOTIATION_STARTED): (S.CONNECTING, (F.START_CONNECT_TIMER,)),
         (S.CONNECTING, E.MEDIA_CONNECTED): (
             S.CONNECTED,
-            (F.STOP_CONNECT_TIMER, F.SHOW_VERIFICATION_CODE),
+            (F.STOP_CONNECT_TIMER, F.SHOW_VERIFICATION_CODE, F.START_VERIFY_TIMER),
         ),
+        # The client left the waiting room: the link still works, they may come back.
+        (S.WAITING, E.PEER_LEFT): (S.INVITED, (F.SHOW_PEER_LEFT,)),
         (S.CONNECTED, E.MEDIA_INTERRUPTED): (
             S.RECONNECTING,
             (F.SHOW_RECONNECTING, F.START_RECONNECT_TIMER, F.RESTART_MEDIA),
@@ -127,6 +133,15 @@ def _build() -> dict[tuple[CallState, CallEvent], Transition]:
         table[(state, E.ERROR)] = (
             S.FAILED,
             (*timers, F.CLOSE_MEDIA, F.CLOSE_RELAY, F.SHOW_FAILURE),
+        )
+        # The client left (their page said goodbye): the therapist's session stays open on the
+        # relay, so "Join again" (a new page) knocks and is admitted like the first time.
+        table[(state, E.PEER_LEFT)] = (S.INVITED, (*timers, F.CLOSE_MEDIA, F.SHOW_PEER_LEFT))
+        # Another page or device took the client's seat (after a blip, a reload, or someone else
+        # holding the link): no media until the therapist admits it, with a new code to compare.
+        table[(state, E.KNOCK_AGAIN)] = (
+            S.WAITING,
+            (*timers, F.CLOSE_MEDIA, F.NOTIFY_CLIENT_WAITING),
         )
     for state in (S.ADMITTED, S.CONNECTING, S.RECONNECTING):
         table[(state, E.TIMED_OUT)] = (

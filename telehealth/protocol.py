@@ -39,6 +39,7 @@ MAX_MID_CHARS: Final = 64
 MAX_MLINE_INDEX: Final = 1023
 DIGEST_BYTES: Final = 32
 NONCE_BYTES: Final = 32
+DEVICE_BYTES: Final = 16
 BYE_REASONS: Final = frozenset({"hangup", "declined", "timeout", "error"})
 # The longest JSON a valid message can have: an SDP is printable ASCII plus CR/LF, so JSON escaping
 # at most doubles it; 1024 leaves room for the keys and a fully \u-escaped name.
@@ -80,15 +81,19 @@ def _check_bytes(value: object, what: str, size: int) -> bytes:
 
 @dataclass(frozen=True)
 class Hello:
-    """The client announces itself in the waiting room."""
+    """The client announces itself in the waiting room. ``device`` is 16 random bytes the page
+    draws once when it loads: a hello from the same page again (its socket dropped) re-syncs the
+    call, a hello from another page or device is a new knock the therapist must admit."""
 
     name: str
+    device: bytes = bytes(DEVICE_BYTES)
 
     def __post_init__(self) -> None:
         name = _check_text(self.name, "name", low=1, high=MAX_NAME_CHARS)
         _check_no_controls(name, "name")
         if not name.strip():
             raise MessageFormatError("name must not be blank")
+        _check_bytes(self.device, "device", DEVICE_BYTES)
 
 
 @dataclass(frozen=True)
@@ -180,8 +185,8 @@ Message = Hello | Admit | Decline | Offer | Answer | Ice | Commit | Reveal | Bye
 def _fields(message: Message) -> dict[str, Any]:
     """The JSON fields of ``message`` in their wire order, ``type`` first."""
     match message:
-        case Hello(name=name):
-            return {"type": "hello", "name": name}
+        case Hello(name=name, device=device):
+            return {"type": "hello", "name": name, "device": b64url_encode(device)}
         case Admit():
             return {"type": "admit"}
         case Decline():
@@ -207,7 +212,7 @@ def to_json(message: Message) -> str:
 
 
 _FIELDS: Final[dict[str, frozenset[str]]] = {
-    "hello": frozenset({"name"}),
+    "hello": frozenset({"name", "device"}),
     "admit": frozenset(),
     "decline": frozenset(),
     "offer": frozenset({"sdp"}),
@@ -270,7 +275,7 @@ def from_json(text: str) -> Message:
         raise MessageFormatError(f"{kind} message has missing or unexpected fields")
     match kind:
         case "hello":
-            return Hello(name=obj["name"])
+            return Hello(name=obj["name"], device=_decode_b64(obj["device"], "device"))
         case "admit":
             return Admit()
         case "decline":

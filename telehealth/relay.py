@@ -56,7 +56,7 @@ from telehealth.relay_credentials import Credential, bearer_token
 from telehealth.relay_metrics import RelayMetrics
 from telehealth.relay_net import ConnectionGuard, GuardedSite, client_address, file_limit
 from telehealth.relay_rooms import Claim, Claimed, LocalRooms, Rooms, Seat
-from telehealth.relay_wire import CloseCode, presence_notice
+from telehealth.relay_wire import ENVELOPE_PREFIX, CloseCode, presence_notice
 
 __all__ = ["RelayLimits", "RelayServer", "create_relay_app", "room_tag", "start_relay"]
 
@@ -409,8 +409,10 @@ class Relay:
                 await self._refuse(ws, CloseCode.MALFORMED, "malformed")
                 return
             text: str = msg.data
-            if not (text.isascii() and text.isprintable()):
-                # Sealed envelopes are compact ASCII JSON; anything else is not ours.
+            if not (text.isascii() and text.isprintable() and text.startswith(ENVELOPE_PREFIX)):
+                # Sealed envelopes are compact ASCII JSON starting {"v":; anything else is not
+                # ours, and a participant must not be able to pass off the relay's own presence
+                # notices ({"relay":...}) to the other one.
                 log.info("room %s: closing a socket that sent a malformed frame", tag)
                 await self._refuse(ws, CloseCode.MALFORMED, "malformed")
                 return

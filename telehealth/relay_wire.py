@@ -1,8 +1,11 @@
 """What the relay itself puts on the wire: WebSocket close codes and presence notices.
 
-Everything else on a room's sockets is an opaque sealed envelope from the other participant.
-Presence notices come from the relay, are not authenticated, and are only hints for the user
-interface ("the other person is here"); nothing security-relevant may depend on them.
+Everything else on a room's sockets is an opaque sealed envelope from the other participant: the
+relay forwards only frames that start as an envelope does (:data:`ENVELOPE_PREFIX`), so a
+participant cannot pass off a presence notice of its own to the other. Presence notices come from
+the relay, are not authenticated, and are only hints ("the other person is here": show it, send
+the hello again, try a new offer now rather than later); nothing security-relevant depends on
+them, and a relay that lies about presence can only delay a call, as it could by dropping frames.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class CloseCode(IntEnum):
 
 
 PRESENCE_KEY: Final = "relay"
+ENVELOPE_PREFIX: Final = '{"v":'  # every sealed envelope starts so (telehealth.sealing)
 
 
 def presence_notice(peers: int) -> str:

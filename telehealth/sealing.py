@@ -6,7 +6,12 @@ Envelope (one WebSocket text frame, compact JSON, keys in this order)::
 
 * key: the 32-byte signalling key derived from the invitation (:mod:`telehealth.invite`);
 * nonce: 12 fresh random bytes per message;
-* plaintext: the UTF-8 bytes of :func:`telehealth.protocol.to_json`;
+* plaintext: the UTF-8 bytes of :func:`telehealth.protocol.to_json`, followed by ASCII spaces up
+  to the smallest of :data:`PAD_SIZES` that holds it (1 KiB, 4 KiB, 16 KiB or 80 KiB), so that an
+  envelope's size tells the relay which of four size classes a message is in and nothing more:
+  every hello (whatever the name's length), admit, decline, commit, reveal, bye and candidate is
+  1 KiB; offers and answers are 4 or 16 KiB. The receiver refuses a plaintext whose length is not
+  one of :data:`PAD_SIZES` or whose padding is not all spaces;
 * associated data: the ASCII string ``quietroom/v1 envelope\\n<from>\\n<seq>`` (seq in decimal), so
   the sender role and sequence number cannot be changed without failing authentication;
 * ``seq`` is per sender and strictly increasing; the receiver refuses any ``seq`` not greater than
@@ -39,12 +44,29 @@ TAG_BYTES: Final = 16
 MAX_SEQ: Final = 2**53 - 1  # the largest integer JavaScript represents exactly
 MAX_PLAINTEXT_BYTES: Final = 80 * 1024
 MAX_ENVELOPE_CHARS: Final = 112 * 1024  # base64 of the largest ciphertext plus the JSON keys
+PAD_SIZES: Final = (1024, 4096, 16 * 1024, MAX_PLAINTEXT_BYTES)
 _ENVELOPE_KEYS: Final = frozenset({"v", "from", "seq", "nonce", "ct"})
 
 
 def associated_data(role: Role, seq: int) -> bytes:
     """The associated data bound to every envelope: version label, sender role, sequence."""
     return f"quietroom/v1 envelope\n{role}\n{seq}".encode("ascii")
+
+
+def pad(plaintext: bytes) -> bytes:
+    """``plaintext`` followed by spaces up to the smallest size in :data:`PAD_SIZES`."""
+    for size in PAD_SIZES:
+        if len(plaintext) <= size:
+            return plaintext + b" " * (size - len(plaintext))
+    raise MessageFormatError("message too long")
+
+
+def unpad(plaintext: bytes) -> bytes:
+    """The message inside a padded plaintext; :class:`MessageFormatError` if it is not padded
+    to one of the sizes, with spaces only."""
+    if len(plaintext) not in PAD_SIZES:
+        raise MessageFormatError("message is not padded to a fixed size")
+    return plaintext.rstrip(b" ")
 
 
 def _check_key(key: bytes) -> AESGCM:
@@ -89,9 +111,7 @@ class Sealer:
 
     def seal(self, message: protocol.Message) -> str:
         """Return the envelope for ``message`` and advance the sequence number."""
-        plaintext = protocol.to_json(message).encode("utf-8")
-        if len(plaintext) > MAX_PLAINTEXT_BYTES:  # pragma: no cover - valid messages are smaller
-            raise MessageFormatError("message too long")
+        plaintext = pad(protocol.to_json(message).encode("utf-8"))
         seq = self._next_seq
         if seq > MAX_SEQ:
             raise MessageFormatError("sequence numbers exhausted; start a new call")
@@ -120,6 +140,22 @@ class Opener:
     def last_seq(self) -> int:
         return self._last_seq
 
+    def rewind(self, seq: int) -> None:
+        """Accept sequence numbers above ``seq`` again (never raises the floor). The therapist's
+        session uses it once for a goodbye a closing page sealed far ahead of its sequence."""
+        self._last_seq = min(self._last_seq, seq)
+
+    def open_below_floor(self, envelope: str) -> tuple[protocol.Message, int]:
+        """Authenticate, decrypt and parse an envelope whose sequence number is not new, and
+        return it with that number, leaving the floor where it is. For the one case where an
+        authentic older number is expected: a hello from another page or device, which numbers
+        from its own clock (see :meth:`reset_floor`)."""
+        return self._open(envelope, check_replay=False)
+
+    def reset_floor(self, seq: int) -> None:
+        """Accept numbers above ``seq`` from now on (a new page or device took the seat)."""
+        self._last_seq = seq
+
     def open(self, envelope: str) -> protocol.Message:
         """Authenticate, decrypt and parse one envelope.
 
@@ -128,6 +164,11 @@ class Opener:
         key, wrong role, tampering), :class:`ReplayedMessageError` for an authentic envelope whose
         sequence number is not new.
         """
+        message, seq = self._open(envelope, check_replay=True)
+        self._last_seq = seq
+        return message
+
+    def _open(self, envelope: str, *, check_replay: bool) -> tuple[protocol.Message, int]:
         obj = protocol.parse_json_object(envelope, max_chars=MAX_ENVELOPE_CHARS)
         if set(obj) != _ENVELOPE_KEYS:
             raise MessageFormatError("envelope has missing or unexpected fields")
@@ -154,12 +195,10 @@ class Opener:
             plaintext = self._aead.decrypt(nonce, ciphertext, associated_data(role, seq))
         except InvalidTag:
             raise MessageRejectedError() from None
-        if seq <= self._last_seq:
+        if check_replay and seq <= self._last_seq:
             raise ReplayedMessageError()
         try:
-            text = plaintext.decode("utf-8")
+            text = unpad(plaintext).decode("utf-8")
         except UnicodeDecodeError:
             raise MessageFormatError("message is not UTF-8") from None
-        message = protocol.from_json(text)
-        self._last_seq = seq
-        return message
+        return protocol.from_json(text), seq

@@ -46,6 +46,7 @@ from telehealth.errors import (
     CallConnectionError,
     MessageFormatError,
     MessageRejectedError,
+    ReplayedMessageError,
     TelehealthError,
     VerificationError,
 )
@@ -61,6 +62,8 @@ log = logging.getLogger("telehealth.session")
 T = TypeVar("T")
 RELAY_RETRIES: Final = 5  # reconnect attempts to the relay before the session fails
 RESTART_ATTEMPT_SECONDS: Final = 6.0  # a new offer that has not connected by then is replaced
+VERIFY_SECONDS: Final = 5.0  # connected this long without a code: tell the therapist
+FAREWELL_GAP: Final = 10**8  # a goodbye sealed this far ahead was prepared by a closing page
 MAX_ICE_JSON_BYTES: Final = 16 * 1024
 
 
@@ -89,6 +92,9 @@ class SessionCallbacks:
     on_chat_open: Callable[[], None] = _ignore
     on_stats: Callable[[dict[str, float]], None] = _ignore
     on_error: Callable[[TelehealthError], None] = _ignore
+    # Connected for a while, and still no verification code (someone in between who holds the
+    # link but cannot complete the exchange, or a page that failed at it): say so in words.
+    on_unverified: Callable[[], None] = _ignore
 
 
 class TherapistSession:
@@ -109,6 +115,7 @@ class TherapistSession:
         media_timeout: float = 2.5,
         ice_transport_policy: IcePolicy | None = None,
         relay_credential: str | None = None,
+        verify_timeout: float = VERIFY_SECONDS,
     ) -> None:
         """``ice_servers=None`` asks the relay for its ICE configuration (with fresh TURN
         credentials), the same one the client's page gets; a list (possibly empty) is used as
@@ -124,7 +131,16 @@ class TherapistSession:
         ``reconnecting``: the session reconnects to the relay if needed and sends the client a
         new offer (a new peer connection with the same certificate, so the verification code
         stays valid), again every few seconds, until media flows (``connected``) or
-        ``reconnect_timeout`` seconds have passed (``failed``, the client is told)."""
+        ``reconnect_timeout`` seconds have passed (``failed``, the client is told).
+
+        A call connected for ``verify_timeout`` seconds without a verification code is reported
+        through ``on_unverified`` (the code exchange did not complete: someone may be in between).
+
+        The client's seat: a hello from the same page again (``Hello.device``) while the call is
+        being set up re-sends what it may have missed (admit, commit, offer); a hello from another
+        page or device is a new knock (``knock_again``: media closed, the therapist decides, and
+        a new code is compared). A goodbye from the client (``peer_left``) leaves the session open
+        on the relay, so that "Join again" works until the therapist ends the session."""
         self._invite = invite
         self._keys = invite.keys
         self._callbacks = callbacks
@@ -136,6 +152,7 @@ class TherapistSession:
         self._reconnect_timeout = reconnect_timeout
         self._stats_interval = stats_interval
         self._media_timeout = media_timeout
+        self._verify_timeout = verify_timeout
         self._ssl = ssl_context
         self._relay_headers = (
             {"Authorization": f"Bearer {relay_credential}"} if relay_credential else {}
@@ -158,10 +175,19 @@ class TherapistSession:
         self._dispatching = False
         self._bye_reason = "hangup"
         self._peer_present = False
+        # The client's relay socket has not dropped since the admitted page last said hello:
+        # a new offer may go out. When it drops, whoever comes back must say hello first (the
+        # same page: offers resume; another page or device: a new knock), so that no offer is
+        # ever sent to a device the therapist has not seen.
+        self._seat_confirmed = True
         self._restarts: asyncio.Task[None] | None = None
         self._restart_wakeup = asyncio.Event()
         self._relay_retry: asyncio.Task[None] | None = None
         self.restart_count = 0  # new offers sent to get a dropped call back (diagnostics)
+        self._verify_task: asyncio.Task[None] | None = None
+        self._client_device: bytes | None = None
+        self._commit: protocol.Commit | None = None
+        self._offer: str | None = None
         self.client_name: str | None = None
         self.verification_code: str | None = None
 
@@ -271,10 +297,19 @@ class TherapistSession:
                 self._stop_timer()
             case Effect.RESTART_MEDIA:
                 self._start_restarts()
+            case Effect.START_VERIFY_TIMER:
+                self._start_verify_timer()
             case _:
                 # START_CONNECT_TIMER: the engine's own connect_timeout reports a failure.
                 # SHOW_*: the user interface renders states from on_state.
                 pass
+
+    async def _settle(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) until no event is being dispatched, so that a hang-up queued behind
+        one is carried out (the client gets its goodbye) before the loop stops."""
+        deadline = self._loop.time() + timeout
+        while self._dispatching and self._loop.time() < deadline:
+            await asyncio.sleep(0.01)
 
     def _report(self, error: TelehealthError) -> None:
         log.info("session error: %s", type(error).__name__)
@@ -296,8 +331,10 @@ class TherapistSession:
         self._timer = None
 
     async def _shutdown(self) -> None:
+        await self._settle()  # an event being carried out (its effects await) finishes first
         if self.state not in TERMINAL_STATES and self.state is not CallState.IDLE:
             await self._event(CallEvent.HANG_UP)
+            await self._settle()
         self._stop_timer()
         await self._close_media()
         await self._close_relay()
@@ -385,16 +422,31 @@ class TherapistSession:
         peers = parse_presence_notice(text)
         if peers is not None:
             self._peer_present = peers >= 2
+            if not self._peer_present:
+                self._seat_confirmed = False
             if self._peer_present:
                 self._restart_wakeup.set()  # a new offer now has someone to reach
             self._callbacks.on_client_present(peers >= 2)
             return
+        floor = self._opener.last_seq
+        message: protocol.Message
         try:
             message = self._opener.open(text)
+        except ReplayedMessageError:
+            knock = self._other_device_hello(text)
+            if knock is None:
+                log.info("ignored a replayed signalling message")
+                return
+            message = knock
         except (MessageRejectedError, MessageFormatError) as exc:
             # Forged, replayed or garbled: ignore it; the call carries on.
             log.info("ignored a signalling message: %s", type(exc).__name__)
             return
+        if isinstance(message, protocol.Bye) and self._opener.last_seq - floor > FAREWELL_GAP:
+            # The goodbye a closing page sealed far ahead (it has no time to seal as it closes):
+            # a new page of the same link numbers from the current time, below it, and must
+            # still be heard ("Join again"), so the floor stays where the old page left it.
+            self._opener.rewind(floor)
         try:
             await self._handle(message)
         except (VerificationError, MessageFormatError, CallConnectionError) as exc:
@@ -413,12 +465,8 @@ class TherapistSession:
 
     async def _handle(self, message: protocol.Message) -> None:
         match message:
-            case protocol.Hello(name=name):
-                if self.state in (CallState.INVITED, CallState.WAITING):
-                    self.client_name = name
-                    await self._event(CallEvent.HELLO_RECEIVED)
-                else:
-                    log.info("ignored a hello in state %s", self.state.value)
+            case protocol.Hello(name=name, device=device):
+                await self._hello(name, device)
             case protocol.Answer(sdp=sdp):
                 await self._apply_answer(sdp)
             case protocol.Ice() as ice:
@@ -430,10 +478,80 @@ class TherapistSession:
                 self._verifier.receive_reveal(reveal)
                 self._peer_revealed = True
                 await self._maybe_reveal()
-            case protocol.Bye():
-                await self._event(CallEvent.BYE_RECEIVED)
+            case protocol.Bye(reason=reason):
+                # The client pressed Leave or closed the page: they may come back with the same
+                # link. Any other goodbye (an error, a timeout on their side) ends the session.
+                left = reason == "hangup"
+                await self._event(CallEvent.PEER_LEFT if left else CallEvent.BYE_RECEIVED)
             case _:
                 log.info("ignored a %s from the client", type(message).__name__)
+
+    def _other_device_hello(self, text: str) -> protocol.Hello | None:
+        """An authentic hello numbered below the floor, from a page or device other than the
+        one in the seat: another device numbers from its own clock, which may be behind. It is a
+        new knock (the therapist decides), and its numbers are heard from now on. Anything else
+        below the floor is a replay."""
+        try:
+            message, seq = self._opener.open_below_floor(text)
+        except TelehealthError:
+            return None
+        if not isinstance(message, protocol.Hello) or message.device == self._client_device:
+            return None
+        self._opener.reset_floor(seq)
+        return message
+
+    async def _hello(self, name: str, device: bytes) -> None:
+        state = self.state
+        if state in (CallState.INVITED, CallState.WAITING):
+            self.client_name, self._client_device = name, device
+            self._seat_confirmed = True
+            await self._event(CallEvent.HELLO_RECEIVED)
+        elif state in (
+            CallState.ADMITTED,
+            CallState.CONNECTING,
+            CallState.CONNECTED,
+            CallState.RECONNECTING,
+        ):
+            if device == self._client_device:
+                self._seat_confirmed = True
+                await self._resync()
+            else:
+                log.info("another page or device knocked during the call")
+                self.client_name, self._client_device = name, device
+                self._seat_confirmed = True
+                await self._event(CallEvent.KNOCK_AGAIN)
+        else:
+            log.info("ignored a hello in state %s", state.value)
+
+    async def _resync(self) -> None:
+        """The admitted page said hello again (its socket dropped while we admitted it, or
+        before the offer reached it): send again whatever it may have missed."""
+        if self.state in (CallState.ADMITTED, CallState.CONNECTING) and not self._answer_applied:
+            log.info("the admitted page knocked again: re-sending the admission")
+            await self._send(protocol.Admit())
+            if self._commit is not None:
+                await self._send(self._commit)
+            if self._offer is not None:
+                await self._send(protocol.Offer(sdp=self._offer))
+        else:
+            self._restart_wakeup.set()  # reconnecting: a new offer now reaches it
+
+    def _start_verify_timer(self) -> None:
+        engine = self._engine
+
+        async def deadline() -> None:
+            await asyncio.sleep(self._verify_timeout)
+            if (
+                engine is self._engine
+                and self.verification_code is None
+                and self.state in (CallState.CONNECTED, CallState.RECONNECTING)
+            ):
+                log.info("connected without a verification code")
+                self._callbacks.on_unverified()
+
+        if self._verify_task is not None:
+            self._verify_task.cancel()
+        self._verify_task = self._loop.create_task(deadline())
 
     # -- media and verification ----------------------------------------------------------------
 
@@ -488,9 +606,11 @@ class TherapistSession:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, engine.start)
         self._verifier = Verifier("offerer", self._keys.verification_key, random=self._random)
-        await self._send(self._verifier.commit())
+        self._commit = self._verifier.commit()
+        await self._send(self._commit)
         offer = await asyncio.wrap_future(engine.create_offer())
         self._verifier.set_local_sdp(offer)
+        self._offer = offer
         await self._send(protocol.Offer(sdp=offer))
         self._queue.append(CallEvent.NEGOTIATION_STARTED)
 
@@ -515,7 +635,9 @@ class TherapistSession:
     def _media_state(self, state: str) -> None:
         if state == "connected":
             self._loop.create_task(self._event(CallEvent.MEDIA_CONNECTED))
-        elif state in ("disconnected", "failed"):
+        elif state in ("disconnected", "failed", "closed"):
+            # "closed": the peer connection went away under us (aiortc closes it when DTLS or
+            # ICE end for good); without this the call would stay "connected" with no media.
             if self.state is CallState.RECONNECTING:
                 self._restart_wakeup.set()  # this attempt is lost: try a new offer
             else:
@@ -540,7 +662,12 @@ class TherapistSession:
         while self.state is CallState.RECONNECTING:
             self._restart_wakeup.clear()
             sent = False
-            if self._ws is not None and self._peer_present and self._engine is not None:
+            if (
+                self._ws is not None
+                and self._peer_present
+                and self._seat_confirmed
+                and self._engine is not None
+            ):
                 try:
                     await self._renegotiate(self._engine)
                     sent = True
@@ -566,6 +693,7 @@ class TherapistSession:
         verifier.set_local_sdp(offer)  # the same certificate, or VerificationError
         self.restart_count += 1
         log.info("sent a new offer to reconnect (attempt %d)", self.restart_count)
+        self._offer = offer
         await self._send(protocol.Offer(sdp=offer))
 
     def _media_failed(self, error: TelehealthError) -> None:
@@ -578,6 +706,14 @@ class TherapistSession:
         restarts, self._restarts = self._restarts, None
         if restarts is not None and restarts is not asyncio.current_task():
             restarts.cancel()
+        verify, self._verify_task = self._verify_task, None
+        if verify is not None and verify is not asyncio.current_task():
+            verify.cancel()
+        # A later admission (the client came back, or another device) starts a new exchange.
+        self._verifier = None
+        self._commit = self._offer = None
+        self._answer_applied = self._peer_revealed = False
+        self.verification_code = None
         engine, self._engine = self._engine, None
         if engine is not None:
             await asyncio.get_running_loop().run_in_executor(None, engine.stop)

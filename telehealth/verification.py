@@ -185,7 +185,10 @@ class Verifier:
         return Commit(digest=commitment(self._nonce))
 
     def receive_commit(self, message: Commit) -> None:
-        """Answerer only: the offerer's commitment, which must arrive before we reveal."""
+        """Answerer only: the offerer's commitment, which must arrive before we reveal. The same
+        commitment again is ignored (the offerer re-sends it to a page whose socket dropped)."""
+        if self._side == "answerer" and self._peer_commitment == message.digest:
+            return
         if self._side != "answerer" or self._peer_commitment is not None or self._revealed:
             raise VerificationError("unexpected commit")
         self._peer_commitment = message.digest

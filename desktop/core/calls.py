@@ -235,6 +235,8 @@ class CallObserver(Protocol):
     def on_client_waiting(self) -> Callable[[str], None]: ...
     @property
     def on_verification_code(self) -> Callable[[str], None]: ...
+    @property
+    def on_unverified(self) -> Callable[[], None]: ...
 
 
 ObserverT = TypeVar("ObserverT", bound=CallObserver)
@@ -279,6 +281,9 @@ class VideoCall:
         self._code: str | None = None
         self._verified = False
         self._mismatch = False
+        self._unverified = False
+        self._rejoining = False
+        self._client_left = False
         self._started: float | None = None
         self._started_at: datetime | None = None
         self._duration: float | None = None
@@ -317,6 +322,21 @@ class VideoCall:
     @property
     def codes_differed(self) -> bool:
         return self._mismatch
+
+    @property
+    def unverified(self) -> bool:
+        """Connected for a while and no code appeared: the call could not be verified."""
+        return self._unverified
+
+    @property
+    def rejoining(self) -> bool:
+        """The one waiting knocked from another page or device during the call."""
+        return self._rejoining
+
+    @property
+    def client_left(self) -> bool:
+        """The client left; the session is still open and they may join again."""
+        return self._client_left
 
     @property
     def finished(self) -> bool:
@@ -382,6 +402,10 @@ class VideoCall:
             self.code_ready(code)
             ui.on_verification_code(code)
 
+        def on_unverified() -> None:
+            self.not_verified()
+            ui.on_unverified()
+
         return cast(
             ObserverT,
             replace(
@@ -389,6 +413,7 @@ class VideoCall:
                 on_state=on_state,
                 on_client_waiting=on_client_waiting,
                 on_verification_code=on_code,
+                on_unverified=on_unverified,
             ),
         )
 
@@ -398,6 +423,14 @@ class VideoCall:
             if self.finished:
                 return
             self._state, self._event = state, event
+            if event in (CallEvent.KNOCK_AGAIN, CallEvent.PEER_LEFT):
+                # A new knock (another page or device) or the client gone: whoever is admitted
+                # next compares a new code.
+                self._code = None
+                self._verified = self._mismatch = self._unverified = False
+            if state is CallState.WAITING:
+                self._rejoining = event is CallEvent.KNOCK_AGAIN
+            self._client_left = event is CallEvent.PEER_LEFT
             if state is CallState.ADMITTED and event is CallEvent.ADMIT_GIVEN:
                 self._write(record_admitted)
             elif state is CallState.CONNECTED and self._started is None:
@@ -416,6 +449,13 @@ class VideoCall:
     def code_ready(self, code: str) -> None:
         with self._lock:
             self._code = code
+            self._unverified = False
+
+    def not_verified(self) -> None:
+        """The session's verification deadline passed without a code."""
+        with self._lock:
+            if self._code is None and not self.finished:
+                self._unverified = True
 
     # -- the therapist's intents (UI thread) ----------------------------------------------------
 

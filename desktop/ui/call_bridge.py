@@ -41,6 +41,7 @@ class CallBridge(QObject):
     stats = Signal(object)  # dict[str, float]
     error = Signal(object)  # TelehealthError
     problem = Signal(str)  # a step of the call that could not be recorded
+    unverified = Signal()  # connected, and no verification code appeared in time
     _finished = Signal(int, object)  # an operation's id, its exception or None
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -65,6 +66,7 @@ class CallBridge(QObject):
             on_chat_open=lambda: self._emit(self.chat_open),
             on_stats=lambda stats: self._emit(self.stats, dict(stats)),
             on_error=lambda error: self._emit(self.error, error),
+            on_unverified=lambda: self._emit(self.unverified),
         )
 
     def emit_problem(self, text: str) -> None:

@@ -59,7 +59,7 @@ from desktop.ui.video_widget import VideoView
 from telehealth.engine import MAX_CHAT_CHARS, IceServer
 from telehealth.errors import TelehealthError
 from telehealth.lifecycle import CallEvent, CallState
-from telehealth.session import TherapistSession
+from telehealth.session import VERIFY_SECONDS, TherapistSession
 
 Q = Qt.ConnectionType.QueuedConnection
 TITLE: Final = "Quietroom - video session"  # never the client's name (see _on_client_waiting)
@@ -82,6 +82,13 @@ QPushButton#endCall:disabled { background: #d8b5b2; }
 QPushButton#admit { background: #2e6b3a; color: white; border-radius: 6px; padding: 6px 14px; }
 QPlainTextEdit#chatLog { background: #fbfaf7; border: 1px solid #e4ded4; }
 """
+
+
+CODE_NAME: Final = "Security code"  # the same words as on the client's page
+UNVERIFIED_TEXT: Final = (
+    "This call could not be verified: no security code appeared. Someone may be listening in "
+    "between. Do not discuss anything private; end the session and send a new link another way."
+)
 
 
 def format_code(code: str) -> str:
@@ -168,6 +175,7 @@ class CallWindow(QWidget):
         clock: Callable[[], float] = time.monotonic,
         ssl_context: ssl.SSLContext | None = None,
         relay_note: str = "",
+        verify_timeout: float = VERIFY_SECONDS,
         parent: QWidget | None = None,
     ) -> None:
         """``ssl_context`` verifies an https relay (default: the system's CAs; the in-app relay's
@@ -193,6 +201,7 @@ class CallWindow(QWidget):
             connect_timeout=connect_timeout,
             stats_interval=stats_interval,
             ssl_context=ssl_context,
+            verify_timeout=verify_timeout,
         )
         self._meter = QualityMeter(clock)
         self._shown_connected = False
@@ -404,13 +413,13 @@ class CallWindow(QWidget):
         return frame
 
     def _verification_panel(self) -> QFrame:
-        frame, layout = panel("Verification code")
+        frame, layout = panel(CODE_NAME)  # the page calls it so too
         self.verification_panel = frame
         self.verification_hint = plain_label(
-            "A code appears here once the call connects.", name="Verification hint"
+            "A code appears here once the call connects.", name="Security code hint"
         )
         layout.addWidget(self.verification_hint)
-        self.code_label = plain_label("--- ---", name="Verification code")
+        self.code_label = plain_label("--- ---", name=CODE_NAME)
         self.code_label.setObjectName("code")
         font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         font.setPointSizeF(font.pointSizeF() * 2.2)
@@ -468,6 +477,7 @@ class CallWindow(QWidget):
         b.stats.connect(self._on_stats, Q)
         b.error.connect(self._on_error, Q)
         b.problem.connect(self.problem, Q)
+        b.unverified.connect(self._on_unverified, Q)
         self.media.self_view_frame.connect(self.self_view.show_frame)
         self.media.camera_status.connect(self._on_camera_status)
         self.media.microphone_status.connect(self._on_microphone_status)
@@ -588,9 +598,7 @@ class CallWindow(QWidget):
             return
         self.verified_button.setEnabled(False)
         self.mismatch_button.setEnabled(False)
-        self.verification_hint.setText(
-            "Verified: the code matched, so nobody is between you and your client."
-        )
+        self._hint("Verified: the code matched, so nobody is between you and your client.")
         self.code_label.setText(f"{format_code(self.code)} ✓")
         self.code_label.setProperty("verified", True)
         self.code_label.style().unpolish(self.code_label)
@@ -629,9 +637,18 @@ class CallWindow(QWidget):
 
     def _on_state(self, state: CallState, event: CallEvent) -> None:
         name = self.client_name or "your client"
-        if state is CallState.INVITED:
+        if state is CallState.INVITED and event is CallEvent.PEER_LEFT:
+            self._between_rounds()
+            self.waiting_banner.hide()
+            self._set_status(
+                f"{name[:1].upper()}{name[1:]} left the session. If that was a mistake, they can "
+                "join again with the same link. Press End session when you are done."
+            )
+        elif state is CallState.INVITED:
             self._set_status("Send the link to your client. They will wait until you let them in.")
         elif state is CallState.WAITING:
+            if event is CallEvent.KNOCK_AGAIN:
+                self._between_rounds()
             self._set_status(f"{name} is in the waiting room.")
         elif state is CallState.ADMITTED:
             self.waiting_banner.hide()
@@ -658,10 +675,51 @@ class CallWindow(QWidget):
                 self.client_declined.emit(self.client_name or "")
             self._finish(state, event)
 
+    def _hint(self, text: str) -> None:
+        """The line above the code, with the panel grown to fit it (Qt sizes the panel by one
+        line; a longer, word-wrapped hint would be clipped)."""
+        self.verification_hint.setText(text)
+        layout = self.verification_panel.layout()
+        if layout is not None:
+            self.verification_panel.setMinimumHeight(layout.totalHeightForWidth(330) + 12)
+
+    def _between_rounds(self) -> None:
+        """The client left, or another page or device knocked: no media until someone is
+        admitted again, who will compare a new code."""
+        self.bridge.take_video()
+        self.bridge.take_audio()
+        self.remote_view.clear("Your client's video will appear here.")
+        self.error_banner.hide()
+        self.chat_input.setEnabled(False)
+        self.send_button.setEnabled(False)
+        self.code_label.setText("--- ---")
+        self.code_label.setProperty("verified", False)
+        self.code_label.style().unpolish(self.code_label)
+        self.code_label.style().polish(self.code_label)
+        self._hint("A new code appears here once the call connects again.")
+        self.verified_button.setEnabled(False)
+        self.mismatch_button.setEnabled(False)
+
+    def _on_unverified(self) -> None:
+        if self._finished or self.code is not None or not self.call.unverified:
+            return
+        self.error_label.setText(UNVERIFIED_TEXT)
+        self.error_banner.show()
+        self._hint(
+            "No code appeared, so this call could not be verified. Your client sees the same "
+            "warning."
+        )
+
     def _on_client_waiting(self, name: str) -> None:
         # The name stays inside the window: titles reach task bars, window switchers and
         # screen-sharing pickers, so the title is always the generic TITLE.
-        self.waiting_label.setText(f"{name} is waiting.")
+        if self.call.rejoining:
+            self.waiting_label.setText(
+                f"{name} is asking to join again, from another device or a reloaded page. "
+                "Admit only if you expect them; you will compare a new code."
+            )
+        else:
+            self.waiting_label.setText(f"{name} is waiting.")
         self.admit_button.setEnabled(True)
         self.decline_button.setEnabled(True)
         self.waiting_banner.show()
@@ -673,10 +731,13 @@ class CallWindow(QWidget):
             self.waiting_label.setText(f"{self.client_name} is waiting.{suffix}")
 
     def _on_code(self, code: str) -> None:
+        if self.error_label.text() == UNVERIFIED_TEXT:
+            self.error_banner.hide()
         self.code_label.setText(format_code(code))
         name = self.client_name or "your client"
-        self.verification_hint.setText(
-            f"Ask {name} to read the code on their screen aloud. If it is the same, press Verified."
+        self._hint(
+            f"Ask {name} to read the security code on their screen aloud. If it is the same, "
+            "press Verified."
         )
         self.verified_button.setEnabled(True)
         self.mismatch_button.setEnabled(True)

@@ -138,7 +138,10 @@ def test_browser_call_survives_a_network_drop(
         view.wait(lambda: view.count(CallState.RECONNECTING) == 1, 10, "reconnecting")
         time.sleep(3)
         cut.clear()
+        back_at = time.monotonic()
         view.wait(lambda: view.count(CallState.CONNECTED) == 2, 25, "the call to come back")
+        # docs/telehealth.md quotes this figure (network back -> media connected again)
+        print(f"reconnect: media back {time.monotonic() - back_at:.2f} s after the network")
 
         # -- and the call goes on: new peer connection, same certificate, same code ----------
         assert page.evaluate("window.__test.pcs.length") >= 2
@@ -167,7 +170,7 @@ def test_browser_call_survives_a_network_drop(
         view.wait(lambda: "Yes, I am back." in view.chat, 10, "the client's chat")
 
         page.get_by_role("button", name="Leave").click()
-        view.wait(lambda: view.count(CallState.ENDED) == 1, 10, "the end")
+        view.wait(lambda: view.count(CallState.INVITED) == 2, 10, "the client to leave")
         assert page.evaluate("window.__test.csp") == []
         assert page_errors == []
     finally:
@@ -182,5 +185,6 @@ def test_browser_call_survives_a_network_drop(
         CallState.CONNECTED,
         CallState.RECONNECTING,
         CallState.CONNECTED,
-        CallState.ENDED,
+        CallState.INVITED,  # the client left; the session stayed open for them
+        CallState.ENDED,  # the therapist ended it
     ]

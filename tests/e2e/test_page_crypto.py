@@ -205,7 +205,8 @@ def test_python_opens_what_the_page_seals(browser: Browser, relay: Any) -> None:
               const keys = await sig.deriveCallKeys(sig.secretFromFragment("#" + secret));
               const sealer = new sig.Sealer("client", keys.signallingKey);
               return [
-                await sealer.seal({type: "hello", name: "Zoë 🙂"}),
+                await sealer.seal(
+                  {type: "hello", name: "Zoë 🙂", device: "EBESExQVFhcYGRobHB0eHw"}),
                 await sealer.seal({type: "ice", candidate: "", sdpMid: null, sdpMLineIndex: null}),
                 await sealer.seal({type: "bye", reason: "hangup"}),
               ];

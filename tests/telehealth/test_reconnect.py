@@ -155,11 +155,14 @@ class AnsweringPage:
         self.held: list[protocol.Offer] = []
 
     async def connect(self) -> None:
+        again = self.http is not None
         if self.http is None:
             self.http = aiohttp.ClientSession()
             await asyncio.to_thread(self.engine.start)
         self.ws = await self.http.ws_connect(self.invite.websocket_url())
         self._reader = asyncio.create_task(self._read(self.ws))
+        if again:  # back after a drop: say hello again, as the page does, so offers resume
+            await self.send(protocol.Hello(name="Ana"))
 
     async def drop_socket(self) -> None:
         ws, self.ws = self.ws, None

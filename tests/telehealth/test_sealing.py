@@ -11,7 +11,7 @@ from telehealth import protocol as p
 from telehealth.encoding import b64url_decode, b64url_encode
 from telehealth.errors import MessageFormatError, MessageRejectedError, ReplayedMessageError
 from telehealth.invite import derive_call_keys
-from telehealth.sealing import MAX_ENVELOPE_CHARS, Opener, Role, Sealer
+from telehealth.sealing import MAX_ENVELOPE_CHARS, PAD_SIZES, Opener, Role, Sealer
 
 DATA: dict[str, Any] = json.loads(
     (Path(__file__).parent / "vectors" / "envelopes.json").read_text(encoding="utf-8")
@@ -46,7 +46,8 @@ def test_vectors_decrypt_with_the_documented_recipe(vector: dict[str, Any]) -> N
     assert list(env) == ["v", "from", "seq", "nonce", "ct"]
     ad = f"quietroom/v1 envelope\n{env['from']}\n{env['seq']}".encode("ascii")
     plaintext = AESGCM(KEY).decrypt(b64url_decode(env["nonce"]), b64url_decode(env["ct"]), ad)
-    assert plaintext.decode("utf-8") == vector["plaintext"]
+    assert len(plaintext) == vector["padded_length"] in PAD_SIZES
+    assert plaintext.decode("utf-8").rstrip(" ") == vector["plaintext"]
 
 
 @pytest.mark.parametrize("vector", DATA["invalid"], ids=lambda v: v["description"])
@@ -158,3 +159,17 @@ def test_sequence_exhaustion_and_bad_parameters() -> None:
         Opener(role, b"short")
     with pytest.raises(ValueError):
         Sealer(role, KEY, first_seq=-1)
+
+
+def test_envelope_sizes_hide_the_name_and_the_decision() -> None:
+    """The relay sees only the size class: every hello is the same size whatever the name, and
+    admit, decline and bye are the same size too."""
+    sealer = Sealer("client", KEY, first_seq=0)
+    hellos = {len(sealer.seal(p.Hello(name="A" * n))) for n in (1, 7, 30, 64)}
+    hellos.add(len(sealer.seal(p.Hello(name="👩\u200d⚕️" * 16))))
+    assert len(hellos) == 1
+    therapist = Sealer("therapist", KEY, first_seq=0)
+    short = {len(therapist.seal(m)) for m in (p.Admit(), p.Decline(), p.Bye(reason="hangup"))}
+    assert len(short) == 1  # (the envelope names its sender, so the two roles differ by 3)
+    opener = Opener("client", KEY)
+    assert opener.open(sealer.seal(p.Hello(name="Ana"))) == p.Hello(name="Ana")

@@ -265,7 +265,11 @@ def test_admitted_call_with_verification_chat_and_goodbye(
                         await asyncio.sleep(0.1)
                     assert client_chat == ["How are you today?"]
 
+                    # The client leaves: the session stays open for them to join again.
                     await page.send(protocol.Bye(reason="hangup"))
+                    await seen.until(lambda: seen.state is CallState.INVITED)
+                    assert session.state is CallState.INVITED
+                    await asyncio.wrap_future(session.hang_up())
                     await seen.until(lambda: seen.state is CallState.ENDED)
             finally:
                 await page.close()
@@ -276,9 +280,11 @@ def test_admitted_call_with_verification_chat_and_goodbye(
                 CallState.ADMITTED,
                 CallState.CONNECTING,
                 CallState.CONNECTED,
+                CallState.INVITED,
                 CallState.ENDED,
             ]
-            assert seen.states[-1][1] is CallEvent.BYE_RECEIVED
+            assert seen.states[-2][1] is CallEvent.PEER_LEFT
+            assert seen.states[-1][1] is CallEvent.HANG_UP
             assert seen.errors == []
 
     run(main(), timeout=60)

@@ -8,6 +8,7 @@ import {
   Opener,
   RejectedError,
   Sealer,
+  b64urlEncode,
   checkName,
   deriveCallKeys,
   presenceCount,
@@ -48,6 +49,12 @@ const STATS_INTERVAL_MS = 2000;
 // 60 s and says so when it can; this covers the case where its goodbye cannot reach us).
 const RECONNECT_GIVE_UP_MS = 75000;
 const FAREWELL_AHEAD = 1_000_000_000; // see Sealer.sealAhead
+// Connected this long without a security code: the exchange that proves nobody is in between did
+// not complete (someone holding the link may be relaying the call). Say so, in words.
+const VERIFY_MS = 5000;
+const UNVERIFIED_TEXT =
+  "This call could not be verified: no security code appeared. Someone may be listening in between. " +
+  "Please don't share anything private. Leave the call and let your therapist know another way.";
 
 const s = {
   phase: "start",
@@ -72,6 +79,10 @@ const s = {
   lostTimer: 0,
   everConnected: false,
   videoCodec: "default", // which video codec this browser put first (media.js)
+  verifyTimer: 0,
+  // Drawn once per page: a hello from this page again (our socket dropped) lets the therapist's
+  // app re-send what we missed; another page or device is a new knock it must admit.
+  device: "",
 };
 
 // ---- screens ------------------------------------------------------------------------------
@@ -108,6 +119,7 @@ function end(reason, text) {
 function cleanup() {
   clearInterval(s.statsTimer);
   clearTimeout(s.lostTimer);
+  clearTimeout(s.verifyTimer);
   s.stopMeter();
   if (s.pc) s.pc.close();
   s.pc = null;
@@ -144,6 +156,7 @@ async function main() {
     return;
   }
   s.keys = await deriveCallKeys(secret);
+  s.device = b64urlEncode(crypto.getRandomValues(new Uint8Array(16)));
   s.sealer = new Sealer("client", s.keys.signallingKey);
   s.opener = new Opener("therapist", s.keys.signallingKey);
   s.phase = "check";
@@ -272,14 +285,25 @@ async function receive(text) {
   }
 }
 
+function hello() {
+  return send({ type: "hello", name: s.name, device: s.device });
+}
+
 function presence(count) {
   s.therapistHere = count >= 2;
+  if (s.phase === "call") {
+    // Back on the relay during the call (our socket dropped): say hello again from this page.
+    // The therapist's app then sends what we missed (the admission, the offer) or, if the
+    // media dropped too, a new offer; it sends none until it knows this is the same page.
+    if (s.therapistHere) hello();
+    return;
+  }
   if (s.phase !== "waiting") return;
   if (s.therapistHere) {
     say($("waiting-status"), "Your therapist knows you are here.");
     // Announce ourselves whenever the therapist is (again) on the other end: the relay drops
     // anything sent while we are alone in the room.
-    send({ type: "hello", name: s.name });
+    hello();
   } else {
     say($("waiting-status"), "Your therapist has not opened the session yet. Please keep this page open.");
   }
@@ -455,6 +479,17 @@ async function maybeReveal() {
 function showCode(code) {
   $("code").textContent = formatCode(code);
   $("code-box").hidden = false;
+  $("unverified").hidden = true;
+}
+
+function startVerifyDeadline() {
+  if (s.verifyTimer || !$("code-box").hidden) return;
+  s.verifyTimer = setTimeout(() => {
+    if (s.phase === "call" && $("code-box").hidden) {
+      $("unverified").textContent = UNVERIFIED_TEXT;
+      $("unverified").hidden = false;
+    }
+  }, VERIFY_MS);
 }
 
 function playRemote() {
@@ -484,6 +519,7 @@ function connectionChanged(pc) {
       clearTimeout(s.lostTimer);
       s.lostTimer = 0;
       if (!s.statsTimer) s.statsTimer = setInterval(updateQuality, STATS_INTERVAL_MS);
+      startVerifyDeadline();
       break;
     case "failed":
     case "closed":

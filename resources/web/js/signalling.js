@@ -99,7 +99,7 @@ export async function deriveCallKeys(secret) {
 // ---- messages ----------------------------------------------------------------------------
 
 const FIELDS = {
-  hello: ["name"],
+  hello: ["name", "device"],
   admit: [],
   decline: [],
   offer: ["sdp"],
@@ -152,6 +152,7 @@ export function checkMessage(obj) {
   switch (obj.type) {
     case "hello":
       checkName(obj.name);
+      checkBytes(obj.device, 16);
       break;
     case "offer":
     case "answer":
@@ -197,6 +198,24 @@ export function messageJson(message) {
 
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER; // 2**53 - 1
 const MAX_ENVELOPE_CHARS = 112 * 1024;
+// Plaintexts are padded with spaces to one of these sizes (telehealth/sealing.py PAD_SIZES), so
+// an envelope's size tells the relay nothing about a name's length or admit from decline.
+export const PAD_SIZES = [1024, 4096, 16 * 1024, 80 * 1024];
+
+function pad(bytes) {
+  const size = PAD_SIZES.find((n) => n >= bytes.length);
+  if (size === undefined) throw new FormatError("message too long");
+  const out = new Uint8Array(size).fill(0x20);
+  out.set(bytes);
+  return out;
+}
+
+function unpad(bytes) {
+  check(PAD_SIZES.includes(bytes.length), "message is not padded to a fixed size");
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0x20) end--;
+  return bytes.subarray(0, end);
+}
 const ENVELOPE_KEYS = ["v", "from", "seq", "nonce", "ct"];
 const ROLES = ["therapist", "client"];
 
@@ -261,7 +280,7 @@ export class Sealer {
   }
 
   async sealWithSeq(message, seq) {
-    const plaintext = te.encode(messageJson(message));
+    const plaintext = pad(te.encode(messageJson(message)));
     if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SEQ) {
       throw new FormatError("sequence numbers exhausted");
     }
@@ -312,7 +331,7 @@ export class Opener {
     if (obj.seq <= this.lastSeq) throw new ReplayedError();
     let text;
     try {
-      text = td.decode(plaintext);
+      text = td.decode(unpad(new Uint8Array(plaintext)));
     } catch {
       throw new FormatError("not UTF-8");
     }

@@ -66,6 +66,10 @@ function same(a, b) {
 }
 
 /** The answerer's side of the exchange. Any step out of order throws VerificationError. */
+function sameBytes(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 export class AnswererVerifier {
   constructor(key, { random = (n) => crypto.getRandomValues(new Uint8Array(n)) } = {}) {
     this.key = key;
@@ -92,8 +96,12 @@ export class AnswererVerifier {
   }
 
   receiveCommit(message) {
+    const commitment = b64urlDecode(message.hash);
+    // The same commitment again: the therapist's app re-sent what we may have missed after our
+    // socket dropped. Anything else after the first is out of order.
+    if (this.peerCommitment !== null && sameBytes(this.peerCommitment, commitment)) return;
     if (this.peerCommitment !== null || this.revealed) throw new VerificationError("unexpected commit");
-    this.peerCommitment = b64urlDecode(message.hash);
+    this.peerCommitment = commitment;
   }
 
   get canReveal() {

@@ -199,6 +199,7 @@ def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: S
         on_state: Callable[[CallState, CallEvent], None]
         on_client_waiting: Callable[[str], None]
         on_verification_code: Callable[[str], None]
+        on_unverified: Callable[[], None]
         on_chat: Callable[[str], None]
 
     call = open_call(practice, video.id)
@@ -207,14 +208,23 @@ def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: S
         on_state=lambda state, _e: seen.append((state, call.state)),
         on_client_waiting=lambda name: seen.append((name, call.client_name)),
         on_verification_code=lambda code: seen.append((code, call.code)),
+        on_unverified=lambda: seen.append(("unverified", call.unverified)),
         on_chat=seen.append,
     )
     wrapped = call.observe(ui)
     wrapped.on_state(S.INVITED, E.INVITE_CREATED)
     wrapped.on_client_waiting("Ana")
+    wrapped.on_unverified()  # (a late report: a code is in, so the call stays verifiable)
     wrapped.on_verification_code("123456")
     wrapped.on_chat("hello")
-    assert seen == [(S.INVITED, S.INVITED), ("Ana", "Ana"), ("123456", "123456"), "hello"]
+    assert seen == [
+        (S.INVITED, S.INVITED),
+        ("Ana", "Ana"),
+        ("unverified", True),
+        ("123456", "123456"),
+        "hello",
+    ]
+    assert not call.unverified  # the code arrived after all
 
 
 def test_a_step_that_cannot_be_recorded_is_reported(
@@ -237,6 +247,7 @@ class Callbacks3:
     on_state: Callable[[CallState, CallEvent], None]
     on_client_waiting: Callable[[str], None]
     on_verification_code: Callable[[str], None]
+    on_unverified: Callable[[], None] = lambda: None
 
 
 def test_call_started_marks_the_appointment_attended(
@@ -391,3 +402,31 @@ def test_an_impossible_duration_is_refused(
     with pytest.raises(InvalidFieldError):
         practice.create_call_note(video.id, datetime.now(UTC), 2 * 86_400)
     assert new_entries() == []
+
+
+def test_a_new_knock_or_the_client_leaving_starts_a_new_verification(
+    practice: Practice, video: Session, new_entries: Entries
+) -> None:
+    clock = Clock()
+    call = open_call(practice, video.id, clock)
+    drive(call, *KNOCK, *ADMIT, *CONNECT)
+    call.code_ready("111111")
+    assert call.mark_verified()
+    new_entries()
+    drive(call, (S.INVITED, E.PEER_LEFT))  # the client left; the session stays open
+    assert call.client_left and call.code is None and not call.verified and not call.finished
+    drive(call, (S.WAITING, E.HELLO_RECEIVED))  # "Join again"
+    assert not call.rejoining and not call.client_left
+    drive(call, *ADMIT, *CONNECT)
+    call.not_verified()
+    assert call.unverified
+    drive(call, (S.WAITING, E.KNOCK_AGAIN))  # another device took the seat
+    assert call.rejoining and not call.unverified and call.code is None
+    clock.now += 60
+    drive(call, (S.ENDED, E.HANG_UP))
+    assert new_entries() == [
+        ("call.client_admitted", "session", video.id),  # admitted again; started only once
+        ("call.ended", "session", video.id),
+    ]
+    assert last_details(practice)[1]["verified"] is False  # the last admission was not
+    assert last_details(practice)[1]["duration_seconds"] == 60

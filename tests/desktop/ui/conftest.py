@@ -336,7 +336,7 @@ class ClientStandIn:
         decline)."""
         return self.loop.run(self._join(name))
 
-    async def _connect(self) -> str:
+    async def _connect(self, reveal: bool) -> str:
         verifier = Verifier("answerer", self.invite.keys.verification_key)
         commit = await self._next()
         assert isinstance(commit, protocol.Commit)
@@ -347,16 +347,24 @@ class ClientStandIn:
         answer = await asyncio.wrap_future(self.engine.accept_offer(offer.sdp))
         verifier.set_local_sdp(answer)
         await self._send(protocol.Answer(sdp=answer))
+        if not reveal:  # a man in the middle who cannot complete the exchange
+            return ""
         await self._send(verifier.reveal())
-        reveal = await self._next()
-        assert isinstance(reveal, protocol.Reveal)
-        verifier.receive_reveal(reveal)
+        reveal_message = await self._next()
+        assert isinstance(reveal_message, protocol.Reveal)
+        verifier.receive_reveal(reveal_message)
         self.code = verifier.code()
         return self.code
 
-    def connect(self) -> concurrent.futures.Future[str]:
-        """After admission: answer the offer, run the verification exchange; gives the code."""
-        return self.loop.run(self._connect())
+    def connect(self, *, reveal: bool = True) -> concurrent.futures.Future[str]:
+        """After admission: answer the offer, run the verification exchange; gives the code
+        (``reveal=False``: never reveal, as a man in the middle; gives "")."""
+        return self.loop.run(self._connect(reveal))
+
+    def leave(self) -> None:
+        """Press Leave: say goodbye (the therapist's session stays open for a new page)."""
+        self.loop.run(self._send(protocol.Bye(reason="hangup"))).result(5)
+        self.loop.run(self._close()).result(5)  # the page closes its socket, as app.js does
 
     def next_message(self) -> concurrent.futures.Future[protocol.Message]:
         return self.loop.run(self._next())

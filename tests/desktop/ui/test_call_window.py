@@ -20,7 +20,7 @@ from pytestqt.qtbot import QtBot
 from desktop.core.calls import VideoCall
 from desktop.core.practice import ClientDetails, Practice
 from desktop.core.sessions import Modality
-from desktop.ui.call_window import CallWindow, format_code
+from desktop.ui.call_window import CODE_NAME, UNVERIFIED_TEXT, CallWindow, format_code
 from desktop.ui.local_media import LocalMedia
 from desktop.ui.qt import QGuiApplication, QImage, Qt
 from telehealth import protocol
@@ -322,4 +322,74 @@ def test_codes_differ_ends_the_session(
     qtbot.waitUntil(lambda: window.state is CallState.ENDED, timeout=5000)
     qtbot.waitUntil(lambda: window.status.text().startswith("The codes did not match"))
     assert not window.is_verified
+    qtbot.waitUntil(lambda: window.session_stopped, timeout=10_000)
+
+
+def test_the_code_has_the_same_name_in_the_window_and_on_the_page(qtbot: QtBot) -> None:
+    page = (Path(__file__).parents[3] / "resources" / "web" / "index.html").read_text("utf-8")
+    assert f'<span class="badge-label">{CODE_NAME}</span>' in page
+    assert CODE_NAME == "Security code"
+
+
+@pytest.mark.slow
+def test_an_unverified_call_a_client_who_leaves_and_joins_again(
+    qtbot: QtBot,
+    relay: Any,
+    loopback_only: None,
+    make_client: Callable[..., Any],
+    open_call: Callable[[str], VideoCall],
+    practice: Practice,
+    screenshot_dir: Path | None,
+) -> None:
+    """No code within the deadline: the window says so in words. The client leaves: the window
+    says they can join again, and a new page's knock is let in with a new code."""
+    call = open_call(relay.base_url)
+    window = CallWindow(call, media=LocalMedia(synthetic=True), ice_servers=[], verify_timeout=1.5)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=5000)
+    mallory = make_client(call.invite)
+    with qtbot.waitSignal(window.client_waiting, timeout=5000):
+        answer = mallory.join(CLIENT)
+    qtbot.mouseClick(window.admit_button, Qt.MouseButton.LeftButton)
+    assert answer.result(5) == protocol.Admit()
+    assert mallory.connect(reveal=False).result(10) == ""
+    qtbot.waitUntil(window.error_banner.isVisible, timeout=10_000)
+    assert window.error_label.text() == UNVERIFIED_TEXT
+    assert "could not be verified" in window.error_label.text()
+    assert call.unverified and call.code is None
+    assert window.code_label.text() == "--- ---" and not window.verified_button.isEnabled()
+    save(window, screenshot_dir, "call-window-unverified.png")
+
+    # The client leaves: the session stays open, the window says what happens next.
+    mallory.leave()
+    qtbot.waitUntil(lambda: "left the session" in window.status.text(), timeout=5000)
+    assert window.state is CallState.INVITED and call.client_left
+    assert "join again with the same link" in window.status.text()
+    assert not window.error_banner.isVisible() and window.end_button.isEnabled()
+
+    # "Join again": a new page knocks, is admitted, and both read the same new code.
+    again = make_client(call.invite)
+    with qtbot.waitSignal(window.client_waiting, timeout=5000):
+        answer = again.join(CLIENT)
+    assert window.waiting_banner.isVisible() and window.admit_button.isEnabled()
+    qtbot.mouseClick(window.admit_button, Qt.MouseButton.LeftButton)
+    assert answer.result(5) == protocol.Admit()
+    code = again.connect().result(10)
+    qtbot.waitUntil(lambda: window.code_label.text() == format_code(code), timeout=10_000)
+    assert not call.unverified
+    qtbot.mouseClick(window.verified_button, Qt.MouseButton.LeftButton)
+    assert call.verified
+    with qtbot.waitSignal(window.session_finished, timeout=5000):
+        window.hang_up()
+    actions = [e.action for e in practice.audit_entries() if e.action.startswith("call.")]
+    assert actions == [
+        "call.invite_created",
+        "call.client_admitted",
+        "call.started",
+        "call.client_admitted",  # the second page, admitted again
+        "call.verified",
+        "call.ended",
+    ]
     qtbot.waitUntil(lambda: window.session_stopped, timeout=10_000)

@@ -1,0 +1,142 @@
+"""The client's side of the protocol's holes, in real Chromium:
+
+1. a connected call whose security code never appears (the therapist's end stands in for a man in
+   the middle who never sends his reveal) tells the client, in words, that it could not be
+   verified, and the therapist's session reports it too;
+2. the client leaves, then presses "Join again" while the therapist's session is still open:
+   the new page knocks, is admitted, and both sides show the same new code.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiortc import AudioStreamTrack
+from playwright.sync_api import Browser, expect
+
+from telehealth.invite import new_invite
+from telehealth.lifecycle import CallEvent, CallState
+from telehealth.session import SessionCallbacks, TherapistSession
+from telehealth.synthetic_media import ShadeVideo
+
+
+class View:
+    def __init__(self) -> None:
+        self.states: list[tuple[CallState, CallEvent]] = []
+        self.waiting: list[str] = []
+        self.codes: list[str] = []
+        self.unverified = 0
+        self._cond = threading.Condition()
+
+    def _note(self, update: Callable[[], None]) -> None:
+        with self._cond:
+            update()
+            self._cond.notify_all()
+
+    def _count_unverified(self) -> None:
+        self.unverified += 1
+
+    def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        with self._cond:
+            assert self._cond.wait_for(predicate, timeout), f"timed out waiting for {what}"
+
+    def count(self, state: CallState) -> int:
+        return sum(1 for s, _ in self.states if s is state)
+
+    def callbacks(self) -> SessionCallbacks:
+        return SessionCallbacks(
+            on_state=lambda state, event: self._note(lambda: self.states.append((state, event))),
+            on_client_waiting=lambda name: self._note(lambda: self.waiting.append(name)),
+            on_verification_code=lambda code: self._note(lambda: self.codes.append(code)),
+            on_unverified=lambda: self._note(self._count_unverified),
+            on_video=lambda _frame: None,
+        )
+
+
+class WithholdingSession(TherapistSession):
+    """The therapist's session, except that while ``withhold`` is set it never sends its reveal:
+    what a man in the middle who holds the link does (he cannot complete both exchanges)."""
+
+    withhold = True
+
+    async def _maybe_reveal(self) -> None:
+        if not self.withhold:
+            await super()._maybe_reveal()
+
+
+@pytest.mark.slow
+def test_unverified_call_is_told_and_join_again_works(
+    browser: Browser, relay: Any, instrument: str, loopback_only: None
+) -> None:
+    view = View()
+    invite = new_invite(relay.base_url)
+    session = WithholdingSession(
+        invite,
+        callbacks=view.callbacks(),
+        media=lambda: [ShadeVideo(), AudioStreamTrack()],
+        ice_servers=[],
+        connect_timeout=20,
+        verify_timeout=3.0,
+    )
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(instrument)
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        session.start().result(10)
+        page.goto(invite.link)
+        expect(page.locator("#device-status")).to_contain_text("camera and microphone are working")
+        page.get_by_label("Your name").fill("Ana")
+        page.get_by_label("Your name").press("Enter")
+        view.wait(lambda: bool(view.waiting), 10, "the client's hello")
+        session.admit().result(10)
+        view.wait(lambda: view.count(CallState.CONNECTED) == 1, 20, "the connection")
+
+        # -- 1. no code: both people are told -----------------------------------------------
+        warning = page.locator("#unverified")
+        expect(warning).to_be_hidden()
+        expect(warning).to_be_visible(timeout=10_000)
+        expect(warning).to_contain_text("could not be verified")
+        expect(page.locator("#code-box")).to_be_hidden()
+        view.wait(lambda: view.unverified == 1, 10, "the therapist to be told")
+        assert view.codes == []
+
+        # -- 2. the client leaves, and joins again while the session is open -----------------
+        page.get_by_role("button", name="Leave").click()
+        expect(page.locator("#end-title")).to_have_text("You have left the session")
+        view.wait(lambda: view.states[-1][1] is CallEvent.PEER_LEFT, 10, "the client to leave")
+        assert session.state is CallState.INVITED
+        session.withhold = False  # the honest therapist's app from here on
+        page.get_by_role("button", name="Join again").click()
+        expect(page.locator("#device-status")).to_contain_text("camera and microphone are working")
+        page.get_by_label("Your name").fill("Ana")
+        page.get_by_label("Your name").press("Enter")
+        view.wait(lambda: len(view.waiting) == 2, 10, "the second knock")
+        expect(page.locator("#screen-waiting")).to_be_visible()
+        session.admit().result(10)
+        view.wait(lambda: bool(view.codes), 20, "the new code")
+        code = f"{view.codes[0][:3]} {view.codes[0][3:]}"
+        expect(page.locator("#code")).to_have_text(code, timeout=10_000)
+        expect(page.locator("#unverified")).to_be_hidden()
+        assert page_errors == []
+    finally:
+        context.close()
+        session.stop()
+    # (closing the page sends its farewell: an INVITED may come before the final ENDED)
+    assert [s for s, _ in view.states][:10] == [
+        CallState.INVITED,
+        CallState.WAITING,
+        CallState.ADMITTED,
+        CallState.CONNECTING,
+        CallState.CONNECTED,
+        CallState.INVITED,
+        CallState.WAITING,
+        CallState.ADMITTED,
+        CallState.CONNECTING,
+        CallState.CONNECTED,
+    ]
+    assert view.states[-1][0] is CallState.ENDED
