@@ -140,11 +140,6 @@ class Opener:
     def last_seq(self) -> int:
         return self._last_seq
 
-    def rewind(self, seq: int) -> None:
-        """Accept sequence numbers above ``seq`` again (never raises the floor). The therapist's
-        session uses it once for a goodbye a closing page sealed far ahead of its sequence."""
-        self._last_seq = min(self._last_seq, seq)
-
     def open_below_floor(self, envelope: str) -> tuple[protocol.Message, int]:
         """Authenticate, decrypt and parse an envelope whose sequence number is not new, and
         return it with that number, leaving the floor where it is. For the one case where an

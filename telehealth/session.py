@@ -63,7 +63,6 @@ T = TypeVar("T")
 RELAY_RETRIES: Final = 5  # reconnect attempts to the relay before the session fails
 RESTART_ATTEMPT_SECONDS: Final = 6.0  # a new offer that has not connected by then is replaced
 VERIFY_SECONDS: Final = 5.0  # connected this long without a code: tell the therapist
-FAREWELL_GAP: Final = 10**8  # a goodbye sealed this far ahead was prepared by a closing page
 MAX_ICE_JSON_BYTES: Final = 16 * 1024
 
 
@@ -428,7 +427,6 @@ class TherapistSession:
                 self._restart_wakeup.set()  # a new offer now has someone to reach
             self._callbacks.on_client_present(peers >= 2)
             return
-        floor = self._opener.last_seq
         message: protocol.Message
         try:
             message = self._opener.open(text)
@@ -442,11 +440,6 @@ class TherapistSession:
             # Forged, replayed or garbled: ignore it; the call carries on.
             log.info("ignored a signalling message: %s", type(exc).__name__)
             return
-        if isinstance(message, protocol.Bye) and self._opener.last_seq - floor > FAREWELL_GAP:
-            # The goodbye a closing page sealed far ahead (it has no time to seal as it closes):
-            # a new page of the same link numbers from the current time, below it, and must
-            # still be heard ("Join again"), so the floor stays where the old page left it.
-            self._opener.rewind(floor)
         try:
             await self._handle(message)
         except (VerificationError, MessageFormatError, CallConnectionError) as exc:
@@ -488,8 +481,10 @@ class TherapistSession:
 
     def _other_device_hello(self, text: str) -> protocol.Hello | None:
         """An authentic hello numbered below the floor, from a page or device other than the
-        one in the seat: another device numbers from its own clock, which may be behind. It is a
-        new knock (the therapist decides), and its numbers are heard from now on. Anything else
+        one in the seat: another device numbers from its own clock, which may be behind, and a
+        closing page's goodbye was sealed 10^9 ahead (the page has no time to seal as it
+        closes), above anything a new page of the same link sends ("Join again"). It is a new
+        knock (the therapist decides), and its numbers are heard from now on. Anything else
         below the floor is a replay."""
         try:
             message, seq = self._opener.open_below_floor(text)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import aioice.ice
 import pytest
 from aiortc import AudioStreamTrack
 from playwright.sync_api import Browser, expect
@@ -29,6 +30,7 @@ class View:
         self.waiting: list[str] = []
         self.codes: list[str] = []
         self.unverified = 0
+        self.frames = 0
         self._cond = threading.Condition()
 
     def _note(self, update: Callable[[], None]) -> None:
@@ -38,6 +40,9 @@ class View:
 
     def _count_unverified(self) -> None:
         self.unverified += 1
+
+    def _count_frame(self) -> None:
+        self.frames += 1
 
     def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         with self._cond:
@@ -52,7 +57,7 @@ class View:
             on_client_waiting=lambda name: self._note(lambda: self.waiting.append(name)),
             on_verification_code=lambda code: self._note(lambda: self.codes.append(code)),
             on_unverified=lambda: self._note(self._count_unverified),
-            on_video=lambda _frame: None,
+            on_video=lambda _frame: self._note(self._count_frame),
         )
 
 
@@ -140,3 +145,80 @@ def test_unverified_call_is_told_and_join_again_works(
         CallState.CONNECTED,
     ]
     assert view.states[-1][0] is CallState.ENDED
+
+
+SOCKETS = """
+window.__sockets = [];
+const NativeWS = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  const ws = new NativeWS(url, protocols);
+  window.__sockets.push(ws);
+  return ws;
+};
+window.WebSocket.prototype = NativeWS.prototype;
+Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+"""
+
+
+@pytest.mark.slow
+def test_the_page_comes_back_after_its_socket_and_the_network_dropped(
+    browser: Browser,
+    relay: Any,
+    instrument: str,
+    loopback_only: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The network goes and the page's relay socket with it: the session sends no new offer until
+    the page that comes back has said hello (it might be another device); the page says hello as
+    soon as its socket is back, and the call resumes with the same code."""
+    cut = threading.Event()
+    original = aioice.ice.StunProtocol.datagram_received
+
+    def datagram_received(protocol: Any, data: bytes | str, addr: tuple[Any, ...]) -> None:
+        if not cut.is_set():
+            original(protocol, data, addr)
+
+    monkeypatch.setattr(aioice.ice.StunProtocol, "datagram_received", datagram_received)
+    view = View()
+    invite = new_invite(relay.base_url)
+    session = TherapistSession(
+        invite,
+        callbacks=view.callbacks(),
+        media=lambda: [ShadeVideo(), AudioStreamTrack()],
+        ice_servers=[],
+        connect_timeout=20,
+        media_timeout=1.5,
+    )
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(instrument)
+    page.add_init_script(SOCKETS)
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        session.start().result(10)
+        page.goto(invite.link)
+        expect(page.locator("#device-status")).to_contain_text("camera and microphone are working")
+        page.get_by_label("Your name").fill("Ana")
+        page.get_by_label("Your name").press("Enter")
+        view.wait(lambda: bool(view.waiting), 10, "the client's hello")
+        session.admit().result(10)
+        view.wait(lambda: bool(view.codes), 20, "the code")
+        code = f"{view.codes[0][:3]} {view.codes[0][3:]}"
+        expect(page.locator("#code")).to_have_text(code)
+        view.wait(lambda: view.frames >= 10, 10, "frames from the browser")
+
+        cut.set()  # the network goes...
+        page.evaluate("window.__sockets[window.__sockets.length - 1].close()")  # ...the socket too
+        view.wait(lambda: view.count(CallState.RECONNECTING) == 1, 10, "reconnecting")
+        cut.clear()
+        view.wait(lambda: view.count(CallState.CONNECTED) == 2, 30, "the call to come back")
+        assert page.evaluate("window.__sockets.length") >= 2  # the page's socket came back
+        assert session.restart_count >= 1
+        expect(page.locator("#code")).to_have_text(code)
+        assert len(view.codes) == 1 and session.verification_code == view.codes[0]
+        assert page_errors == []
+    finally:
+        cut.clear()
+        context.close()
+        session.stop()

@@ -330,8 +330,11 @@ def test_another_device_after_a_blip_is_shown_before_media_flows(relay_server: A
                 await client.drop_socket()
                 await asyncio.to_thread(client.engine.stop)  # the client's network goes away
                 await watch.until(lambda: watch.state is CallState.RECONNECTING, 10)
-                # Someone else with the link takes the seat and knocks.
+                # Someone else with the link takes the seat (and, as on a real page, types a
+                # name before knocking): nothing is offered to a device nobody has seen.
                 await other.connect()
+                await asyncio.sleep(2.0)
+                assert other.received == [] and watch.state is CallState.RECONNECTING
                 await other.hello("Ana")
                 await watch.until(lambda: watch.state is CallState.WAITING)
                 assert watch.states[-1][1] is CallEvent.KNOCK_AGAIN

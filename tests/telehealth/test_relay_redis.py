@@ -74,10 +74,10 @@ def test_two_instances_share_rooms_and_survive_one_stopping(redis_url: str, tmp_
                 therapist = await s.ws_connect(f"{a}/ws/{ROOM}", headers=auth)
                 await presence(client, 2)
                 await presence(therapist, 2)
-                await client.send_str('{"from":"client"}')
-                assert await frame(therapist) == '{"from":"client"}'
-                await therapist.send_str('{"from":"therapist"}')
-                assert await frame(client) == '{"from":"therapist"}'
+                await client.send_str('{"v":1,"from":"client"}')
+                assert await frame(therapist) == '{"v":1,"from":"client"}'
+                await therapist.send_str('{"v":1,"from":"therapist"}')
+                assert await frame(client) == '{"v":1,"from":"therapist"}'
                 # TURN credentials on either instance: the therapist is present in Redis.
                 async with s.get(f"{b}/ice/{ROOM}") as response:
                     assert response.status == 200
@@ -95,8 +95,8 @@ def test_two_instances_share_rooms_and_survive_one_stopping(redis_url: str, tmp_
                 await presence(client, 1)
                 therapist = await s.ws_connect(f"{b}/ws/{ROOM}", headers=auth)
                 await presence(client, 2)
-                await therapist.send_str('{"after":"failover"}')
-                assert await frame(client) == '{"after":"failover"}'
+                await therapist.send_str('{"v":1,"after":"failover"}')
+                assert await frame(client) == '{"v":1,"after":"failover"}'
                 await client.close()
                 await therapist.close()
         finally:
@@ -128,8 +128,8 @@ def test_a_seat_held_by_a_dead_instance_is_free(redis_url: str, tmp_path: Path) 
                 await b_rooms.redis.delete(f"qr:i:{a_rooms.instance}")
                 client_b = await s.ws_connect(f"http://127.0.0.1:{b.port}/ws/{ROOM}")
                 await presence(client_b, 2)
-                await therapist.send_str('{"n":1}')
-                assert await frame(client_b) == '{"n":1}'
+                await therapist.send_str('{"v":1,"n":1}')
+                assert await frame(client_b) == '{"v":1,"n":1}'
                 for ws in (therapist, client_a, client_b):
                     await ws.close()
         finally:
