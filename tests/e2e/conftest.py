@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,20 @@ def two_camera_browser(playwright: Playwright) -> Iterator[Browser]:
         yield browser
     finally:
         browser.close()
+
+
+@pytest.fixture
+def launch_chromium(playwright: Playwright) -> Callable[..., Browser]:
+    """Launch another Chromium (as ``browser``) with extra launch options, e.g. its own HOME."""
+
+    def launch(**options: Any) -> Browser:
+        if not CHROMIUM.exists():
+            pytest.fail("Chromium is not installed at /usr/bin/chromium (Debian 'chromium')")
+        return playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, **options
+        )
+
+    return launch
 
 
 @pytest.fixture
@@ -500,3 +514,25 @@ def firefox(tmp_path: Path) -> Iterator[FirefoxBidi]:
     finally:
         browser.close()
         sink.close()
+
+
+@pytest.fixture
+def make_firefox(tmp_path: Path) -> Iterator[Callable[[], FirefoxBidi]]:
+    """Like ``firefox``, but not started yet (so a test can prepare its profile first, e.g. its
+    certificate database); ``browser.start()`` is the test's to call. Closed afterwards."""
+    executable = next((path for path in FIREFOX_CANDIDATES if path.exists()), None)
+    if executable is None:
+        pytest.skip("Firefox is not installed (Debian package 'firefox-esr')")
+    made: list[FirefoxBidi] = []
+
+    def make() -> FirefoxBidi:
+        browser = FirefoxBidi(executable, tmp_path / f"firefox-{len(made)}", OutsideSink())
+        made.append(browser)
+        return browser
+
+    try:
+        yield make
+    finally:
+        for browser in made:
+            browser.close()
+            browser.sink.close()
