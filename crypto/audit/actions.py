@@ -78,6 +78,23 @@ class AuditAction(StrEnum):
     CALL_VERIFIED = "call.verified"  # both people read the same code
     CALL_VERIFICATION_MISMATCH = "call.verification_mismatch"  # codes differed: call ended
     CALL_ENDED = "call.ended"  # duration, whether it connected; outcome failure if it broke
+    # The clinical record (desktop.core.clinical), against the diagnosis, plan version or note
+    # (object) and its client (details). Details hold ids, counts, versions and statuses only:
+    # never a code's words, a goal's text or a signature's name.
+    CLINICAL_SUMMARY_VIEWED = "clinical.summary_viewed"  # diagnoses and plan on the client page
+    DIAGNOSIS_ADDED = "diagnosis.added"
+    DIAGNOSIS_UPDATED = "diagnosis.updated"  # names of the changed fields
+    DIAGNOSES_LISTED = "diagnosis.listed"
+    NOTE_GOALS_ADDRESSED = "note.goals_addressed"  # which plan goals a draft note addressed
+    TREATMENT_PLAN_CREATED = "treatment_plan.created"
+    TREATMENT_PLAN_OPENED = "treatment_plan.opened"
+    TREATMENT_PLAN_EDITED = "treatment_plan.edited"
+    TREATMENT_PLAN_SIGNED = "treatment_plan.signed"  # carries the signature (display anchor)
+    TREATMENT_PLAN_REVISED = "treatment_plan.revised"  # a new draft version of a signed plan
+    TREATMENT_PLAN_DRAFT_DISCARDED = "treatment_plan.draft_discarded"
+    TREATMENT_PLAN_SIGNATURE_MISMATCH = "treatment_plan.signature_mismatch"
+    TREATMENT_PLAN_GOALS_LISTED = "treatment_plan.goals_listed"  # the goals a note may address
+    TREATMENT_PLAN_REVIEWS_LISTED = "treatment_plan.reviews_listed"  # plans due for review
 
 
 class Outcome(StrEnum):

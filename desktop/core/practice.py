@@ -47,6 +47,7 @@ from desktop.core.clients import (
     DestructionReason,
     DestructionReport,
 )
+from desktop.core.clinical.facade import ClinicalRecords
 from desktop.core.disclosure import DisclosureKind, Document
 from desktop.core.errors import PassphraseTooWeakError
 from desktop.core.notes import Compartment, Note, NoteKind, NoteSummary
@@ -161,6 +162,7 @@ class Practice:
         self._records = Records(vault, lambda: self._author)
         self._autosaver = DraftAutosaver(vault)
         notes.fold_autosaves(vault)  # text autosaved before a crash joins its draft and the index
+        self._clinical = ClinicalRecords(vault, lambda: self._author)
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -512,6 +514,12 @@ class Practice:
     @property
     def records(self) -> Records:
         return self._records
+
+    # -- clinical record (desktop.core.clinical) --------------------------------------------
+    @property
+    def clinical(self) -> ClinicalRecords:
+        """Diagnoses, treatment plans, the goals notes addressed (audited like notes)."""
+        return self._clinical
 
     # -- demo data --------------------------------------------------------------------------
     def fill_demo(self, clients: int, notes_per_client: int, seed: int = 1) -> DemoReport:

@@ -14,6 +14,7 @@ from typing import Any
 from crypto.audit.actions import AuditAction
 from crypto.vault import Vault
 from desktop.core.clients import ClientStatus
+from desktop.core.clinical import search as clinical_search
 from desktop.core.notes import SEPARATOR, Compartment, NoteKind, NoteStatus
 from desktop.core.stamps import from_iso
 
@@ -214,6 +215,9 @@ def search(
     limit = max(1, min(limit, 500))
     with vault.transaction() as tx:
         client_rows = tx.execute(_CLIENT_SQL, (query, limit)).fetchall()
+        # Clients found by a diagnosis or their treatment plan (desktop.core.clinical).
+        clinical = clinical_search.client_rows(tx.execute, query, limit)
+        client_rows = clinical_search.merge_client_rows(client_rows, clinical, limit)
         indexes = ["notes_fts"] + (["psychotherapy_fts"] if include_psychotherapy else [])
         note_rows = []
         for index in indexes:

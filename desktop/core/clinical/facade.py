@@ -1,0 +1,138 @@
+"""``ClinicalRecords``: the clinical record's door, reached as ``Practice.clinical``.
+
+Thin: each method delegates to the module that owns the concept (diagnoses, plans, goal links,
+the code set) and those write their own audit entries, so no caller can read or change the
+clinical record without leaving a trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from crypto.audit.actions import AuditAction
+from crypto.vault import Vault
+from desktop.core.clients import load_client
+from desktop.core.clinical import diagnoses, goal_links, plans
+from desktop.core.clinical.codeset import CodeEntry, lookup_code, search_codes
+from desktop.core.clinical.diagnoses import Diagnosis, DiagnosisDetails
+from desktop.core.clinical.goal_links import NoteGoals
+from desktop.core.clinical.plans import (
+    PlanContent,
+    PlanReview,
+    PlanSummary,
+    TreatmentPlan,
+)
+from desktop.core.clinical.schema import CLINICAL_MIGRATIONS, COMPONENT
+
+
+@dataclass(frozen=True)
+class ClinicalSummary:
+    """What the client page shows of the clinical record in one audited read: the diagnoses,
+    the plan in effect and a draft (no content), and whether a review is due."""
+
+    client_id: str
+    diagnoses: tuple[Diagnosis, ...]
+    plan: PlanSummary | None  # the latest signed version
+    draft: PlanSummary | None  # a first draft or a revision in progress
+    review: PlanReview | None
+
+
+class ClinicalRecords:
+    """Diagnoses, treatment plans and the goals notes addressed, for one open vault."""
+
+    def __init__(self, vault: Vault, author: Callable[[], str]) -> None:
+        self._vault = vault
+        self._author = author
+        vault.migrate(COMPONENT, CLINICAL_MIGRATIONS)
+
+    def _today(self) -> date:
+        """The therapist's local date (review dates are calendar days where they work)."""
+        return self._vault.options.clock().astimezone().date()
+
+    # -- the client page ----------------------------------------------------------------------
+    def summary(self, client_id: str) -> ClinicalSummary:
+        client = load_client(self._vault, client_id)
+        found = diagnoses.diagnoses_of(self._vault, client_id)
+        history = plans.versions_of(self._vault, client_id)
+        current = plans.in_effect(history)
+        summary = ClinicalSummary(
+            client_id,
+            found,
+            current,
+            plans.draft_of(history),
+            plans.review_of(history, client.details.name, self._today()),
+        )
+        self._vault.audit(
+            AuditAction.CLINICAL_SUMMARY_VIEWED,
+            object_type="client",
+            object_id=client_id,
+            details={
+                "diagnoses": len(found),
+                "plan_version": None if current is None else current.version,
+            },
+        )
+        return summary
+
+    # -- the code set (no PHI, not audited) --------------------------------------------------
+    def search_codes(self, text: str, limit: int = 50) -> tuple[CodeEntry, ...]:
+        """ICD-10-CM codes by code or words (the first call parses the code set: ~2 s)."""
+        return search_codes(text, limit)
+
+    def lookup_code(self, code: str) -> CodeEntry:
+        return lookup_code(code)
+
+    # -- diagnoses ----------------------------------------------------------------------------
+    def list_diagnoses(self, client_id: str) -> tuple[Diagnosis, ...]:
+        return diagnoses.list_diagnoses(self._vault, client_id)
+
+    def add_diagnosis(self, client_id: str, details: DiagnosisDetails) -> Diagnosis:
+        """A billable ICD-10-CM code (else ``UnknownCodeError``/``CodeNotBillableError``)."""
+        return diagnoses.add_diagnosis(self._vault, client_id, lookup_code(details.code), details)
+
+    def update_diagnosis(self, diagnosis_id: str, details: DiagnosisDetails) -> Diagnosis:
+        return diagnoses.update_diagnosis(self._vault, diagnosis_id, details, lookup_code)
+
+    # -- treatment plans ----------------------------------------------------------------------
+    def start_plan(self, client_id: str) -> TreatmentPlan:
+        """The client's first plan: an empty draft from today, to review in 90 days."""
+        return plans.start_plan(self._vault, client_id, author=self._author(), today=self._today())
+
+    def open_plan(self, plan_id: str) -> TreatmentPlan:
+        """A version with its signature checked, its history and goal progress; audited."""
+        return plans.open_plan(self._vault, plan_id)
+
+    def save_plan(self, plan_id: str, content: PlanContent) -> TreatmentPlan:
+        return plans.save_plan(self._vault, plan_id, content)
+
+    def sign_plan(self, plan_id: str) -> TreatmentPlan:
+        """Sign and lock a complete draft (``PlanIncompleteError`` says what is missing)."""
+        return plans.sign_plan(self._vault, plan_id, author=self._author())
+
+    def revise_plan(self, plan_id: str, reason: str) -> TreatmentPlan:
+        """A new draft version of the plan in effect, prefilled with it."""
+        return plans.revise_plan(self._vault, plan_id, reason, author=self._author())
+
+    def discard_plan_draft(self, plan_id: str) -> None:
+        plans.discard_plan_draft(self._vault, plan_id)
+
+    def plans_due_for_review(
+        self, within_days: int = plans.REVIEW_NOTICE_DAYS
+    ) -> tuple[PlanReview, ...]:
+        """Plans in effect whose review date is past or within ``within_days`` (for the
+        calendar and reminders); audited."""
+        today = self._today()
+        return plans.reviews_due(self._vault, today, today + timedelta(days=within_days))
+
+    def plan_reviews_between(self, start: date, end: date) -> tuple[PlanReview, ...]:
+        """Plans in effect whose review date falls in [start, end] (a calendar's range)."""
+        found = plans.reviews_due(self._vault, self._today(), end)
+        return tuple(r for r in found if r.review_on >= start)
+
+    # -- goals a note addressed ---------------------------------------------------------------
+    def note_goals(self, note_id: str) -> NoteGoals:
+        return goal_links.note_goals(self._vault, note_id)
+
+    def set_note_goals(self, note_id: str, goal_ids: Iterable[str]) -> NoteGoals:
+        return goal_links.set_note_goals(self._vault, note_id, goal_ids)
