@@ -76,6 +76,11 @@ class RelayConfigError(TelehealthError):
     or a limit that is zero). Check the command line and files, then start it again."""
 
 
+class RoomsUnavailableError(TelehealthError):
+    """The relay cannot reach the store it shares rooms through (Redis). The session service is
+    briefly unavailable: join again in a moment."""
+
+
 class CallConnectionError(TelehealthError):
     """The video connection could not be established or was lost for too long. Both people should
     check their internet connection; a firewall may be blocking calls. Then start the call again."""

@@ -47,7 +47,7 @@ from typing import Any, Final, Protocol
 
 from aiohttp import WSMsgType, web
 
-from telehealth.errors import RelayConfigError
+from telehealth.errors import RelayConfigError, RoomsUnavailableError
 from telehealth.ice import IceConfig, ice_servers, ice_transport_policy, load_ice_config
 from telehealth.invite import ROOM_ID_PATTERN
 from telehealth.ratelimit import TokenBucket
@@ -273,6 +273,9 @@ class Relay:
         try:
             if await self._admit(member, credential):
                 await self._pump(member)
+        except RoomsUnavailableError as exc:
+            log.warning("closing a socket: the shared room store is unavailable (%s)", exc)
+            await self._refuse(ws, CloseCode.GOING_AWAY, "rooms_unavailable")
         finally:
             await self._leave(member)
             sender.cancel()
@@ -362,9 +365,14 @@ class Relay:
         return False
 
     async def _try_seat(self, member: _Member) -> None:
-        if member.seated or member.id not in self._waiting or member.ws.closed:
+        # One attempt at a time: a presence notice and the start-up check may both trigger one.
+        if member.seated or member.claiming or member.id not in self._waiting or member.ws.closed:
             return
-        claimed = await self._claim(member, None, 0)
+        try:
+            claimed = await self._claim(member, None, 0)
+        except RoomsUnavailableError as exc:
+            log.warning("a waiting client could not take its seat yet (%s)", exc)
+            return  # it keeps waiting; the next presence notice or its deadline decides
         if claimed.outcome is Claim.OK and member.id in self._waiting:
             self._waiting.pop(member.id, None)
             if member.wait_timer is not None:
@@ -469,9 +477,13 @@ class Relay:
 
     async def handle_ice(self, request: web.Request) -> web.Response:
         room_id = request.match_info["room_id"]
-        if not ROOM_ID_PATTERN.fullmatch(room_id) or not await self.rooms.therapist_present(
-            room_id
-        ):
+        try:
+            present = ROOM_ID_PATTERN.fullmatch(room_id) and await self.rooms.therapist_present(
+                room_id
+            )
+        except RoomsUnavailableError:
+            raise web.HTTPServiceUnavailable(text="try again in a moment") from None
+        if not present:
             raise web.HTTPNotFound(text="no such room")
         servers = ice_servers(self.ice_config, clock=self._wall_clock, random_id=self._random_id)
         body: dict[str, object] = {"iceServers": servers}

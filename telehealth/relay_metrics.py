@@ -24,6 +24,7 @@ REFUSAL_REASONS: Final = (
     "too_big",
     "connections",
     "evicted",
+    "rooms_unavailable",
 )
 
 

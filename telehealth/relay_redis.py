@@ -24,12 +24,13 @@ import logging
 import secrets
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from telehealth.errors import RelayConfigError
+from telehealth.errors import RelayConfigError, RoomsUnavailableError
 from telehealth.relay_rooms import Claim, Claimed, RoomEvents, Seat
 
 log = logging.getLogger("telehealth.relay")
@@ -37,6 +38,17 @@ log = logging.getLogger("telehealth.relay")
 INSTANCE_TTL_MS: Final = 3000
 ROOM_TTL_MS: Final = 30_000
 RENEW_EVERY: Final = 1.0
+MAX_CONNECTIONS: Final = 32
+
+
+@contextlib.asynccontextmanager
+async def _unavailable() -> AsyncIterator[None]:
+    """Redis failures reach the relay as one error it knows (it closes just that socket)."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise RoomsUnavailableError(f"Redis: {type(exc).__name__}") from exc
+
 
 _ALIVE = """
 local function alive(m)
@@ -161,7 +173,11 @@ class RedisRooms:
     async def start(self, events: RoomEvents) -> None:
         self._events = events
         try:
-            self._redis = aioredis.from_url(self.url, decode_responses=True)
+            # A bounded pool that waits for a free connection rather than failing under a burst.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=MAX_CONNECTIONS, timeout=10, decode_responses=True
+            )
+            self._redis = aioredis.Redis(connection_pool=pool)
             await self._redis.ping()
         except (RedisError, OSError, ValueError) as exc:
             raise RelayConfigError(
@@ -261,28 +277,34 @@ class RedisRooms:
     async def claim(
         self, room_id: str, seat: Seat, member: str, credential: str | None, quota: int
     ) -> Claimed:
-        h = await self._listen(room_id)
         cred = credential or ""
-        result = await self._scripts["claim"](
-            keys=[f"qr:r:{h}", f"qr:q:{cred}"],
-            args=[seat.value, member, cred, quota, int(time.time() * 1000), ROOM_TTL_MS, h],
-        )
-        outcome, count, replaced = str(result[0]), int(result[1]), str(result[2])
-        if outcome != "ok":
-            await self._unlisten(room_id)
-            return Claimed(Claim(outcome))
-        self._held[h] += 1
-        if replaced:
-            await self.redis.publish(f"qr:c:{h}", f"K|{replaced}")
-        await self.redis.publish(f"qr:c:{h}", f"P|{count}")
-        return Claimed(Claim.OK, replaced=replaced or None)
+        async with _unavailable():
+            h = await self._listen(room_id)
+            try:
+                result = await self._scripts["claim"](
+                    keys=[f"qr:r:{h}", f"qr:q:{cred}"],
+                    args=[seat.value, member, cred, quota, int(time.time() * 1000), ROOM_TTL_MS, h],
+                )
+            except BaseException:
+                await self._unlisten(room_id)
+                raise
+            outcome, count, replaced = str(result[0]), int(result[1]), str(result[2])
+            if outcome != "ok":
+                await self._unlisten(room_id)
+                return Claimed(Claim(outcome))
+            self._held[h] += 1
+            if replaced:
+                await self.redis.publish(f"qr:c:{h}", f"K|{replaced}")
+            await self.redis.publish(f"qr:c:{h}", f"P|{count}")
+            return Claimed(Claim.OK, replaced=replaced or None)
 
     async def leave(self, room_id: str, member: str) -> None:
         h = room_hash(room_id)
         try:
-            count = int(await self._scripts["leave"](keys=[f"qr:r:{h}"], args=[member, h]))
-            if count >= 0:
-                await self.redis.publish(f"qr:c:{h}", f"P|{count}")
+            async with _unavailable():
+                count = int(await self._scripts["leave"](keys=[f"qr:r:{h}"], args=[member, h]))
+                if count >= 0:
+                    await self.redis.publish(f"qr:c:{h}", f"P|{count}")
         finally:
             if self._held[h] > 0:
                 self._held[h] -= 1
@@ -291,19 +313,24 @@ class RedisRooms:
             await self._unlisten(room_id)
 
     async def forward(self, room_id: str, sender: str, text: str) -> None:
-        await self.redis.publish(f"qr:c:{room_hash(room_id)}", f"F|{sender}|{text}")
+        async with _unavailable():
+            await self.redis.publish(f"qr:c:{room_hash(room_id)}", f"F|{sender}|{text}")
 
     async def watch(self, room_id: str) -> None:
-        await self._listen(room_id)
+        async with _unavailable():
+            await self._listen(room_id)
 
     async def unwatch(self, room_id: str) -> None:
         await self._unlisten(room_id)
 
     async def therapist_present(self, room_id: str) -> bool:
-        return bool(await self._scripts["present"](keys=[f"qr:r:{room_hash(room_id)}"], args=[]))
+        async with _unavailable():
+            key = f"qr:r:{room_hash(room_id)}"
+            return bool(await self._scripts["present"](keys=[key], args=[]))
 
     async def age(self, room_id: str) -> float | None:
-        born = await self.redis.hget(f"qr:r:{room_hash(room_id)}", "born")
+        async with _unavailable():
+            born = await self.redis.hget(f"qr:r:{room_hash(room_id)}", "born")
         if born is None:
             return None
         return time.time() - int(born) / 1000
