@@ -3,11 +3,15 @@
     .venv/bin/python benchmarks/bench_vault.py [--notes 5000] [--audit 100000]
 
 1. unlock: Argon2id time with this machine's calibrated parameters, and separately everything
-   after the KDF until the database answers a query (target <= 50 ms);
+   after the KDF until the database answers a query (target <= 50 ms), then the same on an empty
+   log and on a log of --big-log entries (default 1,000,000; target <= 20 ms, flat);
 2. the same insert-and-query workload (notes-sized rows with an FTS5 index) on plain SQLite and on
    the vault (target ratio vault/plain <= 1.3);
 3. audit: append cost inside one write transaction (target <= 0.2 ms per entry) and verification
-   speed (target >= 100,000 entries/s).
+   speed (target >= 100,000 entries/s);
+4. writers during long walks: an autosave-sized write (12 KB upsert, sealed) issued every 20 ms
+   while verify, export, the whole-log walk and a backup snapshot run on the big vault (goal: no
+   write waits more than 50 ms).
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ os.environ.setdefault("QUIETROOM_ALLOW_TEST_KDF", "1")  # only for the audit/wor
 
 import sqlcipher3
 
-import crypto.vault as vault_module
+import crypto.key_slots as key_slots
 from crypto.kdf import TEST_ONLY, calibrate, derive_key
+from crypto.migrations import Migration, statements
 from crypto.vault import Vault, VaultOptions
 
 # A Zipf-like vocabulary, so that searches are selective the way real words are.
@@ -65,7 +70,7 @@ def bench_unlock(folder: Path, rounds: int) -> None:
         kdf_times.append(time.perf_counter() - start)
         return key
 
-    vault_module.derive_key = timed_derive  # type: ignore[assignment]
+    key_slots.derive_key = timed_derive  # type: ignore[assignment]
     totals, after = [], []
     for _ in range(rounds):
         kdf_times.clear()
@@ -76,7 +81,7 @@ def bench_unlock(folder: Path, rounds: int) -> None:
         totals.append(total)
         after.append(total - sum(kdf_times))
         v.lock()
-    vault_module.derive_key = derive_key
+    key_slots.derive_key = derive_key
     kdf = [t - a for t, a in zip(totals, after, strict=True)]
     print(f"unlock, {rounds} rounds:")
     print(f"  KDF (Argon2id)                 median {statistics.median(kdf) * 1000:8.1f} ms")
@@ -84,6 +89,137 @@ def bench_unlock(folder: Path, rounds: int) -> None:
         f"  after KDF until query answers  median {statistics.median(after) * 1000:8.1f} ms"
         f"   p95 {pct(after, 0.95) * 1000:6.1f} ms   (target <= 50 ms)"
     )
+
+
+def after_kdf(path: Path, opts: VaultOptions, rounds: int) -> list[float]:
+    """Unlock ``path`` ``rounds`` times; the time of each minus its Argon2id."""
+    kdf_times: list[float] = []
+
+    def timed_derive(secret: bytes, salt: bytes, p: Any) -> bytes:
+        start = time.perf_counter()
+        key = derive_key(secret, salt, p)
+        kdf_times.append(time.perf_counter() - start)
+        return key
+
+    key_slots.derive_key = timed_derive  # type: ignore[assignment]
+    after = []
+    try:
+        for _ in range(rounds):
+            kdf_times.clear()
+            start = time.perf_counter()
+            v = Vault.unlock(path, "benchmark passphrase", options=opts)
+            v.query("SELECT 1 FROM audit_log ORDER BY seq DESC LIMIT 1")
+            after.append(time.perf_counter() - start - sum(kdf_times))
+            v.lock()
+    finally:
+        key_slots.derive_key = derive_key
+    return after
+
+
+def fill_log(vault: Vault, entries: int, batch: int = 20_000) -> None:
+    done = 0
+    while done < entries:
+        with vault.transaction() as tx:
+            for i in range(done, min(entries, done + batch)):
+                tx.audit(
+                    "note.opened",
+                    object_type="note",
+                    object_id=str(i),
+                    details={"client_id": f"c{i % 500}"},
+                )
+        done = min(entries, done + batch)
+
+
+def bench_unlock_flat(folder: Path, big: int, rounds: int) -> Path:
+    """Unlock after the KDF on an empty log and on a big one; returns the big vault's folder."""
+    opts = VaultOptions(actor="bench", state_dir=folder / "state-flat")
+    small, _ = Vault.create(folder / "small", "benchmark passphrase", kdf=TEST_ONLY, options=opts)
+    small.lock()
+    large, _ = Vault.create(folder / "large", "benchmark passphrase", kdf=TEST_ONLY, options=opts)
+    start = time.perf_counter()
+    fill_log(large, big)
+    print(f"  (filled a log of {big:,} entries in {time.perf_counter() - start:.0f} s)")
+    large.lock()
+    empty = after_kdf(folder / "small", opts, rounds)
+    full = after_kdf(folder / "large", opts, rounds)
+    print(f"unlock after the KDF, {rounds} rounds each (target <= 20 ms, flat):")
+    print(
+        f"  empty log                      median {statistics.median(empty) * 1000:6.1f} ms"
+        f"   p95 {pct(empty, 0.95) * 1000:6.1f} ms"
+    )
+    print(
+        f"  {big:>9,} entries              median {statistics.median(full) * 1000:6.1f} ms"
+        f"   p95 {pct(full, 0.95) * 1000:6.1f} ms"
+    )
+    return folder / "large"
+
+
+# --------------------------------------------------------------------------- 4. writers wait?
+DRAFTS = (
+    Migration(
+        1, "drafts", statements("CREATE TABLE drafts(id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    ),
+)
+
+
+def bench_writers_during_walks(path: Path) -> None:
+    import io
+    import threading
+
+    opts = VaultOptions(actor="bench", state_dir=path.parent / "state-flat")
+    vault = Vault.unlock(path, "benchmark passphrase", options=opts)
+    vault.migrate("bench", DRAFTS)
+    body = "x" * 12_000
+
+    def autosave() -> float:
+        start = time.perf_counter()
+        with vault.transaction() as tx:
+            tx.execute(
+                "INSERT INTO drafts(id, body) VALUES (1, ?)"
+                " ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+                (body,),
+            )
+        return time.perf_counter() - start
+
+    def snapshot_read() -> None:
+        with vault.frozen() as snap, open(snap.database, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+
+    walks = {
+        "alone (no walk)": None,
+        "verify (chain, seal, rows, pages, quick_check)": vault.verify_audit,
+        "export (CSV)": lambda: vault.export_audit(io.StringIO(), "csv"),
+        "whole-log walk (audit_entries)": lambda: sum(1 for _ in vault.audit_entries()),
+        "backup snapshot (read the frozen file)": snapshot_read,
+    }
+    print("an autosave-sized write every 20 ms during each walk (goal: max <= 50 ms):")
+    for name, walk in walks.items():
+        waits: list[float] = []
+        done = threading.Event()
+        took = [0.0]
+
+        def run(walk: Any = walk, done: threading.Event = done, took: list[float] = took) -> None:
+            start = time.perf_counter()
+            if walk is not None:
+                walk()
+            else:
+                time.sleep(2.0)
+            took[0] = time.perf_counter() - start
+            done.set()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        while not done.is_set():
+            waits.append(autosave())
+            time.sleep(0.02)
+        thread.join()
+        print(
+            f"  {name:48} walk {took[0]:6.2f} s   writes {len(waits):4}   "
+            f"median {statistics.median(waits) * 1000:6.1f} ms   "
+            f"p95 {pct(waits, 0.95) * 1000:6.1f} ms   max {max(waits) * 1000:6.1f} ms"
+        )
+    vault.lock()
 
 
 # --------------------------------------------------------------------------- 2. workload
@@ -187,7 +323,7 @@ def bench_audit(folder: Path, entries: int) -> None:
             )
     per_entry = (time.perf_counter() - start) / entries
     start = time.perf_counter()
-    report = vault._check_chain(full=True)
+    report = vault.verify_audit()
     verify_s = time.perf_counter() - start
     vault.lock()
     print(f"audit, {entries} entries:")
@@ -205,6 +341,7 @@ def main() -> int:
     parser.add_argument("--notes", type=int, default=5000)
     parser.add_argument("--audit", type=int, default=200_000)
     parser.add_argument("--unlock-rounds", type=int, default=5)
+    parser.add_argument("--big-log", type=int, default=1_000_000)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -218,6 +355,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="qr-bench-") as tmp:
         folder = Path(tmp)
         bench_unlock(folder, args.unlock_rounds)
+        big = bench_unlock_flat(folder, args.big_log, args.unlock_rounds * 2)
+        bench_writers_during_walks(big)
         bench_workload(folder, args.notes)
         bench_audit(folder, args.audit)
     return 0

@@ -86,6 +86,58 @@ class AuditIntegrityError(CryptoError):
         super().__init__(f"audit log damaged at entry {first_bad_seq}: {reason}")
 
 
+class RowIntegrityError(AuditIntegrityError):
+    """The records in the vault do not match what the audit log vouches for: a table's rows were
+    changed, added or removed outside Quietroom, or parts of the database were put back from an
+    older copy. The table is named; keep the vault and a backup as evidence and restore a backup
+    you trust."""
+
+    def __init__(self, first_bad_seq: int, reason: str, *, table: str | None) -> None:
+        self.table = table
+        super().__init__(first_bad_seq, reason)
+
+
+class VaultMismatchError(AuditIntegrityError):
+    """The vault's header and its database are not from the same moment: one of them was put back
+    from an older copy (for example a header saved before a passphrase change), or one was
+    damaged. A header from before a passphrase change, recovery or new key never opens the vault
+    again. Restore a backup you trust, or keep the files as evidence and contact support."""
+
+
+class StaleHeaderError(VaultMismatchError):
+    """This vault header is from before a passphrase change, a recovery or a new key. It no longer
+    opens the vault, even with the passphrase it was made with. Use your current passphrase (or
+    your recovery key) with the vault's current header."""
+
+
+class DatabaseDamagedError(AuditIntegrityError):
+    """The vault's database file is damaged (cut short, or its pages fail SQLite's or SQLCipher's
+    own checks). Nothing was written to it. Restore your most recent backup."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(0, reason)
+
+    def __str__(self) -> str:
+        return f"the vault's database is damaged: {self.reason}"
+
+
+class RollbackDetectedError(AuditIntegrityError):
+    """This vault is older than a state Quietroom has already seen: its whole folder was put back
+    from an older copy (or a backup was restored by hand, outside Quietroom). If you restored it
+    yourself on purpose, confirm that to continue: Quietroom records it. Otherwise keep the files
+    as evidence: records written after that moment are missing from this copy."""
+
+    def __init__(self, seen_commit: int, found_commit: int, where: str, seen_seq: int) -> None:
+        self.seen_commit = seen_commit
+        self.found_commit = found_commit
+        self.where = where
+        super().__init__(
+            seen_seq,
+            f"the vault was rolled back: {where} recorded commit {seen_commit}, the vault is "
+            f"at commit {found_commit}",
+        )
+
+
 class KeyFormatError(CryptoError):
     """A database key must be exactly 32 raw bytes. Anything else is refused, because SQLCipher
     silently runs its own PBKDF2 over any key string that is not a raw hex key."""

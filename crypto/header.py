@@ -39,12 +39,16 @@ class WrappedKey:
 @dataclass(frozen=True)
 class Checkpoint:
     """The audit chain head, kept outside the database: last sequence number, its MAC, the key
-    epoch that sealed it, and a tag over all of that under the current audit key."""
+    epoch that sealed it, the commit counter and key-slot epoch of the database it was written
+    for, and a tag over all of that under the current audit key. A checkpoint written before
+    commit counters existed (``commit is None``) is read as the legacy form."""
 
     seq: int
     epoch: int
     mac: bytes
     tag: bytes
+    commit: int | None = None
+    slot_epoch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,14 +103,7 @@ class VaultHeader:
                 "passphrase": _slot_json(self.passphrase_slot),
                 "recovery": _slot_json(self.recovery_slot),
             },
-            "checkpoint": None
-            if self.checkpoint is None
-            else {
-                "seq": self.checkpoint.seq,
-                "epoch": self.checkpoint.epoch,
-                "mac": _b64(self.checkpoint.mac),
-                "tag": _b64(self.checkpoint.tag),
-            },
+            "checkpoint": None if self.checkpoint is None else _checkpoint_json(self.checkpoint),
         }
         return json.dumps(doc, indent=2, sort_keys=True).encode("utf-8") + b"\n"
 
@@ -168,12 +165,16 @@ def _parse(data: bytes) -> VaultHeader:
     checkpoint = None
     if doc["checkpoint"] is not None:
         cp = doc["checkpoint"]
-        _keys(cp, {"seq", "epoch", "mac", "tag"})
+        legacy = {"seq", "epoch", "mac", "tag"}
+        if not (isinstance(cp, dict) and set(cp) == legacy):
+            _keys(cp, legacy | {"commit", "slot_epoch"})
         checkpoint = Checkpoint(
             seq=_int(cp["seq"], 1, 2**62),
             epoch=_int(cp["epoch"], 0, generation),
             mac=_bytes(cp["mac"], 32),
             tag=_bytes(cp["tag"], 32),
+            commit=_int(cp["commit"], 1, 2**62) if "commit" in cp else None,
+            slot_epoch=_int(cp["slot_epoch"], 0, 2**31) if "slot_epoch" in cp else None,
         )
     return VaultHeader(
         vault_id=vault_id,
@@ -187,6 +188,19 @@ def _parse(data: bytes) -> VaultHeader:
         recovery_slot=_parse_slot(doc["wrapped"]["recovery"]),
         checkpoint=checkpoint,
     )
+
+
+def _checkpoint_json(cp: Checkpoint) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "seq": cp.seq,
+        "epoch": cp.epoch,
+        "mac": _b64(cp.mac),
+        "tag": _b64(cp.tag),
+    }
+    if cp.commit is not None:
+        doc["commit"] = cp.commit
+        doc["slot_epoch"] = cp.slot_epoch
+    return doc
 
 
 def _parse_slot(doc: Any) -> WrappedKey:

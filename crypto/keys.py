@@ -25,6 +25,7 @@ NONCE_BYTES = 12
 LABEL_DATABASE = b"quietroom/v1/sqlcipher-key"
 LABEL_AUDIT = b"quietroom/v1/audit-mac-key"
 LABEL_BACKUP = b"quietroom/v1/backup-key"
+LABEL_ROWS = b"quietroom/v1/row-integrity-key"
 LABEL_RECOVERY_KEK = b"quietroom/v1/recovery-kek"
 
 

@@ -46,8 +46,8 @@ def current_version(conn: Connection, component: str) -> int:
     return int(row[0]) if row else 0
 
 
-def migrate(conn: Connection, component: str, migrations: Sequence[Migration]) -> int:
-    """Bring ``component`` to its latest version; return that version."""
+def pending(conn: Connection, component: str, migrations: Sequence[Migration]) -> list[Migration]:
+    """The migrations ``component`` still needs, in order; refuses a newer database."""
     versions = [m.version for m in migrations]
     if versions != list(range(1, len(migrations) + 1)):
         raise SchemaError(f"{component}: migrations must be numbered 1..n without gaps")
@@ -58,23 +58,39 @@ def migrate(conn: Connection, component: str, migrations: Sequence[Migration]) -
             f"this vault's {component} schema is version {found}, newer than this Quietroom "
             f"understands ({latest}); update Quietroom"
         )
-    for migration in migrations[found:]:
+    return list(migrations[found:])
+
+
+def apply(conn: Connection, component: str, migration: Migration) -> None:
+    """Run one migration and record its version, inside the caller's transaction."""
+    try:
+        _ensure_versions_table(conn)
+        migration.apply(conn)
+        conn.execute(
+            "INSERT INTO schema_versions(component, version) VALUES (?, ?) "
+            "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+            (component, migration.version),
+        )
+    except SchemaError:
+        raise
+    except Exception as exc:
+        raise SchemaError(
+            f"{component}: migration {migration.version} ({migration.name}) failed: {exc}"
+        ) from exc
+
+
+def migrate(conn: Connection, component: str, migrations: Sequence[Migration]) -> int:
+    """Bring ``component`` to its latest version, one transaction per migration; return that
+    version. (An unlocked vault migrates through ``Vault.migrate``, which also seals.)"""
+    for migration in pending(conn, component, migrations):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _ensure_versions_table(conn)
-            migration.apply(conn)
-            conn.execute(
-                "INSERT INTO schema_versions(component, version) VALUES (?, ?) "
-                "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                (component, migration.version),
-            )
-        except Exception as exc:
+            apply(conn, component, migration)
+        except BaseException:
             conn.execute("ROLLBACK")
-            raise SchemaError(
-                f"{component}: migration {migration.version} ({migration.name}) failed: {exc}"
-            ) from exc
+            raise
         conn.execute("COMMIT")
-    return latest
+    return len(migrations)
 
 
 def _ensure_versions_table(conn: Connection) -> None:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from crypto.anchor import Anchor
 from crypto.atomic import fsync_dir
 from crypto.audit.actions import AuditAction
 from crypto.audit.chain import VerifyReport
@@ -40,7 +41,13 @@ from crypto.backup import (
     read_manifest,
     write_backup_with_manifest,
 )
-from crypto.errors import AuditIntegrityError, CryptoError, VaultExistsError
+from crypto.errors import (
+    AuditIntegrityError,
+    CryptoError,
+    DatabaseDamagedError,
+    RollbackDetectedError,
+    VaultExistsError,
+)
 from crypto.header import VaultHeader
 from crypto.kdf import RFC9106_LOW_MEMORY, KdfParams
 from crypto.recovery_key import RecoveryKey
@@ -137,6 +144,10 @@ def create_backup(
         raise BackupIOError(
             "reach the backup folder", FileNotFoundError(2, "folder not found", str(destination))
         )
+    problems = vault.structure_problems()  # on a snapshot: writers go on meanwhile
+    if problems:
+        raise DatabaseDamagedError("; ".join(problems[:5]))
+    _check_not_behind_backups(vault, destination)
     created = vault.options.clock()
     backup_id = uuid.uuid4().hex
     final = destination / file_name(vault.vault_id, created, backup_id)
@@ -165,8 +176,9 @@ def create_backup(
         AuditAction.BACKUP_CREATED,
         object_type="backup",
         object_id=backup_id,
-        details={"bytes": size, "audit_seq": snapshot.audit_seq},
+        details={"bytes": size, "audit_seq": snapshot.audit_seq, "commit": snapshot.commit},
     )
+    vault.record_anchor()
     return BackupResult(final, backup_id, manifest["created_at"], size, snapshot.audit_seq)
 
 
@@ -192,7 +204,12 @@ def _write(
         "vault_id": snapshot.vault_id,
         "generation": snapshot.generation,
         "schema": snapshot.schema,
-        "audit": {"seq": snapshot.audit_seq, "mac": snapshot.audit_mac.hex()},
+        "audit": {
+            "seq": snapshot.audit_seq,
+            "mac": snapshot.audit_mac.hex(),
+            "commit": snapshot.commit,
+            "slot_epoch": snapshot.slot_epoch,
+        },
         "parts": {"header": len(snapshot.header), "database": snapshot.database.stat().st_size},
     }
     header = VaultHeader.from_bytes(snapshot.header)
@@ -240,6 +257,37 @@ def _read_back(path: Path, vault_secret: bytes, manifest: dict[str, Any], digest
             check.update(chunk)
     if check.digest() != digest:
         raise BackupContentError("the backup read back differs from what was written")
+
+
+NEWEST_BACKUPS_COMPARED = 3
+
+
+def manifest_anchor(manifest: dict[str, Any]) -> Anchor | None:
+    """The vault state a backup recorded (None for backups made before commit counters)."""
+    audit = manifest.get("audit") or {}
+    if not isinstance(audit, dict) or "commit" not in audit:
+        return None
+    return Anchor.from_json({**audit, "vault_id": manifest.get("vault_id")})
+
+
+def _check_not_behind_backups(vault: Vault, destination: Path) -> None:
+    """A vault older than the newest backups of it in ``destination`` was rolled back (or the
+    backups come from a fork of it): refuse rather than write a backup of the older state."""
+    prefix = f"quietroom-{vault.vault_id[:8]}-"
+    for listed in [b for b in list_backups(destination) if b.path.name.startswith(prefix)][
+        :NEWEST_BACKUPS_COMPARED
+    ]:
+        try:
+            manifest = read_backup_manifest(
+                listed.path, BackupSecret(vault_secret=vault.backup_key())
+            )
+        except CryptoError:
+            continue  # not readable with this vault's key: not one of its backups
+        seen = manifest_anchor(manifest)
+        if seen is not None and seen.vault_id == vault.vault_id and vault.is_behind(seen):
+            raise RollbackDetectedError(
+                seen.commit, vault.commit_count, f"the backup {listed.path.name}", seen.seq
+            )
 
 
 # --------------------------------------------------------------------------- open and stage
@@ -409,10 +457,16 @@ def restore_backup(
         )
         if secret.recovery_key is not None:
             assert new_passphrase is not None
-            vault = Vault.recover(staging, secret.recovery_key, new_passphrase, options=options)
+            vault = Vault.recover(
+                staging,
+                secret.recovery_key,
+                new_passphrase,
+                options=options,
+                accept_rollback=True,  # the person chose this backup: an older state on purpose
+            )
         else:
             assert vault_passphrase is not None
-            vault = Vault.unlock(staging, vault_passphrase, options=options)
+            vault = Vault.unlock(staging, vault_passphrase, options=options, accept_rollback=True)
         try:
             vault.audit(
                 AuditAction.BACKUP_RESTORED,

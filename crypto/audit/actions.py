@@ -14,6 +14,8 @@ class AuditAction(StrEnum):
     LOCK = "vault.locked"
     PASSPHRASE_CHANGED = "vault.passphrase_changed"  # noqa: S105
     REKEY = "vault.rekeyed"
+    REKEY_INTERRUPTED = "vault.rekey_interrupted"  # settled at the next unlock
+    ROLLBACK_ACCEPTED = "vault.rollback_accepted"  # the person restored an older copy on purpose
     AUDIT_VERIFIED = "audit.verified"
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VIEWED = "audit.viewed"

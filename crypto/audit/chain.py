@@ -23,21 +23,45 @@ from crypto.header import Checkpoint
 
 GENESIS_MAC = bytes(32)
 _CHECKPOINT_LABEL = b"QRCHECKPOINT1"
+_CHECKPOINT_LABEL_V2 = b"QRCHECKPOINT2"
 
 
 def entry_mac(key: bytes, entry: AuditEntry, prev_mac: bytes) -> bytes:
     return hmac.digest(key, entry.encode() + prev_mac, "sha256")
 
 
-def checkpoint_tag(key: bytes, vault_id: str, seq: int, epoch: int, mac: bytes) -> bytes:
-    message = _CHECKPOINT_LABEL + vault_id.encode("ascii") + struct.pack(">QI", seq, epoch) + mac
+def checkpoint_tag(
+    key: bytes,
+    vault_id: str,
+    seq: int,
+    epoch: int,
+    mac: bytes,
+    commit: int | None = None,
+    slot_epoch: int | None = None,
+) -> bytes:
+    """Version 1 (no commit counter): ``"QRCHECKPOINT1" || vault_id || u64 seq || u32 epoch ||
+    mac``. Version 2 appends ``u64 commit || u32 slot_epoch`` under ``"QRCHECKPOINT2"``."""
+    if commit is None:
+        message = _CHECKPOINT_LABEL + vault_id.encode("ascii") + struct.pack(">QI", seq, epoch)
+        return hmac.new(key, message + mac, hashlib.sha256).digest()
+    message = _CHECKPOINT_LABEL_V2 + vault_id.encode("ascii") + struct.pack(">QI", seq, epoch)
+    message += mac + struct.pack(">QI", commit, slot_epoch or 0)
     return hmac.new(key, message, hashlib.sha256).digest()
 
 
-def make_checkpoint(key: bytes, vault_id: str, seq: int, epoch: int, mac: bytes) -> Checkpoint:
-    return Checkpoint(
-        seq=seq, epoch=epoch, mac=mac, tag=checkpoint_tag(key, vault_id, seq, epoch, mac)
-    )
+def make_checkpoint(
+    key: bytes,
+    vault_id: str,
+    seq: int,
+    epoch: int,
+    mac: bytes,
+    commit: int | None = None,
+    slot_epoch: int | None = None,
+) -> Checkpoint:
+    tag = checkpoint_tag(key, vault_id, seq, epoch, mac, commit, slot_epoch)
+    if commit is not None and slot_epoch is None:
+        slot_epoch = 0
+    return Checkpoint(seq=seq, epoch=epoch, mac=mac, tag=tag, commit=commit, slot_epoch=slot_epoch)
 
 
 @dataclass(frozen=True)
@@ -52,6 +76,8 @@ class VerifyReport:
     entries: int
     head: ChainHead
     checkpoint_seq: int
+    commit: int = 0  # the sealed commit counter (0 for a vault sealed before counters existed)
+    tables: int = 0  # tables whose rows were checked against their sealed sums
 
     @property
     def checkpoint_lag(self) -> int:
@@ -106,7 +132,15 @@ def verify_checkpoint(
         if last_seq:
             raise AuditIntegrityError(1, "checkpoint missing")
         return 0
-    expected = checkpoint_tag(key, vault_id, checkpoint.seq, checkpoint.epoch, checkpoint.mac)
+    expected = checkpoint_tag(
+        key,
+        vault_id,
+        checkpoint.seq,
+        checkpoint.epoch,
+        checkpoint.mac,
+        checkpoint.commit,
+        checkpoint.slot_epoch,
+    )
     if not hmac.compare_digest(expected, checkpoint.tag):
         raise AuditIntegrityError(checkpoint.seq, "checkpoint does not match its key")
     if checkpoint.seq > last_seq:

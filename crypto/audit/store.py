@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from crypto import integrity
 from crypto.audit.entry import AuditEntry, Row
 from crypto.database import Connection
 from crypto.migrations import Migration, statements
@@ -23,31 +24,46 @@ def _append_only(table: str) -> tuple[str, str]:
     )
 
 
-VAULT_MIGRATIONS = (
-    Migration(
-        1,
-        "audit log and key archive",
-        statements(
-            "CREATE TABLE audit_log("
-            " seq INTEGER PRIMARY KEY CHECK (seq > 0),"
-            " at TEXT NOT NULL,"
-            " actor TEXT NOT NULL,"
-            " action TEXT NOT NULL,"
-            " object_type TEXT NOT NULL DEFAULT '',"
-            " object_id TEXT NOT NULL DEFAULT '',"
-            " outcome TEXT NOT NULL,"
-            " details TEXT NOT NULL DEFAULT '{}',"
-            " epoch INTEGER NOT NULL CHECK (epoch >= 0),"
-            " mac BLOB NOT NULL CHECK (length(mac) = 32))",
-            *_append_only("audit_log"),
-            "CREATE INDEX audit_log_action ON audit_log(action, at)",
-            "CREATE INDEX audit_log_object ON audit_log(object_type, object_id)",
-            # Audit keys of earlier epochs, kept so that history sealed before a rekey verifies.
-            "CREATE TABLE audit_keys(epoch INTEGER PRIMARY KEY, key BLOB NOT NULL)",
-            *_append_only("audit_keys"),
-        ),
+AUDIT_LOG = Migration(
+    1,
+    "audit log and key archive",
+    statements(
+        "CREATE TABLE audit_log("
+        " seq INTEGER PRIMARY KEY CHECK (seq > 0),"
+        " at TEXT NOT NULL,"
+        " actor TEXT NOT NULL,"
+        " action TEXT NOT NULL,"
+        " object_type TEXT NOT NULL DEFAULT '',"
+        " object_id TEXT NOT NULL DEFAULT '',"
+        " outcome TEXT NOT NULL,"
+        " details TEXT NOT NULL DEFAULT '{}',"
+        " epoch INTEGER NOT NULL CHECK (epoch >= 0),"
+        " mac BLOB NOT NULL CHECK (length(mac) = 32))",
+        *_append_only("audit_log"),
+        "CREATE INDEX audit_log_action ON audit_log(action, at)",
+        "CREATE INDEX audit_log_object ON audit_log(object_type, object_id)",
+        # Audit keys of earlier epochs, kept so that history sealed before a rekey verifies.
+        "CREATE TABLE audit_keys(epoch INTEGER PRIMARY KEY, key BLOB NOT NULL)",
+        *_append_only("audit_keys"),
     ),
 )
+
+# The client an entry concerns, derived from chained fields (so not chained itself), and the time:
+# both indexed, so the audit view's filters by client and by period are index lookups.
+CLIENT_AND_TIME = Migration(
+    3,
+    "audit log: indexed client column and time index",
+    statements(
+        "ALTER TABLE audit_log ADD COLUMN client_id TEXT GENERATED ALWAYS AS ("
+        " CASE WHEN object_type = 'client' THEN object_id"
+        " ELSE json_extract(details, '$.client_id') END) VIRTUAL",
+        "CREATE INDEX audit_log_client ON audit_log(client_id, seq)",
+        "CREATE INDEX audit_log_at ON audit_log(at)",
+    ),
+)
+
+
+VAULT_MIGRATIONS = (AUDIT_LOG, integrity.MIGRATION, CLIENT_AND_TIME)
 
 
 def insert(conn: Connection, entry: AuditEntry, mac: bytes) -> None:
@@ -107,7 +123,41 @@ def mac_at(conn: Connection, seq: int) -> bytes | None:
 
 
 def count(conn: Connection) -> int:
+    """Entries in the log (a scan: for tests and tools, never on the unlock path)."""
     return int(conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+
+
+def filtered(
+    conn: Connection,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    actions: tuple[str, ...] = (),
+    client_id: str | None = None,
+    limit: int = 1000,
+) -> list[tuple[AuditEntry, bytes]]:
+    """Entries newest first, filtered by time (``start`` <= at < ``end``, ISO UTC), action and
+    client (``object_type = 'client'`` with that id, or ``details.client_id``), through the
+    ``audit_log_at`` and ``audit_log_client`` indexes."""
+    where: list[str] = []
+    params: list[object] = []
+    if client_id is not None:
+        where.append("client_id = ?")
+        params.append(client_id)
+    if start is not None:
+        where.append("at >= ?")
+        params.append(start)
+    if end is not None:
+        where.append("at < ?")
+        params.append(end)
+    if actions:
+        where.append(f"action IN ({', '.join('?' * len(actions))})")
+        params.extend(actions)
+    sql = (
+        _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC LIMIT ?"
+    )
+    params.append(max(0, limit))
+    return [(_entry(row), bytes(row[9])) for row in conn.execute(sql, params).fetchall()]
 
 
 def archived_keys(conn: Connection) -> dict[int, bytes]:

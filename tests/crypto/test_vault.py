@@ -354,16 +354,20 @@ def test_header_write_is_atomic(
 
     with monkeypatch.context() as patch:
         patch.setattr(atomic_module.os, "replace", crash)
-        patch.setattr("crypto.atomic.os.replace", crash)
+        # A key change writes its header first: nothing else moved.
         with pytest.raises(OSError):
             vault.change_passphrase("never lands")
+        # An ordinary commit writes the database first: it committed, the header did not move.
+        with pytest.raises(OSError):
+            vault.audit("test.committed")
     vault._close()
     assert (vault_dir / HEADER_NAME).read_bytes() == before
     assert [p.name for p in vault_dir.iterdir() if p.name.endswith(".tmp")] == []
-    # the DB committed the audit entry, the header did not move: the old passphrase still works
-    # and the checkpoint lags by one entry, which the unlock accepts and reports
+    # the old passphrase still works and the checkpoint lags by one commit (one entry), which the
+    # unlock accepts and reports
     vault = Vault.unlock(vault_dir, passphrase, options=options)
     assert vault.unlock_info is not None and vault.unlock_info.checkpoint_lag == 1
+    assert [e.action for e in vault.audit_entries()][-2:] == ["test.committed", "vault.unlocked"]
     vault.verify_audit()
     vault.lock()
 
