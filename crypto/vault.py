@@ -164,7 +164,6 @@ class Vault(KeyChanges, SnapshotAccess):
                         object_id=header.vault_id,
                         details={"kdf_profile": params.profile},
                     )
-                vault._save_anchor()
             except BaseException:
                 vault._close()
                 raise

@@ -187,6 +187,18 @@ class _Story:
             return f"{who} changed the passphrase"
         if a == "vault.rekeyed":
             return f"{who} renewed the encryption key and got a new recovery key"
+        if a == "vault.rekey_interrupted":
+            if self.failed:
+                return (
+                    "A renewal of the encryption key was interrupted before it took effect: "
+                    "the earlier recovery key still works"
+                )
+            return (
+                "A renewal of the encryption key was interrupted after it took effect: "
+                "the new recovery key is the one that works"
+            )
+        if a == "vault.rollback_accepted":
+            return f"{who} chose to go on with an older copy of the records"
         if a == "audit.verified":
             if self.failed:
                 at = self.number("first_bad_seq")
@@ -358,6 +370,8 @@ ACTION_LABELS = {
     "vault.locked": "Locked",
     "vault.passphrase_changed": "Passphrase changed",
     "vault.rekeyed": "Encryption key renewed",
+    "vault.rekey_interrupted": "Encryption key renewal interrupted",
+    "vault.rollback_accepted": "Older copy of the records accepted",
     "audit.verified": "Audit log checked",
     "audit.exported": "Audit log exported",
     "audit.viewed": "Audit log viewed",

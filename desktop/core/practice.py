@@ -32,7 +32,7 @@ from crypto.header import VaultHeader
 from crypto.kdf import PROFILES, KdfParams, calibrate
 from crypto.paths import default_state_dir, default_vault_dir
 from crypto.recovery_key import RecoveryKey
-from crypto.vault import HEADER_NAME, UnlockInfo, Vault, VaultOptions, vault_exists
+from crypto.vault import HEADER_NAME, PendingRekey, UnlockInfo, Vault, VaultOptions, vault_exists
 from desktop.core import calls as video_calls
 from desktop.core import clients, disclosure, notes, sessions, templates
 from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
@@ -74,6 +74,7 @@ __all__ = [
     "AuditIntegrityError",
     "CryptoError",
     "KdfParams",
+    "PendingRekey",
     "Practice",
     "RecoveryKey",
     "UnlockError",
@@ -231,7 +232,18 @@ class Practice:
         self._vault.change_passphrase(new_passphrase, current_passphrase=current_passphrase)
 
     def rekey(self, passphrase: str) -> RecoveryKey:
+        """Both steps at once (tools and tests); people get ``prepare_rekey``/``commit_rekey``."""
         return self._vault.rekey(passphrase)
+
+    # -- rekey in two steps (vault): show the new recovery key, switch only once it is typed back
+    def prepare_rekey(self, passphrase: str) -> PendingRekey:
+        return self._vault.prepare_rekey(passphrase)
+
+    def commit_rekey(self, pending: PendingRekey, typed_recovery_key: str) -> None:
+        self._vault.commit_rekey(pending, typed_recovery_key)
+
+    def cancel_rekey(self, pending: PendingRekey) -> None:
+        self._vault.cancel_rekey(pending)
 
     def verify_audit(self) -> VerifyReport:
         return self._vault.verify_audit()
