@@ -25,7 +25,22 @@ class Diagnosis:
     code: str  # ICD-10-CM, e.g. "F41.1"
     description: str = ""  # e.g. "Generalized anxiety disorder"; "" when unknown
     recorded_on: date | None = None
-    active: bool = True
+    clinical_status: str = "active"  # FHIR condition-clinical: active, remission, resolved
+    verification: str = "confirmed"  # condition-ver-status: confirmed, provisional, refuted,
+    # entered-in-error
+    id: str = ""  # the clinical record's id ("" for codes read from free text)
+    onset: date | None = None
+    abatement: date | None = None
+    primary: bool = False
+    note: str = ""
+
+    @property
+    def active(self) -> bool:
+        """Part of the client's current picture (what a superbill lists)."""
+        return self.clinical_status in ("active", "remission") and self.verification in (
+            "confirmed",
+            "provisional",
+        )
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,12 @@ class TreatmentPlan:
     created_on: date
     goals: tuple[str, ...] = ()
     interventions: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()  # ids of the diagnoses (Diagnosis.id) it addresses
+    replaces: str | None = None  # the plan version this one revised
+    start_on: date | None = None
+    review_on: date | None = None
+    author: str = ""
 
 
 @dataclass(frozen=True)

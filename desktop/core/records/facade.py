@@ -13,7 +13,8 @@ from crypto.vault import Vault
 from desktop.core.records import importer, ledger
 from desktop.core.records.access_request import ExportRequest, ExportResult, export_record
 from desktop.core.records.billing_profile import BillingProfile, load_profile, save_profile
-from desktop.core.records.clinical_sources import ClinicalSource, FreeTextClinicalSource
+from desktop.core.records.clinical_adapter import ClinicalRecordSource
+from desktop.core.records.clinical_sources import ClinicalSource
 from desktop.core.records.import_layouts import LAYOUT_BY_KEY, CsvTable, ImportKind, read_csv
 from desktop.core.records.importer import ImportPlan, ImportReport
 from desktop.core.records.ledger import Charge, Ledger, Payment, Service
@@ -30,8 +31,9 @@ class Records:
     def __init__(self, vault: Vault, author: Callable[[], str]) -> None:
         self._vault = vault
         self._author = author
-        # The clinical feature plugs its own source in here (diagnoses, plans, measures).
-        self.clinical: ClinicalSource = FreeTextClinicalSource()
+        # Diagnoses and treatment plans from the clinical record (desktop.core.clinical); a test
+        # or a later feature (measures) can put another source here.
+        self.clinical: ClinicalSource = ClinicalRecordSource()
         self.package_kdf: KdfParams = RFC9106_LOW_MEMORY  # tests use a cheap profile
 
     # -- access requests --------------------------------------------------------------------

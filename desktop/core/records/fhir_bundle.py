@@ -184,22 +184,25 @@ def encounter(session: Session, record: RecordSet, practitioner_id: str) -> Enco
     )
 
 
+def condition_id(diagnosis: Diagnosis, index: int, record: RecordSet) -> str:
+    return diagnosis.id or f"{record.client.id}-dx-{index}"
+
+
 def condition(diagnosis: Diagnosis, index: int, record: RecordSet) -> Condition:
+    in_error = diagnosis.verification == "entered-in-error"
     return Condition(
-        id=f"{record.client.id}-dx-{index}",
-        clinicalStatus=CodeableConcept(
-            coding=[
-                Coding(
-                    system=CONDITION_CLINICAL,
-                    code="active" if diagnosis.active else "resolved",
-                )
-            ]
+        id=condition_id(diagnosis, index, record),
+        # R4 con-5: no clinical status on a condition entered in error.
+        clinicalStatus=None
+        if in_error
+        else CodeableConcept(
+            coding=[Coding(system=CONDITION_CLINICAL, code=diagnosis.clinical_status)]
         ),
         verificationStatus=CodeableConcept(
-            coding=[Coding(system=CONDITION_VERIFICATION, code="confirmed")]
+            coding=[Coding(system=CONDITION_VERIFICATION, code=diagnosis.verification)]
         ),
         category=[
-            CodeableConcept(coding=[Coding(system=CONDITION_CATEGORY, code="problem-list-item")])
+            CodeableConcept(coding=[Coding(system=CONDITION_CATEGORY, code="encounter-diagnosis")])
         ],
         code=CodeableConcept(
             coding=[
@@ -208,11 +211,17 @@ def condition(diagnosis: Diagnosis, index: int, record: RecordSet) -> Condition:
             text=diagnosis.description or diagnosis.code,
         ),
         subject=_ref(record.client.id),
+        onsetDateTime=_day(diagnosis.onset),
+        abatementDateTime=_day(diagnosis.abatement),
         recordedDate=_day(diagnosis.recorded_on),
+        note=[Annotation(text=diagnosis.note)] if diagnosis.note else None,
     )
 
 
-def care_plan(plan: TreatmentPlan, record: RecordSet) -> CarePlan:
+def care_plan(plan: TreatmentPlan, record: RecordSet, exported: set[str]) -> CarePlan:
+    """``exported``: ids of the other resources in the Bundle (references must resolve)."""
+    notes = [Annotation(text=f"Problem: {p}") for p in plan.problems]
+    notes += [Annotation(text=f"Goal: {goal}") for goal in plan.goals]
     return CarePlan(
         id=plan.id,
         status=plan.status,
@@ -220,7 +229,12 @@ def care_plan(plan: TreatmentPlan, record: RecordSet) -> CarePlan:
         title=plan.title,
         subject=_ref(record.client.id),
         created=_day(plan.created_on),
-        note=[Annotation(text=f"Goal: {goal}") for goal in plan.goals] or None,
+        period=Period(start=_day(plan.start_on), end=_day(plan.review_on))
+        if plan.start_on or plan.review_on
+        else None,
+        replaces=[_ref(plan.replaces)] if plan.replaces in exported else None,
+        addresses=[_ref(d) for d in plan.addresses if d in exported] or None,
+        note=notes or None,
         activity=[
             CarePlanActivity(detail=CarePlanActivityDetail(status="in-progress", description=item))
             for item in plan.interventions
@@ -373,7 +387,8 @@ def build_bundle(record: RecordSet, *, npi: str = "") -> Bundle:
         resources: list[Resource] = [patient(record), practitioner(record, practitioner_id, npi)]
         resources += [encounter(s, record, practitioner_id) for s in record.sessions]
         resources += [condition(d, i, record) for i, d in enumerate(record.diagnoses, 1)]
-        resources += [care_plan(p, record) for p in record.treatment_plans]
+        exported = {str(r.id) for r in resources} | {p.id for p in record.treatment_plans}
+        resources += [care_plan(p, record, exported) for p in record.treatment_plans]
         for measure in record.measures:
             observation, response = measure_resources(measure, record)
             resources += [observation] if response is None else [response, observation]

@@ -4,6 +4,7 @@ measures, then every signed note with its amendments and addenda, in the order w
 from __future__ import annotations
 
 from desktop.core.notes import Compartment, Note, NoteKind
+from desktop.core.records.clinical_sources import Diagnosis
 from desktop.core.records.formats import Formats
 from desktop.core.records.pdf_render import Page
 from desktop.core.records.record_set import RecordSet
@@ -26,6 +27,22 @@ _KIND = {
     NoteKind.ADDENDUM: "Addendum",
     NoteKind.LATE_ENTRY: "Late entry",
 }
+
+
+def _since(dx: Diagnosis, formats: Formats) -> str:
+    day = dx.onset or dx.recorded_on
+    return formats.date(day) if day else ""
+
+
+def _dx_status(dx: Diagnosis) -> str:
+    if dx.verification == "entered-in-error":
+        return "Entered in error"
+    if dx.verification == "refuted":
+        return "Ruled out"
+    status = {"active": "Active", "remission": "In remission", "resolved": "Resolved"}.get(
+        dx.clinical_status, dx.clinical_status
+    )
+    return status + (" (provisional)" if dx.verification == "provisional" else "")
 
 
 def _note_heading(note: Note, formats: Formats) -> str:
@@ -76,21 +93,26 @@ def record_pdf(
             ["ICD-10-CM", "Description", "Since", "Status"],
             [
                 (
-                    dx.code,
-                    dx.description,
-                    formats.date(dx.recorded_on) if dx.recorded_on else "",
-                    "Active" if dx.active else "Resolved",
+                    dx.code + (" (primary)" if dx.primary else ""),
+                    dx.description + (f"\n{dx.note}" if dx.note else ""),
+                    _since(dx, formats),
+                    _dx_status(dx),
                 )
                 for dx in record.diagnoses
             ],
-            [28, 90, 28, 28],
+            [30, 88, 28, 28],
         )
     else:
         page.text("None recorded.")
     if record.treatment_plans:
         page.heading("Treatment plans")
-        for plan in record.treatment_plans:
-            page.heading(f"{plan.title} ({plan.status}, {formats.date(plan.created_on)})", 3)
+        for plan in reversed(record.treatment_plans):  # the plan in effect first
+            state = "in effect" if plan.status == "active" else "replaced by a later version"
+            page.heading(f"{plan.title}, signed {formats.date(plan.created_on)} ({state})", 3)
+            if plan.review_on:
+                page.text(f"Review by {formats.date(plan.review_on)}", small=True)
+            for problem in plan.problems:
+                page.text(f"Problem: {problem}")
             for goal in plan.goals:
                 page.text(f"Goal: {goal}")
             for item in plan.interventions:

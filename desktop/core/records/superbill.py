@@ -89,7 +89,13 @@ def build_superbill(
     return Superbill(
         provider=profile,
         client=client,
-        diagnoses=clinical.diagnoses(vault, client_id)[:MAX_DIAGNOSES],
+        # What the services addressed: current diagnoses, the primary one first (pointer A).
+        diagnoses=tuple(
+            sorted(
+                (d for d in clinical.diagnoses(vault, client_id) if d.active),
+                key=lambda d: not d.primary,
+            )
+        )[:MAX_DIAGNOSES],
         ledger=ledger,
         first_day=first_day,
         last_day=last_day,
