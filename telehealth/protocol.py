@@ -25,6 +25,7 @@ Chat is not here: it travels over the WebRTC data channel, end to end.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final
@@ -41,6 +42,9 @@ DIGEST_BYTES: Final = 32
 NONCE_BYTES: Final = 32
 DEVICE_BYTES: Final = 16
 BYE_REASONS: Final = frozenset({"hangup", "declined", "timeout", "error"})
+MAX_LOCATION_CHARS: Final = 200
+MAX_PHONE_CHARS: Final = 32
+_PHONE = re.compile(r"[0-9+() .\-]+")
 # The longest JSON a valid message can have: an SDP is printable ASCII plus CR/LF, so JSON escaping
 # at most doubles it; 1024 leaves room for the keys and a fully \u-escaped name.
 MAX_MESSAGE_JSON_CHARS: Final = MAX_SDP_CHARS * 2 + 1024
@@ -94,6 +98,25 @@ class Hello:
         if not name.strip():
             raise MessageFormatError("name must not be blank")
         _check_bytes(self.device, "device", DEVICE_BYTES)
+
+
+@dataclass(frozen=True)
+class Details:
+    """What telehealth practice asks of the client before a session: where they are right now
+    (confirmed on the page) and a phone number to call in an emergency. Sent from the waiting
+    room, sealed like everything else; the therapist sees it before admitting."""
+
+    location: str
+    emergency_phone: str
+
+    def __post_init__(self) -> None:
+        location = _check_text(self.location, "location", low=1, high=MAX_LOCATION_CHARS)
+        _check_no_controls(location, "location")
+        if not location.strip():
+            raise MessageFormatError("location must not be blank")
+        phone = _check_text(self.emergency_phone, "emergency phone", low=3, high=MAX_PHONE_CHARS)
+        if not _PHONE.fullmatch(phone) or sum(ch.isdigit() for ch in phone) < 3:
+            raise MessageFormatError("emergency phone must be digits, spaces and + ( ) - .")
 
 
 @dataclass(frozen=True)
@@ -179,7 +202,7 @@ class Bye:
             raise MessageFormatError("bye reason is not one of the known reasons")
 
 
-Message = Hello | Admit | Decline | Offer | Answer | Ice | Commit | Reveal | Bye
+Message = Hello | Details | Admit | Decline | Offer | Answer | Ice | Commit | Reveal | Bye
 
 
 def _fields(message: Message) -> dict[str, Any]:
@@ -187,6 +210,8 @@ def _fields(message: Message) -> dict[str, Any]:
     match message:
         case Hello(name=name, device=device):
             return {"type": "hello", "name": name, "device": b64url_encode(device)}
+        case Details(location=location, emergency_phone=phone):
+            return {"type": "details", "location": location, "emergencyPhone": phone}
         case Admit():
             return {"type": "admit"}
         case Decline():
@@ -213,6 +238,7 @@ def to_json(message: Message) -> str:
 
 _FIELDS: Final[dict[str, frozenset[str]]] = {
     "hello": frozenset({"name", "device"}),
+    "details": frozenset({"location", "emergencyPhone"}),
     "admit": frozenset(),
     "decline": frozenset(),
     "offer": frozenset({"sdp"}),
@@ -276,6 +302,8 @@ def from_json(text: str) -> Message:
     match kind:
         case "hello":
             return Hello(name=obj["name"], device=_decode_b64(obj["device"], "device"))
+        case "details":
+            return Details(location=obj["location"], emergency_phone=obj["emergencyPhone"])
         case "admit":
             return Admit()
         case "decline":

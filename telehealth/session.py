@@ -94,6 +94,9 @@ class SessionCallbacks:
     # Connected for a while, and still no verification code (someone in between who holds the
     # link but cannot complete the exchange, or a page that failed at it): say so in words.
     on_unverified: Callable[[], None] = _ignore
+    # The client's confirmed location and emergency number, from the waiting room (untrusted
+    # text: display it as plain text).
+    on_client_details: Callable[[str, str], None] = _ignore
 
 
 class TherapistSession:
@@ -188,6 +191,8 @@ class TherapistSession:
         self._commit: protocol.Commit | None = None
         self._offer: str | None = None
         self.client_name: str | None = None
+        self.client_location: str | None = None
+        self.client_emergency_phone: str | None = None
         self.verification_code: str | None = None
 
     # -- public, thread-safe API ---------------------------------------------------------------
@@ -460,6 +465,9 @@ class TherapistSession:
         match message:
             case protocol.Hello(name=name, device=device):
                 await self._hello(name, device)
+            case protocol.Details(location=location, emergency_phone=phone):
+                self.client_location, self.client_emergency_phone = location, phone
+                self._callbacks.on_client_details(location, phone)
             case protocol.Answer(sdp=sdp):
                 await self._apply_answer(sdp)
             case protocol.Ice() as ice:

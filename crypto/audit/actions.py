@@ -80,6 +80,7 @@ class AuditAction(StrEnum):
     CALL_VERIFIED = "call.verified"  # both people read the same code
     CALL_VERIFICATION_MISMATCH = "call.verification_mismatch"  # codes differed: call ended
     CALL_ENDED = "call.ended"  # duration, whether it connected; outcome failure if it broke
+    CALL_CLIENT_DETAILS = "call.client_details"  # location + emergency number kept (not logged)
     # The clinical record (desktop.core.clinical), against the diagnosis, plan version or note
     # (object) and its client (details). Details hold ids, counts, versions and statuses only:
     # never a code's words, a goal's text or a signature's name.

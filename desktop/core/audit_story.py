@@ -319,14 +319,19 @@ class _Story:
             return f"{who} made the invitation link for {session}"
         if a == "call.client_admitted":
             return f"{who} let {self.client()} in from the waiting room"
+        if a == "call.client_details":
+            return (
+                f"{who} saw where {self.client()} was and their emergency number before letting "
+                "them in (kept with the session)"
+            )
         if a == "call.client_declined":
             return f"{who} turned away the person in the waiting room for {session}"
         if a == "call.started":
             return f"The video session with {self.client()} connected"
         if a == "call.verified":
-            return f"{who} and {self.client()} read the same verification code"
+            return f"{who} and {self.client()} read the same security code"
         if a == "call.verification_mismatch":
-            return "The verification codes differed, so the video session was ended"
+            return "The security codes differed, so the video session was ended"
         if a == "call.ended":
             seconds = self.number("duration_seconds") or 0
             if self.e.details.get("connected") is False:
@@ -413,9 +418,10 @@ ACTION_LABELS = {
     "call.invite_created": "Video invitations made",
     "call.client_admitted": "Clients let in to a video session",
     "call.client_declined": "People turned away from a video session",
+    "call.client_details": "Client locations and emergency numbers kept",
     "call.started": "Video sessions connected",
-    "call.verified": "Verification codes matched",
-    "call.verification_mismatch": "Verification codes differed",
+    "call.verified": "Security codes matched",
+    "call.verification_mismatch": "Security codes differed",
     "call.ended": "Video sessions ended",
 }
 

@@ -40,6 +40,7 @@ from desktop.core.clients import require_active
 from desktop.core.errors import InvalidFieldError, PracticeError
 from desktop.core.notes import Note
 from desktop.core.sessions import Attendance, Modality, Session
+from desktop.core.stamps import from_iso, to_iso
 from desktop.core.templates import Template
 from telehealth.invite import Invite, new_invite
 from telehealth.lifecycle import TERMINAL_STATES, CallEvent, CallState
@@ -101,6 +102,46 @@ def record_invite_created(vault: Vault, session_id: str) -> None:
 
 def _record_step(vault: Vault, session_id: str, action: AuditAction, outcome: Outcome) -> None:
     _record(vault, sessions.load_session(vault, session_id), action, outcome=outcome)
+
+
+@dataclass(frozen=True)
+class SafetyDetails:
+    """What the client entered on the page before being let in."""
+
+    location: str  # where they were, confirmed by them
+    emergency_phone: str
+    recorded_at: datetime | None = None
+
+
+def record_client_details(vault: Vault, session_id: str, details: SafetyDetails) -> None:
+    """Keep the client's location and emergency number with the session
+    (``call.client_details``: the entry says that they were kept, never what they are)."""
+    session = sessions.load_session(vault, session_id)
+    location, phone = details.location.strip(), details.emergency_phone.strip()
+    if not 1 <= len(location) <= 200 or not 3 <= len(phone) <= 32:
+        raise InvalidFieldError("a location (1..200 characters) and a phone number are needed")
+    with vault.transaction() as tx:
+        tx.execute(
+            "INSERT INTO call_client_details(session_id, recorded_at, location, emergency_phone)"
+            " VALUES (?, ?, ?, ?)",
+            (session.id, to_iso(vault.options.clock()), location, phone),
+        )
+        tx.audit(
+            AuditAction.CALL_CLIENT_DETAILS,
+            object_type="session",
+            object_id=session.id,
+            details={"client_id": session.client_id},
+        )
+
+
+def client_details_of(vault: Vault, session_id: str) -> list[SafetyDetails]:
+    """The details kept with the session, oldest first (the caller audits what it shows)."""
+    rows = vault.query(
+        "SELECT location, emergency_phone, recorded_at FROM call_client_details"
+        " WHERE session_id = ? ORDER BY seq",
+        (session_id,),
+    )
+    return [SafetyDetails(loc, phone, from_iso(at)) for loc, phone, at in rows]
 
 
 def record_admitted(vault: Vault, session_id: str) -> None:
@@ -181,10 +222,12 @@ def _duration_text(seconds: int) -> str:
     return f"{minutes} min {secs:02d} s"
 
 
-def call_note_header(started_at: datetime, duration_s: float) -> str:
+def call_note_header(
+    started_at: datetime, duration_s: float, details: SafetyDetails | None = None
+) -> str:
     """The lines a call note starts with: date, time (in ``started_at``'s own time zone, which
-    the app passes as the computer's local time), duration and modality; then an empty line to
-    write on."""
+    the app passes as the computer's local time), duration and modality, and (when the client
+    gave them) their confirmed location and emergency number; then an empty line to write on."""
     if started_at.tzinfo is None:
         raise InvalidFieldError("the call's start time must carry a time zone")
     seconds = _check_duration(duration_s)
@@ -194,7 +237,13 @@ def call_note_header(started_at: datetime, duration_s: float) -> str:
         f"Time: {started_at:%H:%M} to {ended_at:%H:%M} ({_zone(started_at)})\n"
         f"Duration: {_duration_text(seconds)}\n"
         "Modality: video (Quietroom, end-to-end encrypted)\n"
-        "\n"
+        + (
+            f"Client's location (confirmed by the client): {details.location}\n"
+            f"Emergency phone number: {details.emergency_phone}\n"
+            if details is not None
+            else ""
+        )
+        + "\n"
     )
 
 
@@ -211,7 +260,9 @@ def create_call_note(
     section starting with :func:`call_note_header`. Audited as any new note (``note.created``):
     the prefilled lines are part of creating it."""
     session = check_video_session(vault, session_id)
-    header = call_note_header(started_at, duration_s)  # checked before anything is written
+    kept = client_details_of(vault, session_id)
+    # checked before anything is written
+    header = call_note_header(started_at, duration_s, kept[-1] if kept else None)
     note = notes.create_note(
         vault, session.client_id, template, author=author, session_id=session.id
     )
@@ -237,6 +288,8 @@ class CallObserver(Protocol):
     def on_verification_code(self) -> Callable[[str], None]: ...
     @property
     def on_unverified(self) -> Callable[[], None]: ...
+    @property
+    def on_client_details(self) -> Callable[[str, str], None]: ...
 
 
 ObserverT = TypeVar("ObserverT", bound=CallObserver)
@@ -284,6 +337,7 @@ class VideoCall:
         self._unverified = False
         self._rejoining = False
         self._client_left = False
+        self._details: SafetyDetails | None = None
         self._started: float | None = None
         self._started_at: datetime | None = None
         self._duration: float | None = None
@@ -332,6 +386,12 @@ class VideoCall:
     def rejoining(self) -> bool:
         """The one waiting knocked from another page or device during the call."""
         return self._rejoining
+
+    @property
+    def client_details(self) -> SafetyDetails | None:
+        """The location and emergency number the client entered in the waiting room (untrusted
+        text: display it as plain text)."""
+        return self._details
 
     @property
     def client_left(self) -> bool:
@@ -406,6 +466,10 @@ class VideoCall:
             self.not_verified()
             ui.on_unverified()
 
+        def on_client_details(location: str, phone: str) -> None:
+            self.details_given(location, phone)
+            ui.on_client_details(location, phone)
+
         return cast(
             ObserverT,
             replace(
@@ -414,6 +478,7 @@ class VideoCall:
                 on_client_waiting=on_client_waiting,
                 on_verification_code=on_code,
                 on_unverified=on_unverified,
+                on_client_details=on_client_details,
             ),
         )
 
@@ -428,11 +493,17 @@ class VideoCall:
                 # next compares a new code.
                 self._code = None
                 self._verified = self._mismatch = self._unverified = False
+                self._details = None  # the next page tells us again
             if state is CallState.WAITING:
                 self._rejoining = event is CallEvent.KNOCK_AGAIN
             self._client_left = event is CallEvent.PEER_LEFT
             if state is CallState.ADMITTED and event is CallEvent.ADMIT_GIVEN:
                 self._write(record_admitted)
+                details = self._details
+                if details is not None:
+                    self._write(
+                        lambda vault, session_id: record_client_details(vault, session_id, details)
+                    )
             elif state is CallState.CONNECTED and self._started is None:
                 self._started = self._clock()
                 self._started_at = self._now()
@@ -445,6 +516,10 @@ class VideoCall:
     def client_waiting(self, name: str) -> None:
         with self._lock:
             self._client_name = name
+
+    def details_given(self, location: str, phone: str) -> None:
+        with self._lock:
+            self._details = SafetyDetails(location, phone)
 
     def code_ready(self, code: str) -> None:
         with self._lock:

@@ -39,6 +39,8 @@ from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
 from desktop.core.autosave import DraftAutosaver, DraftSaveState
 from desktop.core.backup_settings import BackupSettingsStore
 from desktop.core.backups import BackupService
+from desktop.core.call_schema import CALL_MIGRATIONS
+from desktop.core.call_schema import COMPONENT as CALLS_COMPONENT
 from desktop.core.clients import (
     Client,
     ClientDetails,
@@ -159,6 +161,7 @@ class Practice:
         self._vault = vault
         vault.migrate(COMPONENT, PRACTICE_MIGRATIONS)
         vault.migrate(RECORDS_COMPONENT, BILLING_MIGRATIONS)
+        vault.migrate(CALLS_COMPONENT, CALL_MIGRATIONS)
         self._settings = load_settings(vault)
         self._records = Records(vault, lambda: self._author)
         self._autosaver = DraftAutosaver(vault)

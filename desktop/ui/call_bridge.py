@@ -42,6 +42,7 @@ class CallBridge(QObject):
     error = Signal(object)  # TelehealthError
     problem = Signal(str)  # a step of the call that could not be recorded
     unverified = Signal()  # connected, and no verification code appeared in time
+    client_details = Signal(str, str)  # location, emergency phone (untrusted text)
     _finished = Signal(int, object)  # an operation's id, its exception or None
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -67,6 +68,7 @@ class CallBridge(QObject):
             on_stats=lambda stats: self._emit(self.stats, dict(stats)),
             on_error=lambda error: self._emit(self.error, error),
             on_unverified=lambda: self._emit(self.unverified),
+            on_client_details=lambda where, phone: self._emit(self.client_details, where, phone),
         )
 
     def emit_problem(self, text: str) -> None:

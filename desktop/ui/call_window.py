@@ -43,6 +43,7 @@ from desktop.ui.qt import (
     QKeySequence,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPalette,
     QPlainTextEdit,
     QPushButton,
@@ -205,6 +206,7 @@ class CallWindow(QWidget):
         )
         self._meter = QualityMeter(clock)
         self._shown_connected = False
+        self._present = True  # the client's page is on the relay (a hint)
         self._last_error: str | None = None
         self._end_reason: str | None = None  # why the therapist ended it, when not plain
         self._finished = False
@@ -343,7 +345,9 @@ class CallWindow(QWidget):
         self.end_button = QPushButton("End session")
         self.end_button.setObjectName("endCall")
         self.end_button.setAccessibleName("Hang up")
-        self.end_button.clicked.connect(self.hang_up)
+        self.end_button.clicked.connect(self.confirm_end)
+        self.end_confirmation: QMessageBox | None = None
+        self.end_confirm_button: QPushButton | None = None
         QShortcut(QKeySequence("Ctrl+D"), self).activated.connect(self.mute_button.toggle)
         QShortcut(QKeySequence("Ctrl+E"), self).activated.connect(self.camera_button.toggle)
         row.addWidget(self.mute_button)
@@ -478,6 +482,7 @@ class CallWindow(QWidget):
         b.error.connect(self._on_error, Q)
         b.problem.connect(self.problem, Q)
         b.unverified.connect(self._on_unverified, Q)
+        b.client_details.connect(self._render_waiting, Q)
         self.media.self_view_frame.connect(self.self_view.show_frame)
         self.media.camera_status.connect(self._on_camera_status)
         self.media.microphone_status.connect(self._on_microphone_status)
@@ -562,6 +567,31 @@ class CallWindow(QWidget):
         self.admit_button.setEnabled(False)
         self.decline_button.setEnabled(False)
         self._call(self.session.decline)
+
+    def confirm_end(self) -> None:
+        """End session asks first: a click by mistake would cut a client off mid-sentence."""
+        if self._finished or self.end_confirmation is not None:
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(TITLE)
+        box.setText("End the session for both of you?")
+        box.setInformativeText("Your client will see that the session has ended.")
+        end = box.addButton("End session", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep the session", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)  # Enter keeps the session going
+        box.setEscapeButton(keep)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.buttonClicked.connect(lambda clicked: self._end_answered(clicked is end))
+        self.end_confirmation, self.end_confirm_button = box, end
+        box.open()
+
+    def _end_answered(self, end: bool) -> None:
+        box, self.end_confirmation, self.end_confirm_button = self.end_confirmation, None, None
+        if box is not None:
+            box.deleteLater()
+        if end:
+            self.hang_up()
 
     def hang_up(self) -> None:
         self.end_button.setEnabled(False)
@@ -713,22 +743,42 @@ class CallWindow(QWidget):
     def _on_client_waiting(self, name: str) -> None:
         # The name stays inside the window: titles reach task bars, window switchers and
         # screen-sharing pickers, so the title is always the generic TITLE.
-        if self.call.rejoining:
-            self.waiting_label.setText(
-                f"{name} is asking to join again, from another device or a reloaded page. "
-                "Admit only if you expect them; you will compare a new code."
-            )
-        else:
-            self.waiting_label.setText(f"{name} is waiting.")
+        self._render_waiting()
         self.admit_button.setEnabled(True)
         self.decline_button.setEnabled(True)
         self.waiting_banner.show()
         self.client_waiting.emit(name)
 
+    def _render_waiting(self, *_details: str) -> None:
+        """The waiting room's prompt: who knocks and, before the therapist admits them, where
+        they are and an emergency number (telehealth practice asks for both)."""
+        name = self.client_name or "Someone"
+        if self.call.rejoining:
+            first = (
+                f"{name} is asking to join again, from another device or a reloaded page. "
+                "Admit only if you expect them; you will compare a new code."
+            )
+        else:
+            first = f"{name} is waiting." + (
+                "" if self._present else " (their page is closed for now)"
+            )
+        details = self.call.client_details
+        if details is None:
+            second = (
+                "They have not yet said where they are or given an emergency phone number; "
+                "the page asks them to."
+            )
+        else:
+            second = (
+                f"Where they are now: {details.location}\n"
+                f"Emergency phone number: {details.emergency_phone}"
+            )
+        self.waiting_label.setText(f"{first}\n{second}")
+
     def _on_client_present(self, here: bool) -> None:
+        self._present = here
         if self.state is CallState.WAITING and self.client_name:
-            suffix = "" if here else " (their page is closed for now)"
-            self.waiting_label.setText(f"{self.client_name} is waiting.{suffix}")
+            self._render_waiting()
 
     def _on_code(self, code: str) -> None:
         if self.error_label.text() == UNVERIFIED_TEXT:

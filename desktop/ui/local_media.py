@@ -118,6 +118,23 @@ class _Pattern:
         return image
 
 
+PLACEHOLDER_BACKGROUND: Final = "#2b3a40"
+
+
+def placeholder_image(text: str, width: int = 320, height: int = 240) -> QImage:
+    """What the other side sees while the camera is off: the words on a dark slate card."""
+    image = QImage(width, height, QImage.Format.Format_RGB888)
+    image.fill(QColor(PLACEHOLDER_BACKGROUND))
+    painter = QPainter(image)
+    painter.setPen(QColor("#f4efe6"))
+    font = QFont()
+    font.setPixelSize(24)
+    painter.setFont(font)
+    painter.drawText(QRectF(0, 0, width, height), Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return image
+
+
 class LocalMedia(QObject):
     """The therapist's camera and microphone for one call window.
 
@@ -137,7 +154,9 @@ class LocalMedia(QObject):
         self.feed = CaptureFeed()
         self.frames = self.feed.frames
         self.pcm = self.feed.pcm
-        self.camera_switch = self.feed.camera
+        self.camera_switch = self.feed.camera  # stays on: "camera off" sends a placeholder
+        self._camera_on = True
+        self._placeholder_text = ""
         self.microphone_switch = self.feed.microphone
         self.frames_captured = 0
         self._camera_id: bytes | None = None
@@ -218,13 +237,14 @@ class LocalMedia(QObject):
     def select_camera(self, device_id: bytes | None) -> None:
         self._camera_id = device_id
         self._close_camera()
-        if self._running and self.camera_switch.on:
+        if self._running and self._camera_on:
             self._open_camera()
 
     def set_camera_on(self, on: bool) -> None:
-        self.camera_switch.set(on)
+        self._camera_on = on
         if not on:
             self._close_camera()
+            self.show_placeholder("Camera off")
             self.camera_status.emit("")
         elif self._running:
             self._open_camera()
@@ -244,7 +264,7 @@ class LocalMedia(QObject):
             (d for d in QMediaDevices.videoInputs() if bytes(d.id().data()) == self._camera_id),
             QCameraDevice(),
         )
-        if device.isNull() or not self.camera_switch.on or not self._running:
+        if device.isNull() or not self._camera_on or not self._running:
             return
         self._close_camera()
         camera = QCamera(device, self)
@@ -284,8 +304,19 @@ class LocalMedia(QObject):
     def _pattern_frame(self) -> None:
         self._captured(qimage_to_rgb(self._pattern.next_image()))
 
+    @property
+    def camera_on(self) -> bool:
+        return self._camera_on
+
+    def show_placeholder(self, text: str) -> None:
+        """Send a calm card with ``text`` ("Camera off", "Audio only") instead of a black
+        picture, so the client sees why there is no video. The track repeats the newest frame,
+        so one is enough."""
+        self._placeholder_text = text
+        self.frames.put(qimage_to_rgb(placeholder_image(text)))
+
     def _captured(self, frame: RgbFrame) -> None:
-        if not self.camera_switch.on:
+        if not self._camera_on:
             return
         self.frames_captured += 1
         self.frames.put(frame)
@@ -301,7 +332,10 @@ class LocalMedia(QObject):
             if obj is not None:
                 obj.deleteLater()
         self._capture = self._sink = None
-        self.frames.put(None)
+        if self._camera_on or not self._running:
+            self.frames.put(None)
+        else:  # camera off: keep showing the placeholder, not black
+            self.show_placeholder(self._placeholder_text or "Camera off")
 
     # -- microphone -----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The client's side of the protocol's holes, in real Chromium:
+"""The client's side of the protocol's holes and of the waiting room, in real Chromium:
 
 1. a connected call whose security code never appears (the therapist's end stands in for a man in
    the middle who never sends his reveal) tells the client, in words, that it could not be
@@ -18,6 +18,7 @@ import pytest
 from aiortc import AudioStreamTrack
 from playwright.sync_api import Browser, expect
 
+from telehealth.engine import RgbFrame
 from telehealth.invite import new_invite
 from telehealth.lifecycle import CallEvent, CallState
 from telehealth.session import SessionCallbacks, TherapistSession
@@ -31,6 +32,8 @@ class View:
         self.codes: list[str] = []
         self.unverified = 0
         self.frames = 0
+        self.last_frame: RgbFrame | None = None
+        self.details: list[tuple[str, str]] = []
         self._cond = threading.Condition()
 
     def _note(self, update: Callable[[], None]) -> None:
@@ -41,8 +44,9 @@ class View:
     def _count_unverified(self) -> None:
         self.unverified += 1
 
-    def _count_frame(self) -> None:
+    def _frame(self, frame: RgbFrame) -> None:
         self.frames += 1
+        self.last_frame = frame
 
     def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         with self._cond:
@@ -57,8 +61,26 @@ class View:
             on_client_waiting=lambda name: self._note(lambda: self.waiting.append(name)),
             on_verification_code=lambda code: self._note(lambda: self.codes.append(code)),
             on_unverified=lambda: self._note(self._count_unverified),
-            on_video=lambda _frame: self._note(self._count_frame),
+            on_client_details=lambda where, phone: self._note(
+                lambda: self.details.append((where, phone))
+            ),
+            on_video=lambda frame: self._note(lambda: self._frame(frame)),
         )
+
+
+def card(frame: RgbFrame | None) -> bool:
+    """The page's camera-off card (#2b3a40 with light words) as the therapist decodes it."""
+    if frame is None:
+        return False
+
+    def pixel(x: int, y: int) -> tuple[int, int, int]:
+        i = y * frame.stride + x * 3
+        return frame.data[i], frame.data[i + 1], frame.data[i + 2]
+
+    corner = pixel(4, 4)
+    slate = all(abs(a - b) < 20 for a, b in zip(corner, (0x2B, 0x3A, 0x40), strict=True))
+    middle = max(sum(pixel(x, frame.height // 2)) // 3 for x in range(frame.width))
+    return slate and middle > 150
 
 
 class WithholdingSession(TherapistSession):
@@ -98,6 +120,19 @@ def test_unverified_call_is_told_and_join_again_works(
         page.get_by_label("Your name").fill("Ana")
         page.get_by_label("Your name").press("Enter")
         view.wait(lambda: bool(view.waiting), 10, "the client's hello")
+
+        # -- the waiting room asks where the client is and an emergency number -------------
+        send = page.get_by_role("button", name="Send to your therapist")
+        page.get_by_label("Where you are right now").fill("12 Rue Oberkampf, Paris")
+        page.get_by_label("A phone number for emergencies").fill("+33 6 12 34 56 78")
+        send.click()  # not confirmed yet
+        expect(page.locator("#details-error")).to_contain_text("confirm")
+        page.get_by_label("This is where I am right now").check()
+        send.click()
+        expect(page.locator("#details-status")).to_contain_text("Sent")
+        view.wait(lambda: bool(view.details), 10, "the details before admitting")
+        assert view.details[-1] == ("12 Rue Oberkampf, Paris", "+33 6 12 34 56 78")
+        assert session.client_location == "12 Rue Oberkampf, Paris"
         session.admit().result(10)
         view.wait(lambda: view.count(CallState.CONNECTED) == 1, 20, "the connection")
 
@@ -127,6 +162,13 @@ def test_unverified_call_is_told_and_join_again_works(
         code = f"{view.codes[0][:3]} {view.codes[0][3:]}"
         expect(page.locator("#code")).to_have_text(code, timeout=10_000)
         expect(page.locator("#unverified")).to_be_hidden()
+
+        # -- 3. camera off: the therapist sees a "Camera off" card, not a black picture ------
+        view.wait(lambda: view.frames >= 5 and not card(view.last_frame), 10, "the camera")
+        page.get_by_role("button", name="Camera off").click()
+        view.wait(lambda: card(view.last_frame), 10, "the camera-off card")
+        page.get_by_role("button", name="Camera on").click()
+        view.wait(lambda: not card(view.last_frame), 10, "the camera again")
         assert page_errors == []
     finally:
         context.close()

@@ -9,6 +9,7 @@ import {
   RejectedError,
   Sealer,
   b64urlEncode,
+  checkDetails,
   checkName,
   deriveCallKeys,
   presenceCount,
@@ -83,7 +84,52 @@ const s = {
   // Drawn once per page: a hello from this page again (our socket dropped) lets the therapist's
   // app re-send what we missed; another page or device is a new knock it must admit.
   device: "",
+  details: null, // {location, emergencyPhone}: sent to the therapist before the session
+  cameraCard: null, // the "Camera off" card sent instead of the camera while it is off
 };
+
+// What the other side sees while our camera is off: words on a calm card (the therapist's app
+// sends the same), never a black picture that looks like a fault.
+const CARD_BACKGROUND = "#2b3a40";
+
+function cameraCard(text) {
+  const canvas = document.createElement("canvas");
+  canvas.width = 320;
+  canvas.height = 240;
+  const ctx = canvas.getContext("2d");
+  const paint = () => {
+    ctx.fillStyle = CARD_BACKGROUND;
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.fillStyle = "#f4efe6";
+    ctx.font = "24px sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText(text, canvas.width / 2, canvas.height / 2);
+  };
+  paint();
+  const track = canvas.captureStream(5).getVideoTracks()[0];
+  // A canvas stream sends a frame when the canvas is painted: keep painting while it lives.
+  const timer = setInterval(() => (track.readyState === "ended" ? clearInterval(timer) : paint()), 400);
+  return track;
+}
+
+/** Camera off: the card goes out instead of the camera, and the self view shows it too. */
+async function showCameraOff(off) {
+  if (off && !s.cameraCard) s.cameraCard = cameraCard("Camera off");
+  const card = s.cameraCard;
+  const camera = s.stream ? s.stream.getVideoTracks()[0] : null;
+  const outgoing = off ? card : camera;
+  if (s.pc && outgoing) {
+    for (const sender of s.pc.getSenders()) {
+      if (sender.track && sender.track.kind === "video") await sender.replaceTrack(outgoing);
+    }
+  }
+  attach($("self"), off ? new MediaStream([card]) : s.stream);
+  if (!off && card) {
+    card.stop();
+    s.cameraCard = null;
+  }
+}
 
 // ---- screens ------------------------------------------------------------------------------
 
@@ -126,11 +172,14 @@ function cleanup() {
   s.chat = null;
   if (s.stream) for (const track of s.stream.getTracks()) track.stop();
   s.stream = null;
+  if (s.cameraCard) s.cameraCard.stop();
+  s.cameraCard = null;
   for (const id of ["preview", "waiting-preview", "self", "remote"]) $(id).srcObject = null;
   if (s.ws) s.ws.close(1000);
   s.ws = null;
   $("chat-log").replaceChildren(); // nothing of the conversation stays on the page
-  s.keys = s.sealer = s.opener = s.verifier = s.farewell = s.certificate = null;
+  s.keys = s.sealer = s.opener = s.verifier = s.farewell = s.certificate = s.details = null;
+  for (const id of ["location", "emergency"]) $(id).value = "";
 }
 
 // ---- start --------------------------------------------------------------------------------
@@ -285,8 +334,33 @@ async function receive(text) {
   }
 }
 
-function hello() {
-  return send({ type: "hello", name: s.name, device: s.device });
+async function hello() {
+  await send({ type: "hello", name: s.name, device: s.device });
+  // The safety details go with every knock: a re-sync or a new page tells the therapist again.
+  if (s.details) await send({ type: "details", ...s.details });
+}
+
+function sendDetails(event) {
+  event.preventDefault();
+  const location = $("location").value.trim();
+  const emergencyPhone = $("emergency").value.trim();
+  const error = $("details-error");
+  try {
+    checkDetails(location, emergencyPhone);
+  } catch {
+    error.textContent = location
+      ? "Please give a phone number with at least 3 digits (digits, spaces, + ( ) - only)."
+      : "Please write where you are right now.";
+    return;
+  }
+  if (!$("location-confirm").checked) {
+    error.textContent = "Please confirm that this is where you are right now.";
+    return;
+  }
+  error.textContent = "";
+  s.details = { location, emergencyPhone };
+  send({ type: "details", ...s.details });
+  $("details-status").textContent = "Sent. Your therapist can see it before letting you in.";
 }
 
 function presence(count) {
@@ -462,7 +536,10 @@ async function acceptOffer(sdp) {
   s.verifier.setRemoteSdp(sdp);
   await pc.setRemoteDescription({ type: "offer", sdp });
   if (s.stream && pc.getSenders().every((sender) => !sender.track)) {
-    for (const track of s.stream.getTracks()) pc.addTrack(track, s.stream);
+    for (const track of s.stream.getTracks()) {
+      // A new connection while the camera is off sends the card, not the (disabled) camera.
+      pc.addTrack(track.kind === "video" && s.cameraCard ? s.cameraCard : track, s.stream);
+    }
   }
   s.videoCodec = await preferVideoCodecs(pc);
   await pc.setLocalDescription(await pc.createAnswer());
@@ -557,7 +634,7 @@ function toggleTrack(kind, button, onLabel, offLabel) {
   // The label says what pressing does next; screen readers announce the change.
   button.textContent = off ? offLabel : onLabel;
   button.classList.toggle("active", off);
-  if (kind === "video") $("self").classList.toggle("off", off);
+  if (kind === "video") showCameraOff(off).catch(() => {});
 }
 
 // ---- chat ---------------------------------------------------------------------------------
@@ -637,6 +714,7 @@ window.addEventListener("pagehide", () => {
 });
 
 $("join-form").addEventListener("submit", join);
+$("details-form").addEventListener("submit", sendDetails);
 $("retry-devices").addEventListener("click", startDevices);
 $("camera-select").addEventListener("change", startDevices);
 $("mic-select").addEventListener("change", startDevices);

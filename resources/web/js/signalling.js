@@ -100,6 +100,7 @@ export async function deriveCallKeys(secret) {
 
 const FIELDS = {
   hello: ["name", "device"],
+  details: ["location", "emergencyPhone"],
   admit: [],
   decline: [],
   offer: ["sdp"],
@@ -125,6 +126,16 @@ function length(text) {
   let n = 0;
   for (const _ of text) n++;
   return n;
+}
+
+/** The waiting room's safety details (same rules as telehealth.protocol.Details). */
+export function checkDetails(location, phone) {
+  check(typeof location === "string" && typeof phone === "string", "details must be text");
+  const n = length(location);
+  check(n >= 1 && n <= 200 && location.trim().length > 0, "location must be 1..200 characters");
+  check(!BAD_NAME_CHAR.test(location), "location contains control characters");
+  check(phone.length >= 3 && phone.length <= 32 && /^[0-9+() .-]+$/.test(phone), "bad phone");
+  check((phone.match(/[0-9]/g) || []).length >= 3, "bad phone");
 }
 
 export function checkName(name) {
@@ -153,6 +164,9 @@ export function checkMessage(obj) {
     case "hello":
       checkName(obj.name);
       checkBytes(obj.device, 16);
+      break;
+    case "details":
+      checkDetails(obj.location, obj.emergencyPhone);
       break;
     case "offer":
     case "answer":

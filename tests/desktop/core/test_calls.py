@@ -13,6 +13,7 @@ import pytest
 from desktop.core.audit_view import AuditFilter
 from desktop.core.calls import (
     NotAVideoSessionError,
+    SafetyDetails,
     SessionCancelledError,
     VideoCall,
     VideoSessionError,
@@ -200,6 +201,7 @@ def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: S
         on_client_waiting: Callable[[str], None]
         on_verification_code: Callable[[str], None]
         on_unverified: Callable[[], None]
+        on_client_details: Callable[[str, str], None]
         on_chat: Callable[[str], None]
 
     call = open_call(practice, video.id)
@@ -209,17 +211,20 @@ def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: S
         on_client_waiting=lambda name: seen.append((name, call.client_name)),
         on_verification_code=lambda code: seen.append((code, call.code)),
         on_unverified=lambda: seen.append(("unverified", call.unverified)),
+        on_client_details=lambda where, _phone: seen.append((where, call.client_details)),
         on_chat=seen.append,
     )
     wrapped = call.observe(ui)
     wrapped.on_state(S.INVITED, E.INVITE_CREATED)
     wrapped.on_client_waiting("Ana")
+    wrapped.on_client_details("Lyon", "112")
     wrapped.on_unverified()  # (a late report: a code is in, so the call stays verifiable)
     wrapped.on_verification_code("123456")
     wrapped.on_chat("hello")
     assert seen == [
         (S.INVITED, S.INVITED),
         ("Ana", "Ana"),
+        ("Lyon", SafetyDetails("Lyon", "112")),
         ("unverified", True),
         ("123456", "123456"),
         "hello",
@@ -248,6 +253,7 @@ class Callbacks3:
     on_client_waiting: Callable[[str], None]
     on_verification_code: Callable[[str], None]
     on_unverified: Callable[[], None] = lambda: None
+    on_client_details: Callable[[str, str], None] = lambda _where, _phone: None
 
 
 def test_call_started_marks_the_appointment_attended(
@@ -430,3 +436,35 @@ def test_a_new_knock_or_the_client_leaving_starts_a_new_verification(
     ]
     assert last_details(practice)[1]["verified"] is False  # the last admission was not
     assert last_details(practice)[1]["duration_seconds"] == 60
+
+
+def test_the_clients_location_is_kept_with_the_session_at_admission(
+    practice: Practice, video: Session, new_entries: Entries, all_details: Callable[[], str]
+) -> None:
+    clock = Clock()
+    call = open_call(practice, video.id, clock)
+    drive(call, *KNOCK)
+    call.details_given("Hotel Miramar, room 12, Santander", "+34 942 000 111")
+    new_entries()
+    drive(call, ADMIT[0])
+    assert new_entries() == [
+        ("call.client_admitted", "session", video.id),
+        ("call.client_details", "session", video.id),
+    ]
+    assert "Miramar" not in all_details() and "942" not in all_details()  # kept, not logged
+    drive(call, ADMIT[1], *CONNECT)
+    clock.now += 50 * 60
+    drive(call, (S.ENDED, E.HANG_UP))
+    note = practice.write_call_note(call)
+    assert note is not None
+    header = note.sections[0].text
+    assert "Client's location (confirmed by the client): Hotel Miramar, room 12, Santander\n" in (
+        header
+    )
+    assert "Emergency phone number: +34 942 000 111\n" in header
+    # A knock from another device forgets what the previous page said.
+    again = open_call(practice, video.id)
+    drive(again, *KNOCK)
+    again.details_given("Somewhere", "112")
+    drive(again, *ADMIT, *CONNECT, (S.WAITING, E.KNOCK_AGAIN))
+    assert again.client_details is None

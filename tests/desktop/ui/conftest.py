@@ -317,7 +317,7 @@ class ClientStandIn:
                 self.received.append(message)
                 return message
 
-    async def _join(self, name: str) -> protocol.Message:
+    async def _join(self, name: str, details: tuple[str, str] | None) -> protocol.Message:
         self.http = aiohttp.ClientSession()
         self.ws = await self.http.ws_connect(
             self.invite.websocket_url(),
@@ -329,12 +329,16 @@ class ClientStandIn:
             if peers is not None and peers >= 2:
                 break
         await self._send(protocol.Hello(name=name))
+        if details is not None:  # the waiting room's location and emergency number
+            await self._send(protocol.Details(location=details[0], emergency_phone=details[1]))
         return await self._next()
 
-    def join(self, name: str) -> concurrent.futures.Future[protocol.Message]:
-        """Open the link and say hello; the future gives the therapist's answer (admit or
-        decline)."""
-        return self.loop.run(self._join(name))
+    def join(
+        self, name: str, details: tuple[str, str] | None = None
+    ) -> concurrent.futures.Future[protocol.Message]:
+        """Open the link and say hello (and, with ``details``, give the location and emergency
+        number); the future gives the therapist's answer (admit or decline)."""
+        return self.loop.run(self._join(name, details))
 
     async def _connect(self, reveal: bool) -> str:
         verifier = Verifier("answerer", self.invite.keys.verification_key)

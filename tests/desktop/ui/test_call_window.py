@@ -21,9 +21,10 @@ from desktop.core.calls import VideoCall
 from desktop.core.practice import ClientDetails, Practice
 from desktop.core.sessions import Modality
 from desktop.ui.call_window import CODE_NAME, UNVERIFIED_TEXT, CallWindow, format_code
-from desktop.ui.local_media import LocalMedia
-from desktop.ui.qt import QGuiApplication, QImage, Qt
+from desktop.ui.local_media import PLACEHOLDER_BACKGROUND, LocalMedia
+from desktop.ui.qt import QColor, QGuiApplication, QImage, Qt
 from telehealth import protocol
+from telehealth.engine import RgbFrame
 from telehealth.lifecycle import CallState
 
 CLIENT = "Ana María"
@@ -95,6 +96,31 @@ def no_writes(tmp_path: Path) -> Iterator[Callable[[], list[str]]]:
         watch.active = False
 
 
+def end_session(qtbot: QtBot, window: CallWindow) -> None:
+    """Answer End session's question with End session."""
+    qtbot.waitUntil(lambda: window.end_confirmation is not None, timeout=2000)
+    assert window.end_confirmation is not None and window.end_confirmation.isVisible()
+    assert window.end_confirm_button is not None
+    qtbot.mouseClick(window.end_confirm_button, Qt.MouseButton.LeftButton)
+
+
+def shows_placeholder(frame: RgbFrame | None) -> bool:
+    """The dark slate card with light words (local_media.placeholder_image), as decoded."""
+    if frame is None:
+        return False
+
+    def pixel(x: int, y: int) -> tuple[int, int, int]:
+        i = y * frame.stride + x * 3
+        return frame.data[i], frame.data[i + 1], frame.data[i + 2]
+
+    expected = QColor(PLACEHOLDER_BACKGROUND)
+    corner = pixel(4, 4)
+    want = (expected.red(), expected.green(), expected.blue())
+    near = all(abs(a - b) < 20 for a, b in zip(corner, want, strict=True))
+    middle = [sum(pixel(x, frame.height // 2)) // 3 for x in range(frame.width)]
+    return near and max(middle) > 150  # the words are there
+
+
 def save(window: CallWindow, folder: Path | None, name: str) -> None:
     image = window.grab()
     assert not image.isNull() and image.width() > 600
@@ -138,7 +164,8 @@ def test_a_whole_call_from_the_waiting_room_to_hang_up(
         answer = client.join(CLIENT)
     assert waiting.args == [CLIENT]
     assert window.waiting_banner.isVisible()
-    assert window.waiting_label.text() == f"{CLIENT} is waiting."
+    assert window.waiting_label.text().splitlines()[0] == f"{CLIENT} is waiting."
+    assert "not yet said where they are" in window.waiting_label.text()
 
     # Admit: the call connects and both sides show the same verification code.
     with qtbot.waitSignal(window.client_admitted, timeout=5000) as admitted:
@@ -196,11 +223,12 @@ def test_a_whole_call_from_the_waiting_room_to_hang_up(
     unmuted_at = time.monotonic()
     qtbot.waitUntil(lambda: client.loudest_since(unmuted_at) > 2000, timeout=3000)
 
-    # Camera off: the self view says so and the client sees black; on: the picture returns.
+    # Camera off: the self view says so and the client sees a "Camera off" card (not a black
+    # picture they might take for a fault); on: the picture returns.
     qtbot.mouseClick(window.camera_button, Qt.MouseButton.LeftButton)
     assert window.camera_button.text() == "Camera on"
     assert window.self_view.image() is None and window.self_view.placeholder == "Camera off"
-    qtbot.waitUntil(lambda: 0 <= client.last_brightness() < 5, timeout=3000)
+    qtbot.waitUntil(lambda: shows_placeholder(client.last_frame), timeout=3000)
     qtbot.mouseClick(window.camera_button, Qt.MouseButton.LeftButton)
     assert window.camera_button.text() == "Camera off"
     qtbot.waitUntil(lambda: window.self_view.image() is not None, timeout=3000)
@@ -209,11 +237,21 @@ def test_a_whole_call_from_the_waiting_room_to_hang_up(
     qtbot.waitUntil(lambda: window.elapsed.text() != "00:00", timeout=3000)
     save(window, screenshot_dir, "call-window.png")
 
+    # End session asks first; "Keep the session" (the default) keeps it going.
+    qtbot.mouseClick(window.end_button, Qt.MouseButton.LeftButton)
+    box = window.end_confirmation
+    assert box is not None and box.isVisible() and box.text() == "End the session for both of you?"
+    assert box.defaultButton().text() == "Keep the session"
+    qtbot.mouseClick(box.defaultButton(), Qt.MouseButton.LeftButton)
+    assert window.end_confirmation is None and window.state is CallState.CONNECTED
+    assert window.end_button.isEnabled()
+
     # Hang up: the client is told, the window emits the duration and keeps nothing.
     durations: list[float] = []
     window.call_ended.connect(durations.append)
     with qtbot.waitSignal(window.session_finished, timeout=5000) as finished:
         qtbot.mouseClick(window.end_button, Qt.MouseButton.LeftButton)
+        end_session(qtbot, window)
     assert finished.args == ["ended"]
     assert len(durations) == 1 and 0 < durations[0] < 60
     assert window.state is CallState.ENDED
@@ -257,7 +295,7 @@ def test_no_devices_waiting_client_declined(
         answer = client.join("<b>Mallory</b>")
     # A name is untrusted text: shown as typed, never as markup.
     assert window.waiting_label.textFormat() == Qt.TextFormat.PlainText
-    assert window.waiting_label.text() == "<b>Mallory</b> is waiting."
+    assert window.waiting_label.text().splitlines()[0] == "<b>Mallory</b> is waiting."
     with qtbot.waitSignal(window.session_finished, timeout=5000):
         qtbot.mouseClick(window.decline_button, Qt.MouseButton.LeftButton)
     assert declined == ["<b>Mallory</b>"]

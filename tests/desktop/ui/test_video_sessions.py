@@ -34,6 +34,8 @@ from telehealth.invite import parse_invite_link
 from telehealth.lifecycle import CallState
 
 CLIENT = "Ana María Quintero"  # what the client types into the page, and their record's name
+PLACE = "14 Calle del Olmo, 3B, Valencia"  # where the client says they are (waiting room)
+PHONE = "+34 612 345 678"  # the emergency number they give
 PASSPHRASE = "lantern meadow copper tide"  # tests/desktop/ui/conftest.py
 TITLE = "Quietroom - video session"
 
@@ -110,6 +112,14 @@ def call_entries(practice: Practice) -> list[tuple[str, str, str, dict[str, Any]
     ]
 
 
+def end_session(qtbot: QtBot, window: CallWindow) -> None:
+    """Answer End session's question with End session."""
+    qtbot.waitUntil(lambda: window.end_confirmation is not None, timeout=2000)
+    assert window.end_confirmation is not None and window.end_confirmation.isVisible()
+    assert window.end_confirm_button is not None
+    qtbot.mouseClick(window.end_confirm_button, Qt.MouseButton.LeftButton)
+
+
 def port_is_closed(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -139,8 +149,12 @@ def connect_a_call(
     invite = parse_invite_link(window.link_field.text())
     client = make_client(invite)
     with qtbot.waitSignal(window.client_waiting, timeout=10_000):
-        answer = client.join(CLIENT)
-    assert window.waiting_label.text() == f"{CLIENT} is waiting."  # inside the window: fine
+        answer = client.join(CLIENT, (PLACE, PHONE))
+    # Inside the window (fine): who waits, where they are and an emergency number.
+    qtbot.waitUntil(lambda: "Where they are now" in window.waiting_label.text(), timeout=5000)
+    assert window.waiting_label.text() == (
+        f"{CLIENT} is waiting.\nWhere they are now: {PLACE}\nEmergency phone number: {PHONE}"
+    )
     seen(titles)
     with qtbot.waitSignal(window.client_admitted, timeout=5000):
         qtbot.mouseClick(window.admit_button, Qt.MouseButton.LeftButton)
@@ -195,6 +209,7 @@ def test_a_video_session_from_the_appointment_to_the_note(
         qtbot.wait(1200)  # a second of call, so the duration is not zero
         with qtbot.waitSignal(window.session_finished, timeout=10_000) as finished:
             qtbot.mouseClick(window.end_button, Qt.MouseButton.LeftButton)
+            end_session(qtbot, window)
         assert finished.args == ["ended"]
         assert client.next_message().result(10) == protocol.Bye(reason="hangup")
         seen(titles)
@@ -210,6 +225,7 @@ def test_a_video_session_from_the_appointment_to_the_note(
     assert [(a, t, o) for a, t, o, _ in entries] == [
         ("call.invite_created", "session", appointment.id),
         ("call.client_admitted", "session", appointment.id),
+        ("call.client_details", "session", appointment.id),  # kept with the session
         ("call.started", "session", appointment.id),
         ("call.verified", "session", appointment.id),
         ("call.ended", "session", appointment.id),
@@ -220,6 +236,7 @@ def test_a_video_session_from_the_appointment_to_the_note(
     assert 1 <= ended["duration_seconds"] < 60
     log = "\n".join(f"{e.action} {e.object_id} {e.details}" for e in practice.audit_entries())
     assert "Ana" not in log and "Quintero" not in log
+    assert "Valencia" not in log and "612" not in log  # where they were: not in the log
     assert practice.check_video_session(appointment.id).attendance is Attendance.ATTENDED
 
     # The offer to write the note: non-modal, generic title; it creates the note and opens it.
@@ -239,6 +256,9 @@ def test_a_video_session_from_the_appointment_to_the_note(
     header = note.sections[0].text
     assert f"Date: {datetime.now().astimezone():%Y-%m-%d}" in header
     assert "Time: " in header and "Modality: video" in header
+    # The session record shows again where the client was and their emergency number.
+    assert f"Client's location (confirmed by the client): {PLACE}\n" in header
+    assert f"Emergency phone number: {PHONE}\n" in header
     assert f"Duration: 0 min {ended['duration_seconds']:02d} s" in header
     created = [e for e in practice.audit_entries() if e.action == "note.created"]
     assert created[-1].object_id == note.id
@@ -301,6 +321,7 @@ def test_lock_during_a_call_ends_it_and_stops_the_relay(
         assert [a for a, *_ in entries] == [
             "call.invite_created",
             "call.client_admitted",
+            "call.client_details",
             "call.started",
             "call.ended",
         ]
