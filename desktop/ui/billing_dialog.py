@@ -77,8 +77,12 @@ class BillingDialog(QDialog):
         self.set_service_button = QPushButton("Bill the chosen session &as this")
         self.set_service_button.setAccessibleName("Bill the chosen session as this service")
         self.set_service_button.clicked.connect(self.set_service)
+        self.session_superbill_button = QPushButton("Superbill for &this session…")
+        self.session_superbill_button.setAccessibleName("Superbill for the chosen session")
+        self.session_superbill_button.clicked.connect(self.save_session_superbill)
         service_row.addWidget(self.service, 1)
         service_row.addWidget(self.set_service_button)
+        service_row.addWidget(self.session_superbill_button)
         layout.addLayout(service_row)
 
         payment = QGroupBox("Record a payment")
@@ -212,7 +216,27 @@ class BillingDialog(QDialog):
             "PDF documents (*.pdf)", lambda path: self._write_superbill(path, first, last),
         )  # fmt: skip
 
-    def _write_superbill(self, path: Path | None, first: date, last: date) -> None:
+    def save_session_superbill(self) -> None:
+        charge = self.selected_charge()
+        if charge is None:
+            self._show_error("Choose a session in the list first.")
+            return
+        session_id = charge.session.id
+        day = charge.session.starts_at.astimezone().date().isoformat()
+        records_common.ask_save_path(
+            self, "Quietroom - save the superbill", f"superbill-{day}.pdf",
+            "PDF documents (*.pdf)",
+            lambda path: self._write_superbill(path, session_id=session_id),
+        )  # fmt: skip
+
+    def _write_superbill(
+        self,
+        path: Path | None,
+        first: date | None = None,
+        last: date | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> None:
         if path is None:
             return
         if path.suffix.lower() != ".pdf":
@@ -221,7 +245,7 @@ class BillingDialog(QDialog):
         formats = records_common.locale_formats()
         run_in_background(
             lambda: records.write_superbill(client_id, path, first_day=first, last_day=last,
-                                            formats=formats),
+                                            session_id=session_id, formats=formats),
             lambda _: self.ctx.nav.notify("Saved the superbill."), self._failed, owner=self,
         )  # fmt: skip
 

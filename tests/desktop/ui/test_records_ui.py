@@ -155,6 +155,13 @@ def test_billing_payment_balance_and_superbill(
     # Written, then recorded as a disclosure: wait for the entry.
     qtbot.waitUntil(lambda: "billing.superbill_created" in actions(practice), timeout=20_000)
     assert target.read_bytes().startswith(b"%PDF-")
+    dialog.charges.setCurrentItem(dialog.charges.topLevelItem(1))
+    chooser.path = chooser.path.with_name("one.pdf")
+    dialog.save_session_superbill()
+    qtbot.waitUntil(
+        lambda: actions(practice).count("billing.superbill_created") == 2, timeout=20_000
+    )
+    assert chooser.path.read_bytes().startswith(b"%PDF-")
     dialog.amount.setText("lots")
     dialog.record_payment()
     assert dialog.error.isVisible()
