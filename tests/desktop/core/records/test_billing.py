@@ -161,3 +161,26 @@ def test_superbill_pdf(practice: Practice, rich_client: RichClient, tmp_path: Pa
     assert "90791" not in _pdf_text(one) and "90834" in _pdf_text(one)
     with pytest.raises(BillingError, match="nothing billed"):
         records.write_superbill(rich_client.id, one, session_id=rich_client.sessions[2])
+
+
+def test_billing_is_in_backups(
+    practice: Practice, rich_client: RichClient, tmp_path: Path, options: object
+) -> None:
+    from desktop.core.backups import RestoreKey, RestoreRequest
+
+    from ..conftest import PASSPHRASE
+
+    practice.records.save_billing_profile(PROFILE)
+    practice.records.record_payment(rich_client.id, 4200, date(2025, 12, 1), "check")
+    (tmp_path / "backups").mkdir()
+    backup = practice.backup_service().back_up_now(tmp_path / "backups")
+    target = tmp_path / "restored"
+    practice.backup_service().restore(
+        RestoreRequest(backup.path, target, RestoreKey.THIS_VAULT, passphrase=PASSPHRASE)
+    )
+    restored = Practice.unlock(target, PASSPHRASE, options=options)  # type: ignore[arg-type]
+    try:
+        assert restored.records.billing_profile() == PROFILE
+        assert restored.records.ledger(rich_client.id).paid_cents == 4200
+    finally:
+        restored.lock()
