@@ -10,7 +10,8 @@ Search: text that looks like a code (``F41.1``, ``f411``, ``F4``) matches codes 
 without the dot; other text matches descriptions and inclusion terms ("Depression NOS"), every
 typed word as the start of a word, accents and case ignored. Mental and behavioural codes
 (chapter 5, ``F``) come first, then factors influencing health status (``Z``), then symptoms
-(``R``), then the rest; within a group, shorter descriptions first. Only billable codes (the
+(``R``), then the rest; within a group, descriptions that start with the typed words, then those
+that hold them in that order, then shorter descriptions first. Only billable codes (the
 leaves of the classification) are offered.
 """
 
@@ -123,11 +124,15 @@ class CodeSet:
         if not wanted:
             return ()
         found = [i for i in self._index if all(q in i.everything for q in wanted)]
-        # Matches in the description itself before matches through an inclusion term only.
+        # Matches in the description itself before matches through an inclusion term only;
+        # descriptions that start with the typed words, then that hold them in that order.
+        phrase = "".join(wanted)
         found.sort(
             key=lambda i: (
                 i.group,
                 not all(q in i.description for q in wanted),
+                not i.description.startswith(phrase),
+                phrase not in i.description,
                 len(i.entry.description),
                 i.bare,
             )

@@ -35,6 +35,7 @@ from desktop.ui.client_forms import (
     next_full_hour,
     row_size,
 )
+from desktop.ui.clinical.client_section import ClinicalSection
 from desktop.ui.context import UiContext
 from desktop.ui.pages.base import Page
 from desktop.ui.qt import (
@@ -150,6 +151,8 @@ class ClientPage(Page):
         layout.addWidget(self.archived_notice)
         self.load_error = error_label()
         layout.addWidget(self.load_error)
+        self.clinical = ClinicalSection(ctx)  # diagnoses, treatment plan, review reminder
+        layout.addWidget(self.clinical.banner)
 
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Client record")
@@ -167,6 +170,7 @@ class ClientPage(Page):
             )
         ):
             self.tabs.setTabToolTip(index, tip)
+        self.clinical.add_tabs(self.tabs)
         layout.addWidget(self.tabs, 1)
 
         new_note = QShortcut(QKeySequence(NEW_NOTE_KEYS), self)
@@ -465,6 +469,7 @@ class ClientPage(Page):
         self._show_sessions(record.sessions, select_session)
         self._show_notes(record)
         self._set_enabled(True)
+        self.clinical.show_client(record.client)
 
     def _show_header(self, client: Client) -> None:
         d = client.details
@@ -814,6 +819,7 @@ class ClientPage(Page):
         self.psy_count.clear()
         self._show_psy_list(False)
         self._set_enabled(False)
+        self.clinical.clear()
 
     def clear_phi(self) -> None:
         for dialog in self.findChildren(FormDialog):

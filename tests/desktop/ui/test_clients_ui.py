@@ -11,6 +11,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from desktop.core.clients import ClientStatus
+from desktop.core.clinical.diagnoses import DiagnosisDetails
+from desktop.core.clinical.plans import PlanContent, Problem
 from desktop.core.notes import NoteStatus
 from desktop.core.practice import ClientDetails, Practice, VaultOptions
 from desktop.core.sessions import Attendance, Modality
@@ -470,16 +472,22 @@ def test_lock_leaves_no_client_text_anywhere(
     session = practice.schedule_session(client_id, datetime(2026, 1, 2, 15, tzinfo=UTC))
     practice.create_note(client_id, "soap", session_id=session.id)
     practice.create_psychotherapy_note(client_id)
+    practice.clinical.add_diagnosis(client_id, DiagnosisDetails("F41.1"))
+    plan = practice.clinical.start_plan(client_id)
+    practice.clinical.save_plan(plan.id, PlanContent((Problem("Sleeplessness since the move"),)))
     main_window.show_clients()
     qtbot.keyClicks(main_window.clients_page.filter, "Quintero")
     main_window.open_client(client_id)
     page = client_page_of(main_window)
+    for index in range(page.tabs.count()):  # every tab shown once, the clinical ones included
+        page.tabs.setCurrentIndex(index)
     qtbot.mouseClick(page.show_psy_button, LEFT)
     qtbot.mouseClick(page.edit_button, LEFT)  # a dialog full of details stays open
     form = dialog_of(qtbot, page, ClientFormDialog)
     assert FULL.name not in form.windowTitle() and main_window.windowTitle() == "Quietroom"
     text = widget_text()
-    for value in (FULL.name, FULL.phone, FULL.email, "Demo Lane", "Tomas", "Quintero"):
+    for value in (FULL.name, FULL.phone, FULL.email, "Demo Lane", "Tomas", "Quintero",
+                  "Generalized anxiety disorder", "Sleeplessness since the move"):  # fmt: skip
         assert value in text
 
     main_window.lock()
@@ -487,7 +495,8 @@ def test_lock_leaves_no_client_text_anywhere(
     assert not form.isVisible()
     text = widget_text()
     for value in (FULL.name, "Mari", FULL.phone, FULL.email, "Demo Lane", "Tomas", "Quintero",
-                  "F41.1", "she/her", "1988", "SOAP", "Free form"):  # fmt: skip
+                  "F41.1", "she/her", "1988", "SOAP", "Free form", "Generalized anxiety",
+                  "Sleeplessness"):  # fmt: skip
         assert value not in text, value
     assert main_window.windowTitle() == "Quietroom"
 

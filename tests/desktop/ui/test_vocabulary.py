@@ -16,6 +16,8 @@ from pytestqt.qtbot import QtBot
 from crypto.kdf import TEST_ONLY
 from crypto.vault import VaultOptions
 from desktop.core.clients import ClientDetails
+from desktop.core.clinical.diagnoses import DiagnosisDetails
+from desktop.core.clinical.plans import Goal, Intervention, PlanContent, Problem
 from desktop.core.practice import Practice
 from desktop.core.sessions import Modality
 from desktop.ui import disclosure_dialog
@@ -95,6 +97,15 @@ def fill(practice: Practice) -> dict[str, str]:
     practice.save_draft(psy.id, {"note": "Private impressions."})
     practice.close_draft(psy.id)
     practice.open_note(note.id)
+    # the clinical record: a diagnosis and a signed treatment plan (its own tabs on the page)
+    practice.clinical.add_diagnosis(client.id, DiagnosisDetails("F41.1", primary=True))
+    plan = practice.clinical.start_plan(client.id)
+    goal = Goal("Worry less at work", "GAD-7 below 10", plan.content.review_on,
+                interventions=(Intervention("Worry time", "weekly"),))  # fmt: skip
+    content = PlanContent((Problem("Worry", (goal,)),), plan.content.start_on,
+                          plan.content.review_on)  # fmt: skip
+    practice.clinical.save_plan(plan.id, content)
+    practice.clinical.sign_plan(plan.id)
     practice.search("slept")
     practice.verify_audit()
     return {"client": client.id, "note": note.id, "amendment": amendment.id, "draft": draft.id,

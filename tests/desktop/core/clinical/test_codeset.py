@@ -56,3 +56,8 @@ def test_nothing_typed_finds_nothing() -> None:
 def test_a_category_without_subdivisions_is_billable() -> None:
     # F99 is both the name of a block and of a category with no codes under it
     assert lookup_code("F99").description == "Mental disorder, not otherwise specified"
+
+
+def test_descriptions_that_start_with_the_words_come_first() -> None:
+    assert search_codes("panic disorder")[0].code == "F41.0"
+    assert search_codes("adjustment disorder")[0].code.startswith("F43.2")

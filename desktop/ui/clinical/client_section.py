@@ -1,0 +1,84 @@
+"""The clinical record on the client page: the Diagnoses and Treatment plan tabs and, above the
+tabs, the reminder that the plan is due for review. ``ClientPage`` creates one, adds its tabs and
+banner, and calls ``show_client`` after it has read the record and ``clear`` on lock; everything
+here is read with one audited call (``clinical.summary``), the plan itself when its tab is shown.
+"""
+
+from __future__ import annotations
+
+from desktop.core.clients import Client
+from desktop.core.errors import PracticeError
+from desktop.ui import formats
+from desktop.ui.client_forms import error_text
+from desktop.ui.clinical.diagnoses_tab import DiagnosesTab
+from desktop.ui.clinical.labels import REVIEW
+from desktop.ui.clinical.plan_tab import PlanTab
+from desktop.ui.context import UiContext
+from desktop.ui.qt import QTabWidget
+from desktop.ui.widgets import paragraph
+
+
+class ClinicalSection:
+    def __init__(self, ctx: UiContext) -> None:
+        self.ctx = ctx
+        self._client: Client | None = None
+        self._tabs: QTabWidget | None = None
+        self.diagnoses = DiagnosesTab(ctx, self.reload)
+        self.plan = PlanTab(ctx, self.reload)
+        self.banner = paragraph("")
+        self.banner.setAccessibleName("Treatment plan review")
+        self.banner.setObjectName("reviewDue")
+        self.banner.setStyleSheet(
+            "QLabel#reviewDue { background: rgba(237, 145, 33, 0.20);"
+            " border: 1px solid palette(mid); border-radius: 6px; padding: 6px 10px; }"
+        )
+        self.banner.hide()
+
+    def add_tabs(self, tabs: QTabWidget) -> None:
+        self._tabs = tabs
+        index = tabs.addTab(self.diagnoses, "D&iagnoses")
+        tabs.setTabToolTip(index, "ICD-10-CM diagnoses with onset and status (Alt+I)")
+        index = tabs.addTab(self.plan, "Treat&ment plan")
+        tabs.setTabToolTip(index, "Problems, goals, objectives, interventions; signed (Alt+M)")
+        tabs.currentChanged.connect(self._tab_changed)
+
+    def _tab_changed(self, index: int) -> None:
+        if self._tabs is not None and self._tabs.widget(index) is self.plan:
+            self.plan.load()
+
+    def show_client(self, client: Client) -> None:
+        """After the client page read the record: the clinical summary (one audited read)."""
+        self._client = client
+        try:
+            summary = self.ctx.practice.clinical.summary(client.id)
+        except PracticeError as exc:
+            self.clear()
+            self.banner.setText(error_text(exc))
+            self.banner.show()
+            return
+        self.diagnoses.show_diagnoses(client.id, summary.diagnoses, archived=client.archived)
+        self.plan.set_client(client.id, summary.plan, summary.draft, summary.diagnoses,
+                             archived=client.archived)  # fmt: skip
+        review = summary.review
+        if review is not None and not client.archived:
+            self.banner.setText(
+                REVIEW[review.state].format(day=formats.date_text(review.review_on))
+                + ". Revise the plan with the client (Treatment plan tab)."
+            )
+            self.banner.show()
+        else:
+            self.banner.clear()
+            self.banner.hide()
+        if self._tabs is not None and self._tabs.currentWidget() is self.plan:
+            self.plan.load()
+
+    def reload(self) -> None:
+        if self._client is not None:
+            self.show_client(self._client)
+
+    def clear(self) -> None:
+        self._client = None
+        self.diagnoses.clear()
+        self.plan.clear()
+        self.banner.clear()
+        self.banner.hide()
