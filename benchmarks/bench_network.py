@@ -672,6 +672,89 @@ def therapist_main(relay: str, y4m: str, stats_path: str, link_path: str) -> Non
         session.stop()
 
 
+# -- two bare engines (the CI check) -----------------------------------------------------------
+
+
+def peer_main(role: str, folder: str, seconds: str) -> None:
+    """One CallEngine (``offerer`` = therapist side, ``answerer``), the scene at 640x480 30 fps
+    and a tone; SDP through files in ``folder``; figures to ``folder/<role>.json`` every 0.25 s
+    for ``seconds``. Used by tests/e2e/test_network_impairment.py through the impairment stage."""
+    import av
+    from aiortc import MediaStreamTrack
+
+    from telehealth.engine import CallEngine, EngineCallbacks
+    from telehealth.synthetic_media import ToneAudio
+
+    frames = scene_frames()
+
+    class Scene(MediaStreamTrack):
+        """The benchmark's panning scene: enough detail to use the whole bitrate allowed."""
+
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = 0
+            self.start = time.monotonic()
+
+        async def recv(self) -> av.VideoFrame:
+            wait = self.start + self.count / FPS - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+            for plane, data in zip(frame.planes, frames[self.count % len(frames)], strict=True):
+                plane.update(data)
+            frame.pts = self.count * (90000 // FPS)
+            frame.time_base = fractions.Fraction(1, 90000)
+            self.count += 1
+            return frame
+
+    base = Path(folder)
+    lock = threading.Lock()
+    state: dict[str, Any] = {"frames": 0, "stats": {}}
+
+    def on_video(_frame: Any) -> None:
+        with lock:
+            state["frames"] += 1
+
+    def on_stats(stats: dict[str, float]) -> None:
+        with lock:
+            state["stats"] = stats
+
+    engine = CallEngine(
+        "offerer" if role == "offerer" else "answerer",
+        ice_servers=[],
+        callbacks=EngineCallbacks(on_video=on_video, on_stats=on_stats),
+        media=lambda: [Scene(), ToneAudio()],
+        stats_interval=0.5,
+    )
+    engine.start()
+    try:
+        if role == "offerer":
+            (base / "offer.sdp").write_text(engine.create_offer().result(20))
+            while not (base / "answer.sdp").exists():
+                time.sleep(0.05)
+            time.sleep(0.1)
+            engine.accept_answer((base / "answer.sdp").read_text()).result(20)
+        else:
+            while not (base / "offer.sdp").exists():
+                time.sleep(0.05)
+            time.sleep(0.1)
+            tmp = base / "answer.tmp"
+            tmp.write_text(engine.accept_offer((base / "offer.sdp").read_text()).result(20))
+            tmp.replace(base / "answer.sdp")
+        end = time.monotonic() + float(seconds)
+        while time.monotonic() < end and not (base / "stop").exists():
+            with lock:
+                out = {"at": time.monotonic(), "frames": state["frames"], **state["stats"]}
+            tmp = base / f"{role}.tmp"
+            tmp.write_text(json.dumps(out))
+            tmp.replace(base / f"{role}.json")
+            time.sleep(0.25)
+    finally:
+        engine.stop()
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 
@@ -747,6 +830,9 @@ def print_table(results: dict[str, list[Row]]) -> None:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--peer":
+        peer_main(*sys.argv[2:5])
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--therapist":
         therapist_main(*sys.argv[2:6])
         return

@@ -25,6 +25,7 @@ RECEIVER_JITTER_BUFFER: Final = "_RTCRtpReceiver__jitter_buffer"  # set in __ini
 RECEIVER_ESTIMATOR: Final = "_RTCRtpReceiver__remote_bitrate_estimator"  # video only
 # ...whose add(abs_send_time=, arrival_time_ms=, payload_size=, ssrc=) returns (bps, ssrcs) or
 # None, and the receiver sends what it returns as REMB.
+RECEIVER_NACK_GENERATOR: Final = "_RTCRtpReceiver__nack_generator"  # video only
 JITTER_FIELDS: Final = ("_origin", "_packets", "_capacity", "_prefetch", "_is_video")
 # The encoders clamp their public ``target_bitrate`` to 250 kbit/s (VP8) or 500 kbit/s (H.264),
 # more than a 500 kbit/s link carries next to audio; the private field takes any value.
@@ -106,4 +107,12 @@ def replace_remote_estimator(receiver: Any, estimator: Any) -> bool:
     if getattr(receiver, RECEIVER_ESTIMATOR, None) is None:
         return False
     setattr(receiver, RECEIVER_ESTIMATOR, estimator)
+    return True
+
+
+def replace_nack_generator(receiver: Any, generator: Any) -> bool:
+    """Swap a video receiver's NACK generator. False for a receiver without one (audio)."""
+    if getattr(receiver, RECEIVER_NACK_GENERATOR, None) is None:
+        return False
+    setattr(receiver, RECEIVER_NACK_GENERATOR, generator)
     return True

@@ -10,15 +10,22 @@ browser reports about our stream and applies what it decides. The browser tells 
   drops when a queue builds before any packet is lost, but also on mere jitter);
 * **keyframe requests and NACKs**, answered by aiortc itself (see sender_control).
 
-The estimate follows libwebrtc's loss-based controller (``SendSideBandwidthEstimation``): more than
-10 % lost cuts the rate by half the loss fraction, less than 2 % lets it grow 8 % a second, in
-between it holds. Two guards come on top. A round trip that keeps growing (the slope of the last
-few reports, like GCC's trendline, so that a route that is simply longer is not mistaken for
-one) means a queue is filling somewhere on the path: the rate is cut by 15 % a second until it
-stops growing, and does not grow again while the round trip stays well above its recent minimum
-without draining. This is what keeps the round trip short on a slow link with a deep buffer,
-where nothing is lost for seconds. And when the browser's REMB drops (its own detector
-saw the delay grow), the rate is cut to it.
+The estimate follows libwebrtc's loss-based controller (``SendSideBandwidthEstimation``): more
+than 10 % lost cuts the rate by half the loss fraction, less than 2 % lets it grow 8 % a second
+(2 % a second just below the rate where loss struck last, for half a minute), in between it
+holds.
+
+Two guards come on top. A round trip that keeps growing (the slope of the last few reports, like
+GCC's trendline, so that a route that is simply longer is not mistaken for a queue) means a
+queue is filling somewhere on the path: the rate is cut by 15 % a second until it stops growing,
+and does not grow again while the round trip stays well above its recent minimum without
+draining. This is what keeps the round trip short on a slow link with a deep buffer, where
+nothing is lost for seconds. And when the browser's REMB drops while our round trip or losses
+agree that the path is loaded, the rate follows it down, a step a second.
+
+:class:`IncomingRate` does the same for what the browser sends us: the REMB we send back (the
+browser's ceiling for its own rate) follows what actually arrives and the same round-trip trend,
+instead of aiortc's receive-side estimator, which collapses on jitter alone.
 
 :class:`VideoLadder` turns a bitrate into a picture size and a frame rate: fewer pixels and frames
 when the bitrate is low, so that each frame still looks like something and each keyframe stays
@@ -41,8 +48,11 @@ AUDIO_BPS: Final = 48_000  # what REMB covers besides our video: Opus plus heade
 HIGH_LOSS: Final = 0.10
 LOW_LOSS: Final = 0.02
 GROWTH_PER_SECOND: Final = 0.08
-QUEUE_SLOPE: Final = 0.03  # round trip growing this many seconds per second: a queue fills
-QUEUE_MIN_EXCESS: Final = 0.03  # ... and it is this much above the recent minimum
+QUEUE_SLOPE: Final = 0.015  # round trip growing this many seconds per second: a queue fills
+QUEUE_MIN_EXCESS: Final = 0.05  # ... and it is this much above the recent minimum
+NEAR_LAST_LOSS: Final = 0.85  # within this share of where loss struck last, grow additively
+NEAR_LOSS_GROWTH: Final = 0.02  # ... by 2 % a second, up to that rate (then fast again)
+LAST_LOSS_MEMORY: Final = 30.0  # seconds that point is remembered
 STANDING_QUEUE: Final = 0.10  # above the minimum by this much and not draining: do not grow
 QUEUE_CUT: Final = 0.85
 TREND_SAMPLES: Final = 5  # reports (about one a second) over which the trend is fitted
@@ -98,6 +108,7 @@ class RateController:
         self._remb: tuple[float, int] | None = None
         self.reason = "start"  # why the last change happened (diagnostics, the benchmark)
         self.path = "clear"  # what the round trip says: "queue" filling, "standing", "clear"
+        self._loss_point: tuple[float, float] | None = None  # (when, estimate) of the last loss
         self.loss = 0.0
 
     @property
@@ -170,6 +181,9 @@ class RateController:
         hold_off = 0.3 + (self._rtt or 0.1)
         if loss > HIGH_LOSS:
             if now - self._last_decrease >= hold_off:
+                last = self._loss_point
+                highest = last[1] if last and now - last[0] < 5.0 else 0.0
+                self._loss_point = (now, max(highest, self._estimate))
                 self._estimate *= 1 - 0.5 * loss
                 self._last_decrease = now
                 self.reason = f"loss {loss:.0%}"
@@ -181,9 +195,19 @@ class RateController:
         elif standing:
             self.reason = "queue standing"
         elif loss < LOW_LOSS:
-            self._estimate *= (1 + GROWTH_PER_SECOND) ** min(elapsed, 2.0)
-            self._estimate += 1000 * min(elapsed, 2.0)
-            self.reason = "growing"
+            step = min(elapsed, 2.0)
+            point = self._loss_point
+            if point is not None and now - point[0] > LAST_LOSS_MEMORY:
+                point = self._loss_point = None
+            if point is not None and NEAR_LAST_LOSS * point[1] <= self._estimate <= point[1]:
+                # Close to where packets were lost last time: approach it slowly (libwebrtc's
+                # additive increase near the maximum) instead of overshooting into loss again.
+                self._estimate *= (1 + NEAR_LOSS_GROWTH) ** step
+                self.reason = "growing slowly"
+            else:
+                self._estimate *= (1 + GROWTH_PER_SECOND) ** step
+                self.reason = "growing"
+            self._estimate += 1000 * step
         else:
             self.reason = f"holding at {loss:.0%} loss"
         self._estimate = max(float(self._floor), min(float(self._ceiling), self._estimate))

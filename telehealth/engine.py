@@ -56,7 +56,7 @@ from aiortc.sdp import candidate_from_sdp
 from telehealth import aiortc_internals as internals
 from telehealth.congestion import VideoFormat
 from telehealth.errors import CallConnectionError, MessageFormatError, TelehealthError
-from telehealth.jitter import LossTolerantJitterBuffer
+from telehealth.jitter import LossTolerantJitterBuffer, PoliteNackGenerator
 from telehealth.loop_thread import LoopThread
 from telehealth.protocol import Ice
 from telehealth.sender_control import AdaptiveVideoTrack, RembSource, SenderControl
@@ -351,6 +351,7 @@ class CallEngine:
             for transceiver in pc.getTransceivers():
                 if transceiver.receiver.track is track:
                     internals.replace_jitter_buffer(transceiver.receiver, LossTolerantJitterBuffer)
+                    internals.replace_nack_generator(transceiver.receiver, PoliteNackGenerator())
                     if self._control is not None and current():
                         internals.replace_remote_estimator(
                             transceiver.receiver, RembSource(self._control.incoming)

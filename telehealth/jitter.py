@@ -1,4 +1,5 @@
-"""What the therapist receives on a lossy network: a jitter buffer that never waits forever.
+"""What the therapist receives on a lossy network: a jitter buffer that never waits forever, and
+retransmission requests that do not flood the sender.
 
 aiortc's receive buffer hands frames to the decoder strictly in sequence, and a missing packet
 blocks everything behind it until the buffer is full: 16 audio packets (a third of a second of
@@ -12,6 +13,12 @@ end and dropped a fifth of the client's voice.
 us), then steps over it; for video it also asks the browser for a keyframe (PLI), because the
 frames after a lost one cannot be decoded cleanly. The engine puts one in each receiver through
 :mod:`telehealth.aiortc_internals`.
+
+aiortc's NACK generator, each time a packet goes missing, asks again for *every* packet still
+missing (up to 128): on a congested link one loss becomes a hundred retransmissions, which
+congest it more (measured: 10,000 packets asked for in 20 s on a 500 kbit/s link).
+:class:`PoliteNackGenerator` asks for a missing packet when it goes missing, and again at most
+:data:`NACK_RETRIES` times, :data:`NACK_INTERVAL` apart, like libwebrtc's NackRequester.
 """
 
 from __future__ import annotations
@@ -21,9 +28,14 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcrtpreceiver import NackGenerator
+from aiortc.utils import uint16_add, uint16_gt
 
 AUDIO_WAIT: Final = 0.04  # seconds: two packets' worth, for a reordered packet
-VIDEO_WAIT: Final = 0.35  # seconds: a NACK and its retransmission on a 100 ms-each-way path
+VIDEO_WAIT: Final = 0.5  # seconds: two NACKs and a retransmission on a 100 ms-each-way path
+NACK_INTERVAL: Final = 0.15  # seconds before asking again for a packet still missing
+NACK_RETRIES: Final = 3
+NACK_HORIZON: Final = 128  # packets; older holes are the jitter buffer's to skip
 
 
 class LossTolerantJitterBuffer(JitterBuffer):
@@ -109,3 +121,38 @@ class LossTolerantJitterBuffer(JitterBuffer):
             if not any(p is not None for p in self._packets) or not condition(self._oldest()):
                 return
             self.remove(1)
+
+
+class PoliteNackGenerator(NackGenerator):
+    """aiortc's receiver calls ``add(packet)`` for every packet and, when it returns True, sends
+    a NACK for ``missing``: here, only the packets due to be asked for now."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self._asked: dict[int, tuple[float, int]] = {}  # seq -> (last asked, times asked)
+
+    def add(self, packet: Any) -> bool:
+        seq = packet.sequence_number
+        now = self._clock()
+        if self.max_seq is None:
+            self.max_seq = seq
+            return False
+        if uint16_gt(seq, self.max_seq):
+            gap = uint16_add(self.max_seq, 1)
+            while uint16_gt(seq, gap):
+                self._asked.setdefault(gap, (-1e9, 0))
+                gap = uint16_add(gap, 1)
+            self.max_seq = seq
+        else:
+            self._asked.pop(seq, None)  # a retransmission or a late packet arrived
+        oldest = uint16_add(self.max_seq, -NACK_HORIZON)
+        due = set()
+        for missing, (asked_at, times) in list(self._asked.items()):
+            if uint16_gt(oldest, missing) or times >= NACK_RETRIES + 1:
+                del self._asked[missing]
+            elif now - asked_at >= NACK_INTERVAL:
+                due.add(missing)
+                self._asked[missing] = (now, times + 1)
+        self.missing = due
+        return bool(due)

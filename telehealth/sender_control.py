@@ -8,13 +8,16 @@ One :class:`SenderControl` per peer connection, for its video sender. It
 * sets the encoder's bitrate, and through :class:`AdaptiveVideoTrack` the picture size and frame
   rate (:class:`telehealth.congestion.VideoLadder`), a few times a second, changing them rarely
   because each change costs a keyframe;
-* **paces** the video packets at twice the target rate instead of sending each frame as one burst:
-  a keyframe sent at once overflows a short router queue, is lost, is asked for again, and the
-  call never recovers (what happened on a 1 Mbit/s link with a 150 ms queue). Audio and RTCP
+* **paces** the video packets at 1.5 times the target rate instead of sending each frame as one
+  burst: a keyframe sent at once overflows a short router queue, is lost, is asked for again, and
+  the call never recovers (what happened on a 1 Mbit/s link with a 150 ms queue). Audio and RTCP
   are never held back;
-* leaves keyframe requests (PLI, FIR) and retransmission requests (NACK, answered on the RTX
-  stream when the browser negotiated it) to aiortc, which answers them at the next frame and at
-  once; it counts them for the statistics.
+* lets aiortc answer keyframe requests (PLI, FIR) with the next frame, at most one keyframe per
+  :data:`KEYFRAME_INTERVAL` (a burst of requests after a loss burst would otherwise send a burst
+  of keyframes into the same congested queue), and retransmission requests (NACK, answered on
+  the RTX stream when the browser negotiated it), at most once per packet per round trip and
+  within :data:`RTX_SHARE` of the rate, from a task of their own so that the receiving side is
+  never held up.
 
 Everything private to aiortc goes through :mod:`telehealth.aiortc_internals`.
 """
@@ -26,7 +29,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import av
@@ -57,20 +60,29 @@ from telehealth.congestion import (
 log = logging.getLogger("telehealth.sender_control")
 
 TICK: Final = 0.25  # seconds between control steps
-PACING_FACTOR: Final = 2.0
-PACING_FLOOR_BPS: Final = 300_000
+PACING_FACTOR: Final = 1.5  # a keyframe spreads over a few frame intervals instead of a burst
+PACING_FLOOR_BPS: Final = 200_000
+KEYFRAME_INTERVAL: Final = 0.3  # seconds: at most one keyframe per this, however many are asked
+# for (libwebrtc's minimum keyframe interval); each one is many packets on a congested link
 MAX_PACER_DELAY: Final = 0.5  # seconds; beyond this the pacer sends anyway (a stale frame is
 # worse than a short burst) and the encoder is slowed by the awaiting sender
 DECREASE_STEP: Final = 0.9  # apply a lower bitrate when below 90 % of the applied one
 INCREASE_STEP: Final = 1.25  # and a higher one only past 125 %, at most every few seconds
 INCREASE_EVERY: Final = 3.0
 USAGE_EVERY: Final = 2.0  # seconds between checks of the encoder's CPU use
+RTX_SHARE: Final = 0.3  # of the target rate, at most, for retransmissions
+RTX_PACKET_BYTES: Final = 1200
 
 
 def ntp_now() -> int:
     """Current NTP time (64-bit fixed point), as RTCP uses it."""
     now = time.time() + 2_208_988_800
     return int(now * (1 << 32)) & 0xFFFFFFFFFFFFFFFF
+
+
+async def _quietly(work: Awaitable[None]) -> None:
+    with contextlib.suppress(Exception):  # the connection closing under a retransmission
+        await work
 
 
 class AdaptiveVideoTrack(MediaStreamTrack):
@@ -173,6 +185,13 @@ class SenderControl:
         internals.wrap_rtcp_handler(sender, self._wrap_rtcp)
         self._pacer.video_ssrcs = set(internals.sender_ssrcs(sender))
         self.incoming = IncomingRate(self.controller, clock=clock)
+        self._retransmitting: set[asyncio.Future[None]] = set()
+        self._resent: dict[int, float] = {}
+        self._rtx_tokens = 0.0
+        self._rtx_refill = clock()
+        self.retransmissions = 0
+        self._last_keyframe = -1e9
+        self.keyframes_sent = 0
 
     def video_format(self, width: int, height: int) -> VideoFormat:
         return self.ladder.format_for(width, height)
@@ -184,11 +203,45 @@ class SenderControl:
             try:
                 if self._observe(packet):
                     return  # REMB: ours to act on, not aiortc's
+                if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                    packet.lost = self._retransmissions_allowed(packet.lost)
+                    if packet.lost:
+                        # The DTLS transport awaits this handler before it reads the next
+                        # packet: retransmissions (paced) must not hold up what we receive.
+                        task = asyncio.ensure_future(_quietly(original(packet)))
+                        self._retransmitting.add(task)
+                        task.add_done_callback(self._retransmitting.discard)
+                    return
             except Exception:  # feedback we cannot read must not stop the call
                 log.exception("could not read an RTCP packet")
             await original(packet)
 
         return tap
+
+    def _retransmissions_allowed(self, lost: list[int]) -> list[int]:
+        """Each packet at most once per round trip, and retransmissions within a budget of
+        :data:`RTX_SHARE` of the target rate (libwebrtc limits them likewise): on a congested
+        link, resending everything asked for congests it further."""
+        now = self._clock()
+        rtt = self.controller.rtt or 0.1
+        budget_per_second = RTX_SHARE * self.target / 8 / RTX_PACKET_BYTES
+        self._rtx_tokens = min(
+            budget_per_second, self._rtx_tokens + (now - self._rtx_refill) * budget_per_second
+        )
+        self._rtx_refill = now
+        allowed = []
+        for seq in lost:
+            if now - self._resent.get(seq, -1e9) < rtt or self._rtx_tokens < 1:
+                continue
+            self._rtx_tokens -= 1
+            self._resent[seq] = now
+            allowed.append(seq)
+        if len(self._resent) > 1024:
+            for seq, at in list(self._resent.items()):
+                if now - at > 2.0:
+                    del self._resent[seq]
+        self.retransmissions += len(allowed)
+        return allowed
 
     def _observe(self, packet: Any) -> bool:
         ssrc, _ = internals.sender_ssrcs(self._sender)
@@ -209,6 +262,11 @@ class SenderControl:
                 return True
             if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
                 self.keyframe_requests += 1
+                now = self._clock()
+                if now - self._last_keyframe < KEYFRAME_INTERVAL:
+                    return True  # one is on its way
+                self._last_keyframe = now
+                self.keyframes_sent += 1
         elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             self.nacks += len(packet.lost)
         return False
@@ -304,6 +362,8 @@ class SenderControl:
             "pacerDelay": self._pacer.delayed,
             "encodeUsage": self.encode_usage,
             "rembSent": float(self.incoming.estimate),
+            "retransmissions": float(self.retransmissions),
+            "keyframesForced": float(self.keyframes_sent),
         }
         if self.remb is not None:
             values["remb"] = float(self.remb)

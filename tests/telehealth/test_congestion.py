@@ -40,9 +40,15 @@ def test_heavy_loss_cuts_the_rate_and_clean_reports_bring_it_back() -> None:
     low = ctl.bitrate
     assert low <= 800_000 * 0.85**3 + 1  # each report at 30 % loss cuts by 15 %
     assert ctl.reason.startswith("loss")
-    feed(ctl, clock, 10, 0.0, 0.2)
-    assert ctl.bitrate > low * 1.08**9  # about 8 % a second back up
-    feed(ctl, clock, 120, 0.0, 0.2)
+    feed(ctl, clock, 6, 0.0, 0.2)
+    assert ctl.bitrate > low * 1.08**5  # about 8 % a second back up...
+    assert ctl.reason == "growing slowly"  # ...then slowly near where the loss struck (800k)
+    near = ctl.bitrate
+    feed(ctl, clock, 3, 0.0, 0.2)
+    assert near < ctl.bitrate < near * 1.02**3 + 4000
+    feed(ctl, clock, 3, 0.0, 0.2)  # past that point the path evidently carries more: fast again
+    assert ctl.reason == "growing"
+    feed(ctl, clock, 120, 0.0, 0.2)  # the point is forgotten after half a minute
     assert ctl.bitrate == CEILING_BPS
 
 

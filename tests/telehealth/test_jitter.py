@@ -67,10 +67,10 @@ def test_video_waits_for_a_retransmission_then_skips_the_damaged_frame() -> None
 
     send_frame(1)
     send_frame(2, lose=1)  # and its retransmission never comes
-    for number in range(3, 20):
+    for number in range(3, 40):
         send_frame(number)
     assert 1 in frames and 2 not in frames
-    assert frames[-1] >= 15  # the picture carries on
+    assert frames[-1] >= 35  # the picture carries on
     assert any(plis)  # a keyframe was asked for, for the frames that follow the damaged one
     assert clock.now > VIDEO_WAIT  # it waited for the retransmission first
 
