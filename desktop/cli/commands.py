@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from desktop.cli.secrets_input import ask
+from desktop.cli.secrets_input import InputError, ask, ask_visible, write_private_file
 from desktop.cli.session import report_unlock, unlocked
 from desktop.core.practice import (
     AuditIntegrityError,
+    PendingRekey,
     Practice,
+    RekeyConfirmationError,
     check_new_passphrase,
     kdf_for_profile,
 )
@@ -79,7 +81,13 @@ def passphrase_change(args: argparse.Namespace) -> int:
 def recover(args: argparse.Namespace) -> int:
     key = ask("Recovery key: ", args.recovery_key_file)
     new = ask("New passphrase: ", args.new_passphrase_file, confirm=True)
-    practice = Practice.recover(args.vault, key, new, accept_audit_damage=args.accept_audit_damage)
+    practice = Practice.recover(
+        args.vault,
+        key,
+        new,
+        accept_audit_damage=args.accept_audit_damage,
+        accept_rollback=args.accept_rollback,
+    )
     report_unlock(practice)
     practice.lock()
     print(
@@ -90,16 +98,44 @@ def recover(args: argparse.Namespace) -> int:
 
 
 def rekey(args: argparse.Namespace) -> int:
+    out: Path | None = args.recovery_key_out
+    if out is None and not sys.stdin.isatty():
+        raise InputError(
+            "a new key switches only once its recovery key has been typed back: run this in a "
+            "terminal, or save the new key with --recovery-key-out PATH"
+        )
+    if out is not None and out.exists():
+        raise InputError(f"{out} already exists; name a new file for the recovery key")
     passphrase = ask("Passphrase: ", args.passphrase_file)
-    practice = Practice.unlock(args.vault, passphrase)
-    try:
-        recovery = practice.rekey(passphrase)
-    finally:
-        practice.lock()
+    with unlocked(args, passphrase=passphrase) as practice:
+        pending = practice.prepare_rekey(passphrase)
+        try:
+            formatted = pending.recovery_key.formatted()
+            if out is not None:
+                write_private_file(out, formatted + "\n")
+                print(f"The new recovery key is in {out}. Print it and delete the file.")
+                practice.commit_rekey(pending, formatted)
+            else:
+                print(RECOVERY_NOTICE.format(key=formatted))
+                _confirm_rekey(practice, pending)
+        except BaseException:
+            practice.cancel_rekey(pending)  # nothing switched: the old recovery key still works
+            raise
     print("New master key in place; the database was re-encrypted. Your passphrase is unchanged.")
     print("The old recovery key no longer works.")
-    print(RECOVERY_NOTICE.format(key=recovery.formatted()))
     return 0
+
+
+def _confirm_rekey(practice: Practice, pending: PendingRekey, tries: int = 3) -> None:
+    for attempt in range(1, tries + 1):
+        typed = ask_visible("Type the new recovery key to confirm it is written down: ")
+        try:
+            practice.commit_rekey(pending, typed)
+            return
+        except RekeyConfirmationError:
+            if attempt == tries:
+                raise
+            print("That is not the key shown above; check your copy and type it again.")
 
 
 def audit_verify(args: argparse.Namespace) -> int:

@@ -133,9 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
         "rekey",
         commands.rekey,
         "replace the master key and re-encrypt the database (after a suspected compromise); "
-        "prints a NEW recovery key",
+        "prints a NEW recovery key and switches only once you have typed it back (or it is saved "
+        "with --recovery-key-out)",
     )
     secret_opt(p, "passphrase", "passphrase")
+    p.add_argument(
+        "--recovery-key-out",
+        type=Path,
+        metavar="PATH",
+        help="for scripts: write the new recovery key to PATH (a new file, readable only by you) "
+        "instead of asking you to type it back; print it and keep it away from this computer",
+    )
 
     ap = add("audit", _needs_sub, "the tamper-evident audit log")
     a_sub = ap.add_subparsers(dest="audit_command", metavar="COMMAND")
@@ -159,7 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     records_commands.register(sub)
     add_relay_parser(sub)
     _vault_everywhere(parser)
+    _rollback_choice_everywhere(parser)
     return parser
+
+
+def _rollback_choice_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Every command that opens the vault (it reads a passphrase or the recovery key) can accept
+    a vault older than one Quietroom has seen, for a restore the person made by hand."""
+    for each in _subparsers(parser)[1:]:
+        opens = {"--passphrase-file", "--recovery-key-file"} & set(each._option_string_actions)
+        if opens and "--accept-rollback" not in each._option_string_actions:
+            each.add_argument(
+                "--accept-rollback",
+                action="store_true",
+                help="open a vault that is older than one Quietroom has already seen, because "
+                "you put an older copy back yourself (recorded in the log)",
+            )
 
 
 def _damage_opt(p: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ the command line (for scripts and tests). Never from argv."""
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -36,3 +37,23 @@ def ask(prompt: str, file: Path | None, *, confirm: bool = False) -> str:
     if confirm and getpass.getpass("Type it again: ") != first:
         raise InputError("the two entries differ")
     return first
+
+
+def ask_visible(prompt: str) -> str:
+    """A line typed at the terminal, echoed (a recovery key being copied from paper)."""
+    try:
+        return input(prompt)
+    except EOFError:
+        raise InputError("no answer: the input ended") from None
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """A new file only its owner can read; refuses to replace anything."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot create {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())

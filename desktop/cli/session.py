@@ -19,7 +19,10 @@ def unlocked(
     if passphrase is None:
         passphrase = ask(prompt, args.passphrase_file)
     practice = Practice.unlock(
-        args.vault, passphrase, accept_audit_damage=getattr(args, "accept_audit_damage", False)
+        args.vault,
+        passphrase,
+        accept_audit_damage=getattr(args, "accept_audit_damage", False),
+        accept_rollback=getattr(args, "accept_rollback", False),
     )
     report_unlock(practice)
     try:
@@ -40,3 +43,23 @@ def report_unlock(practice: Practice) -> None:
         )
     if info.audit_damage is not None:
         print(f"WARNING: {info.audit_damage} (acknowledged and recorded)", file=sys.stderr)
+    if info.key_change is not None:
+        print(f"Note: {KEY_CHANGE_NOTICES.get(info.key_change, info.key_change)}", file=sys.stderr)
+    if info.rolled_back_to is not None:
+        print(
+            "Note: you opened a copy of the vault older than one seen before; this is recorded "
+            "in the audit log.",
+            file=sys.stderr,
+        )
+
+
+# What an interrupted key change, settled by this unlock, means for the person.
+KEY_CHANGE_NOTICES = {
+    "passphrase-completed": "a passphrase change was interrupted; it had already taken effect, "
+    "so your new passphrase is the one that works.",
+    "rekey-completed": "a change of the vault's key was interrupted after the switch; it is "
+    "complete: the NEW recovery key (the one shown then) is the one that works.",
+    "rekey-abandoned": "a change of the vault's key was interrupted before the switch; nothing "
+    "changed: your OLD recovery key still works, and the one shown then never will. Run "
+    "'quietroom rekey' again if you still want a new key.",
+}

@@ -33,6 +33,7 @@ from crypto.kdf import PROFILES, KdfParams, calibrate
 from crypto.paths import default_state_dir, default_vault_dir
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import HEADER_NAME, PendingRekey, UnlockInfo, Vault, VaultOptions, vault_exists
+from crypto.vault_keys import RekeyConfirmationError
 from desktop.core import calls as video_calls
 from desktop.core import clients, disclosure, notes, sessions, templates
 from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
@@ -79,6 +80,7 @@ __all__ = [
     "PendingRekey",
     "Practice",
     "RecoveryKey",
+    "RekeyConfirmationError",
     "UnlockError",
     "UnlockThrottledError",
     "VaultOptions",
@@ -190,9 +192,16 @@ class Practice:
         *,
         options: VaultOptions | None = None,
         accept_audit_damage: bool = False,
+        accept_rollback: bool = False,
     ) -> Practice:
         return cls(
-            Vault.unlock(path, passphrase, options=options, accept_audit_damage=accept_audit_damage)
+            Vault.unlock(
+                path,
+                passphrase,
+                options=options,
+                accept_audit_damage=accept_audit_damage,
+                accept_rollback=accept_rollback,
+            )
         )
 
     @classmethod
@@ -204,6 +213,7 @@ class Practice:
         *,
         options: VaultOptions | None = None,
         accept_audit_damage: bool = False,
+        accept_rollback: bool = False,
     ) -> Practice:
         key = RecoveryKey.parse(recovery_key)  # a typo is reported as such, first
         check_new_passphrase(new_passphrase)  # both before the slow unlock
@@ -214,6 +224,7 @@ class Practice:
                 new_passphrase,
                 options=options,
                 accept_audit_damage=accept_audit_damage,
+                accept_rollback=accept_rollback,
             )
         )
 

@@ -131,9 +131,12 @@ def test_full_lifecycle(cli: Cli) -> None:
     )  # fmt: skip
     assert bad_key.returncode == 1 and "typo" in bad_key.stderr
 
-    result = cli.run("rekey", "--passphrase-file", cli.secret("n2", newest))
+    saved = cli.tmp / "new-recovery-key.txt"
+    result = cli.run(
+        "rekey", "--passphrase-file", cli.secret("n2", newest), "--recovery-key-out", str(saved)
+    )
     assert result.returncode == 0, result.stderr
-    new_key = next(line for line in result.stdout.splitlines() if line.count("-") == 7).strip()
+    new_key = saved.read_text().strip()
     assert new_key != key
 
     result = cli.run(

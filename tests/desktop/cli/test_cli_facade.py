@@ -179,3 +179,80 @@ def test_demo_killed_midway_recorded_what_it_committed(
         practice.lock()
     assert 0 < committed < 20000
     assert recorded == committed
+
+
+def _recover(cli: Cli, key: str, name: str) -> subprocess.CompletedProcess[str]:
+    return cli.run(
+        "recover", "--recovery-key-file", cli.secret(f"k-{name}", key),
+        "--new-passphrase-file", cli.secret("p", PASS),
+    )  # fmt: skip
+
+
+def test_rekey_needs_the_new_key_kept_before_it_switches(cli: Cli) -> None:
+    old_key = init(cli)
+    refused = cli.run("rekey", "--passphrase-file", cli.secret("p", PASS))  # no terminal
+    assert refused.returncode == 2 and "--recovery-key-out" in refused.stderr
+    assert _recover(cli, old_key, "old1").returncode == 0  # nothing switched
+
+    saved = cli.tmp / "new-key.txt"
+    done = cli.run(
+        "rekey", "--passphrase-file", cli.secret("p", PASS), "--recovery-key-out", str(saved)
+    )
+    assert done.returncode == 0, done.stderr
+    assert saved.stat().st_mode & 0o777 == 0o600
+    new_key = saved.read_text().strip()
+    assert new_key not in done.stdout  # on paper, not in a terminal log
+    assert _recover(cli, old_key, "old2").returncode == 1
+    assert _recover(cli, new_key, "new").returncode == 0
+    again = cli.run(
+        "rekey", "--passphrase-file", cli.secret("p", PASS), "--recovery-key-out", str(saved)
+    )
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def _rekey_at_a_terminal(cli: Cli, answers: list[str]) -> tuple[int, str]:
+    """``quietroom rekey`` with a terminal on stdin, answering the confirmation prompt."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*quietroom_cmd(), "rekey", "--passphrase-file", cli.secret("p", PASS)],
+        env=cli.env, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    os.close(slave)
+    with os.fdopen(master, "w") as typing:
+        for answer in answers:
+            typing.write(answer + "\n")
+            typing.flush()
+        out, err = proc.communicate(timeout=120)
+    return proc.returncode, out + err
+
+
+def test_rekey_at_a_terminal_switches_only_on_the_typed_key(cli: Cli) -> None:
+    old_key = init(cli)
+    code, out = _rekey_at_a_terminal(cli, ["AAAA-" * 7 + "AAAA", old_key, "not a key"])
+    assert code == 1, out
+    assert "not the key shown above" in out
+    assert _recover(cli, old_key, "old").returncode == 0  # three misses: nothing switched
+
+    # the key shown is only known once the process prints it: read it, then type it back
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*quietroom_cmd(), "rekey", "--passphrase-file", cli.secret("p", PASS)],
+        env=cli.env, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    os.close(slave)
+    assert proc.stdout is not None
+    new_key = ""
+    for line in proc.stdout:
+        if line.strip().count("-") == 7:
+            new_key = line.strip()
+            os.write(master, (new_key.lower() + "\n").encode())  # typed as people do
+            break
+    rest = proc.communicate(timeout=120)
+    os.close(master)
+    assert proc.returncode == 0, rest
+    assert _recover(cli, old_key, "old2").returncode == 1
+    assert _recover(cli, new_key, "new").returncode == 0
