@@ -120,6 +120,18 @@ class Details:
 
 
 @dataclass(frozen=True)
+class MediaMode:
+    """Either side: ``video=False`` switches the call to sound only (both stop sending video,
+    to keep the sound clear on a weak connection); ``video=True`` turns video back on."""
+
+    video: bool
+
+    def __post_init__(self) -> None:
+        if type(self.video) is not bool:
+            raise MessageFormatError("video must be true or false")
+
+
+@dataclass(frozen=True)
 class Admit:
     """The therapist admits the client from the waiting room."""
 
@@ -202,7 +214,9 @@ class Bye:
             raise MessageFormatError("bye reason is not one of the known reasons")
 
 
-Message = Hello | Details | Admit | Decline | Offer | Answer | Ice | Commit | Reveal | Bye
+Message = (
+    Hello | Details | Admit | Decline | Offer | Answer | Ice | Commit | Reveal | MediaMode | Bye
+)
 
 
 def _fields(message: Message) -> dict[str, Any]:
@@ -212,6 +226,8 @@ def _fields(message: Message) -> dict[str, Any]:
             return {"type": "hello", "name": name, "device": b64url_encode(device)}
         case Details(location=location, emergency_phone=phone):
             return {"type": "details", "location": location, "emergencyPhone": phone}
+        case MediaMode(video=video):
+            return {"type": "media", "video": video}
         case Admit():
             return {"type": "admit"}
         case Decline():
@@ -239,6 +255,7 @@ def to_json(message: Message) -> str:
 _FIELDS: Final[dict[str, frozenset[str]]] = {
     "hello": frozenset({"name", "device"}),
     "details": frozenset({"location", "emergencyPhone"}),
+    "media": frozenset({"video"}),
     "admit": frozenset(),
     "decline": frozenset(),
     "offer": frozenset({"sdp"}),
@@ -304,6 +321,8 @@ def from_json(text: str) -> Message:
             return Hello(name=obj["name"], device=_decode_b64(obj["device"], "device"))
         case "details":
             return Details(location=obj["location"], emergency_phone=obj["emergencyPhone"])
+        case "media":
+            return MediaMode(video=obj["video"])
         case "admit":
             return Admit()
         case "decline":

@@ -97,6 +97,8 @@ class SessionCallbacks:
     # The client's confirmed location and emergency number, from the waiting room (untrusted
     # text: display it as plain text).
     on_client_details: Callable[[str, str], None] = _ignore
+    # The client switched the call to sound only (False) or back to video (True).
+    on_peer_video: Callable[[bool], None] = _ignore
 
 
 class TherapistSession:
@@ -223,6 +225,11 @@ class TherapistSession:
     def hang_up(self) -> concurrent.futures.Future[None]:
         """End the session (tells the client, closes media and the relay socket)."""
         return self._submit(self._event(CallEvent.HANG_UP))
+
+    def set_video(self, on: bool) -> concurrent.futures.Future[None]:
+        """Tell the client the call goes to sound only (``False``) or back to video (``True``);
+        the caller stops or restarts its own camera (see the call window)."""
+        return self._submit(self._send(protocol.MediaMode(video=on)))
 
     def send_chat(self, text: str) -> concurrent.futures.Future[None]:
         """Send a chat message over the call's data channel (never through the relay)."""
@@ -465,6 +472,9 @@ class TherapistSession:
         match message:
             case protocol.Hello(name=name, device=device):
                 await self._hello(name, device)
+            case protocol.MediaMode(video=video):
+                if self.state in (CallState.CONNECTED, CallState.RECONNECTING):
+                    self._callbacks.on_peer_video(video)
             case protocol.Details(location=location, emergency_phone=phone):
                 self.client_location, self.client_emergency_phone = location, phone
                 self._callbacks.on_client_details(location, phone)

@@ -290,6 +290,8 @@ class CallObserver(Protocol):
     def on_unverified(self) -> Callable[[], None]: ...
     @property
     def on_client_details(self) -> Callable[[str, str], None]: ...
+    @property
+    def on_peer_video(self) -> Callable[[bool], None]: ...
 
 
 ObserverT = TypeVar("ObserverT", bound=CallObserver)
@@ -338,6 +340,7 @@ class VideoCall:
         self._rejoining = False
         self._client_left = False
         self._details: SafetyDetails | None = None
+        self._audio_only = False
         self._started: float | None = None
         self._started_at: datetime | None = None
         self._duration: float | None = None
@@ -392,6 +395,16 @@ class VideoCall:
         """The location and emergency number the client entered in the waiting room (untrusted
         text: display it as plain text)."""
         return self._details
+
+    @property
+    def audio_only(self) -> bool:
+        """The call is sound only (either side switched); video is off both ways."""
+        return self._audio_only
+
+    def set_audio_only(self, on: bool) -> None:
+        """Either side switched the call to sound only, or back to video."""
+        with self._lock:
+            self._audio_only = on and not self.finished
 
     @property
     def client_left(self) -> bool:
@@ -470,6 +483,10 @@ class VideoCall:
             self.details_given(location, phone)
             ui.on_client_details(location, phone)
 
+        def on_peer_video(video: bool) -> None:
+            self.set_audio_only(not video)
+            ui.on_peer_video(video)
+
         return cast(
             ObserverT,
             replace(
@@ -479,6 +496,7 @@ class VideoCall:
                 on_verification_code=on_code,
                 on_unverified=on_unverified,
                 on_client_details=on_client_details,
+                on_peer_video=on_peer_video,
             ),
         )
 
@@ -494,6 +512,7 @@ class VideoCall:
                 self._code = None
                 self._verified = self._mismatch = self._unverified = False
                 self._details = None  # the next page tells us again
+                self._audio_only = False  # and starts with video
             if state is CallState.WAITING:
                 self._rejoining = event is CallEvent.KNOCK_AGAIN
             self._client_left = event is CallEvent.PEER_LEFT

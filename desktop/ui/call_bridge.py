@@ -43,6 +43,7 @@ class CallBridge(QObject):
     problem = Signal(str)  # a step of the call that could not be recorded
     unverified = Signal()  # connected, and no verification code appeared in time
     client_details = Signal(str, str)  # location, emergency phone (untrusted text)
+    peer_video = Signal(bool)  # the client switched to sound only (False) or back (True)
     _finished = Signal(int, object)  # an operation's id, its exception or None
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -69,6 +70,7 @@ class CallBridge(QObject):
             on_error=lambda error: self._emit(self.error, error),
             on_unverified=lambda: self._emit(self.unverified),
             on_client_details=lambda where, phone: self._emit(self.client_details, where, phone),
+            on_peer_video=lambda video: self._emit(self.peer_video, video),
         )
 
     def emit_problem(self, text: str) -> None:

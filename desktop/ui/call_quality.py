@@ -88,3 +88,48 @@ class QualityMeter:
         loss = 100 * lost / (received + lost) if received + lost > 0 else None
         self._previous = dict(stats)
         return Quality(level_for(rtt_ms, loss), rtt_ms, loss, fps)
+
+
+Advice = Literal["audio_only", "video"]
+MIN_VIDEO_BPS = 150_000  # below this the sender's estimate cannot carry a usable picture
+
+
+class VideoAdvisor:
+    """When to suggest sound only, and when to offer video again. Pure: fed each stats report.
+
+    Video cannot be sustained when the connection is poor (round trip 400 ms or more, or 8 %
+    loss) or the sender's bandwidth estimate (``sender.video.estimate``, from the engine's
+    congestion control, when it reports one) is under :data:`MIN_VIDEO_BPS`, for
+    ``weak_reports`` reports in a row (about 6 s); it can be again after ``good_reports`` good
+    reports in a row (about 10 s) while the call is sound only. Each suggestion is made once until
+    the connection changes its mind, so nobody is nagged.
+    """
+
+    def __init__(self, weak_reports: int = 3, good_reports: int = 5) -> None:
+        self.weak_reports = weak_reports
+        self.good_reports = good_reports
+        self._weak = 0
+        self._good = 0
+        self._suggested: Advice | None = None
+
+    def update(
+        self, quality: Quality, stats: Mapping[str, float], *, audio_only: bool
+    ) -> Advice | None:
+        estimate = stats.get("sender.video.estimate")
+        weak = quality.level == "poor" or (estimate is not None and estimate < MIN_VIDEO_BPS)
+        good = quality.level == "good"
+        self._weak = self._weak + 1 if weak else 0
+        self._good = self._good + 1 if good else 0
+        if not audio_only and self._weak >= self.weak_reports:
+            return self._suggest("audio_only")
+        if audio_only and self._good >= self.good_reports:
+            return self._suggest("video")
+        if not weak and not audio_only:
+            self._suggested = None  # recovered: a later drop may be suggested again
+        return None
+
+    def _suggest(self, advice: Advice) -> Advice | None:
+        if self._suggested == advice:
+            return None
+        self._suggested = advice
+        return advice

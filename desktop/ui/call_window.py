@@ -28,7 +28,7 @@ from desktop.core.calls import VideoCall
 from desktop.ui.audio_player import AudioPlayer
 from desktop.ui.background import run_in_background
 from desktop.ui.call_bridge import CallBridge, describe_error
-from desktop.ui.call_quality import Quality, QualityMeter
+from desktop.ui.call_quality import Advice, Quality, QualityMeter, VideoAdvisor
 from desktop.ui.local_media import Device, LocalMedia
 from desktop.ui.qr import qr_pixmap
 from desktop.ui.qt import (
@@ -69,6 +69,7 @@ STYLE: Final = """
 CallWindow { background: #f4f1ec; }
 QFrame#panel { background: #ffffff; border: 1px solid #ddd6cb; border-radius: 8px; }
 QFrame#waitingBanner { background: #fff4d6; border: 1px solid #e3c77a; border-radius: 8px; }
+QFrame#adviceBanner { background: #e4efe9; border: 1px solid #9cc0ab; border-radius: 8px; }
 QFrame#errorBanner { background: #fbe3e0; border: 1px solid #d9948c; border-radius: 8px; }
 QLabel#panelTitle { font-weight: 600; color: #35474d; }
 QLabel#status { font-size: 15px; font-weight: 600; color: #22313a; }
@@ -205,6 +206,9 @@ class CallWindow(QWidget):
             verify_timeout=verify_timeout,
         )
         self._meter = QualityMeter(clock)
+        self._advisor = VideoAdvisor()
+        self._advice: Advice | None = None
+        self._showing_audio_only = False
         self._shown_connected = False
         self._present = True  # the client's page is on the relay (a hint)
         self._last_error: str | None = None
@@ -282,6 +286,21 @@ class CallWindow(QWidget):
         self.waiting_banner.hide()
         outer.addWidget(self.waiting_banner)
 
+        self.advice_banner = QFrame()
+        self.advice_banner.setObjectName("adviceBanner")
+        advice_row = QHBoxLayout(self.advice_banner)
+        advice_row.setContentsMargins(12, 6, 12, 6)
+        self.advice_label = plain_label("", name="Suggestion")
+        self.advice_button = QPushButton("")
+        self.advice_button.clicked.connect(self._take_advice)
+        self.advice_dismiss = QPushButton("Not now")
+        self.advice_dismiss.clicked.connect(self.advice_banner.hide)
+        advice_row.addWidget(self.advice_label, 1)
+        advice_row.addWidget(self.advice_button)
+        advice_row.addWidget(self.advice_dismiss)
+        self.advice_banner.hide()
+        outer.addWidget(self.advice_banner)
+
         self.error_banner = QFrame()
         self.error_banner.setObjectName("errorBanner")
         error_row = QHBoxLayout(self.error_banner)
@@ -352,6 +371,13 @@ class CallWindow(QWidget):
         QShortcut(QKeySequence("Ctrl+E"), self).activated.connect(self.camera_button.toggle)
         row.addWidget(self.mute_button)
         row.addWidget(self.camera_button)
+        self.audio_only_button = QPushButton("Audio only")
+        self.audio_only_button.setCheckable(True)
+        self.audio_only_button.setToolTip(
+            "Turn video off on both sides to keep the sound clear on a weak connection"
+        )
+        self.audio_only_button.toggled.connect(self.set_audio_only)
+        row.addWidget(self.audio_only_button)
         row.addStretch(1)
         row.addWidget(self.end_button)
         return row
@@ -483,6 +509,7 @@ class CallWindow(QWidget):
         b.problem.connect(self.problem, Q)
         b.unverified.connect(self._on_unverified, Q)
         b.client_details.connect(self._render_waiting, Q)
+        b.peer_video.connect(self._on_peer_video, Q)
         self.media.self_view_frame.connect(self.self_view.show_frame)
         self.media.camera_status.connect(self._on_camera_status)
         self.media.microphone_status.connect(self._on_microphone_status)
@@ -715,7 +742,10 @@ class CallWindow(QWidget):
 
     def _between_rounds(self) -> None:
         """The client left, or another page or device knocked: no media until someone is
-        admitted again, who will compare a new code."""
+        admitted again, who will compare a new code (and starts with video)."""
+        if self._showing_audio_only:
+            self.set_audio_only(False, tell_client=False)
+        self.advice_banner.hide()
         self.bridge.take_video()
         self.bridge.take_audio()
         self.remote_view.clear("Your client's video will appear here.")
@@ -794,7 +824,7 @@ class CallWindow(QWidget):
 
     def _paint_remote(self) -> None:
         frame = self.bridge.take_video()
-        if frame is not None and not self._finished:
+        if frame is not None and not self._finished and not self.call.audio_only:
             self.remote_view.show_frame(frame)
             self._meter.frame_received()
 
@@ -819,7 +849,75 @@ class CallWindow(QWidget):
 
     def _on_stats(self, stats: dict[str, float]) -> None:
         if self.state is CallState.CONNECTED:
-            self.show_quality(self._meter.update(stats))
+            quality = self._meter.update(stats)
+            self.show_quality(quality)
+            advice = self._advisor.update(quality, stats, audio_only=self.call.audio_only)
+            if advice is not None:
+                self.suggest(advice)
+
+    # -- audio only -----------------------------------------------------------------------------
+
+    def suggest(self, advice: Advice) -> None:
+        """Offer sound only when video cannot be sustained, and video again when it can."""
+        self._advice = advice
+        if advice == "audio_only":
+            self.advice_label.setText(
+                "The connection is too weak for video. Switch to audio only to keep the sound "
+                "clear? Your client's video stops too."
+            )
+            self.advice_button.setText("Audio only")
+        else:
+            self.advice_label.setText("The connection is better now. Turn video back on?")
+            self.advice_button.setText("Turn video on")
+        self.advice_banner.show()
+
+    def _take_advice(self) -> None:
+        self.advice_banner.hide()
+        self.set_audio_only(self._advice == "audio_only")
+
+    def set_audio_only(self, on: bool, *, tell_client: bool = True) -> None:
+        """Sound only (both sides stop sending video: the client is told), or video again."""
+        if self._finished:
+            return
+        was = self._showing_audio_only  # (the call may hold the client's switch already)
+        self._showing_audio_only = on
+        self.call.set_audio_only(on)
+        self.audio_only_button.blockSignals(True)
+        self.audio_only_button.setChecked(on)
+        self.audio_only_button.setText("Turn video on" if on else "Audio only")
+        self.audio_only_button.blockSignals(False)
+        self.camera_button.setEnabled(not on)
+        if self._advice is not None and (self._advice == "audio_only") == on:
+            self.advice_banner.hide()
+        if on:
+            self.media.set_camera_on(False, placeholder="Audio only")
+            self.self_view.clear("Audio only")
+            self.bridge.take_video()
+            self.remote_view.clear("Audio only: video is off to keep the sound clear.")
+        elif was:
+            if not self.camera_button.isChecked():
+                self.media.set_camera_on(True)
+                self.self_view.set_placeholder("Camera starting...")
+            else:
+                self.media.set_camera_on(False)
+            self.remote_view.set_placeholder("Video is coming back...")
+        if (
+            tell_client
+            and was != on
+            and self.state
+            in (
+                CallState.CONNECTED,
+                CallState.RECONNECTING,
+            )
+        ):
+            self._call(lambda: self.session.set_video(not on))
+
+    def _on_peer_video(self, video: bool) -> None:
+        name = self.client_name or "Your client"
+        self.set_audio_only(not video, tell_client=False)
+        self._set_status(
+            f"{name} switched to audio only." if not video else f"In session with {name}"
+        )
 
     def show_quality(self, quality: Quality) -> None:
         self.quality.setText("● " + quality.text())
@@ -866,6 +964,8 @@ class CallWindow(QWidget):
             self.send_button,
             self.mute_button,
             self.camera_button,
+            self.audio_only_button,
+            self.advice_button,
             self.end_button,
             self.verified_button,
             self.mismatch_button,
@@ -876,6 +976,7 @@ class CallWindow(QWidget):
             widget.setEnabled(False)
         self.waiting_banner.hide()
         self.error_banner.hide()
+        self.advice_banner.hide()
         self.device_note.hide()
         self.relay_note.hide()
         self.invite_panel.hide()

@@ -240,11 +240,13 @@ class LocalMedia(QObject):
         if self._running and self._camera_on:
             self._open_camera()
 
-    def set_camera_on(self, on: bool) -> None:
+    def set_camera_on(self, on: bool, *, placeholder: str = "Camera off") -> None:
+        """Open or close the camera; while it is closed the client sees ``placeholder``."""
         self._camera_on = on
         if not on:
+            self._placeholder_text = placeholder
             self._close_camera()
-            self.show_placeholder("Camera off")
+            self.show_placeholder(placeholder)
             self.camera_status.emit("")
         elif self._running:
             self._open_camera()

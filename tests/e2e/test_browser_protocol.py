@@ -34,6 +34,7 @@ class View:
         self.frames = 0
         self.last_frame: RgbFrame | None = None
         self.details: list[tuple[str, str]] = []
+        self.peer_video: list[bool] = []
         self._cond = threading.Condition()
 
     def _note(self, update: Callable[[], None]) -> None:
@@ -65,6 +66,7 @@ class View:
                 lambda: self.details.append((where, phone))
             ),
             on_video=lambda frame: self._note(lambda: self._frame(frame)),
+            on_peer_video=lambda video: self._note(lambda: self.peer_video.append(video)),
         )
 
 
@@ -262,5 +264,90 @@ def test_the_page_comes_back_after_its_socket_and_the_network_dropped(
         assert page_errors == []
     finally:
         cut.clear()
+        context.close()
+        session.stop()
+
+
+SLOW_LINK = """
+window.__slow = false;
+const nativeGetStats = RTCPeerConnection.prototype.getStats;
+RTCPeerConnection.prototype.getStats = async function (...args) {
+  const report = await nativeGetStats.apply(this, args);
+  if (!window.__slow) return report;
+  const out = new Map();  // a 600 ms round trip, as on a congested link
+  report.forEach((v, k) =>
+    out.set(k, v.type === "candidate-pair" ? {...v, currentRoundTripTime: 0.6} : v));
+  return out;
+};
+"""
+
+NO_VIDEO_SENDING = """() => {
+  const pc = window.__test.pcs[window.__test.pcs.length - 1];
+  return pc.getSenders().every((s) => !s.track || s.track.kind !== "video");
+}"""
+
+VIDEO_SENDING = """() => {
+  const pc = window.__test.pcs[window.__test.pcs.length - 1];
+  return pc.getSenders().some((s) => s.track && s.track.kind === "video");
+}"""
+
+
+@pytest.mark.slow
+def test_audio_only_from_either_side_and_suggested_on_a_weak_link(
+    browser: Browser, relay: Any, instrument: str, loopback_only: None
+) -> None:
+    view = View()
+    invite = new_invite(relay.base_url)
+    session = TherapistSession(
+        invite,
+        callbacks=view.callbacks(),
+        media=lambda: [ShadeVideo(), AudioStreamTrack()],
+        ice_servers=[],
+        connect_timeout=20,
+    )
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(instrument)
+    page.add_init_script(SLOW_LINK)
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        session.start().result(10)
+        page.goto(invite.link)
+        expect(page.locator("#device-status")).to_contain_text("camera and microphone are working")
+        page.get_by_label("Your name").fill("Ana")
+        page.get_by_label("Your name").press("Enter")
+        view.wait(lambda: bool(view.waiting), 10, "the client's hello")
+        session.admit().result(10)
+        view.wait(lambda: view.frames >= 10, 20, "video from the browser")
+        assert page.evaluate(VIDEO_SENDING) is True
+
+        # -- the therapist switches to audio only: the page stops sending video ------------
+        session.set_video(False).result(5)
+        expect(page.locator("#remote-status")).to_contain_text("Audio only")
+        expect(page.get_by_role("button", name="Turn video on")).to_be_visible()
+        page.wait_for_function(NO_VIDEO_SENDING)
+        page.wait_for_timeout(1500)
+        before = view.frames
+        page.wait_for_timeout(1500)
+        assert view.frames - before <= 1  # nothing (or a last frame) arrives
+        # -- the client turns video back on: the therapist is told, video flows ----------------
+        page.get_by_role("button", name="Turn video on").click()
+        view.wait(lambda: view.peer_video == [True], 10, "the therapist to be told")
+        view.wait(lambda: view.frames > before + 10, 10, "video again")
+
+        # -- a weak link for three reports: the page suggests audio only -------------------
+        page.evaluate("window.__slow = true")
+        advice = page.locator("#advice")
+        expect(advice).to_be_visible(timeout=12_000)
+        expect(page.locator("#advice-text")).to_contain_text("too weak for video")
+        page.locator("#advice-yes").click()
+        view.wait(lambda: view.peer_video == [True, False], 10, "the therapist to be told")
+        # -- better again for a while: video is offered back ------------------------------
+        page.evaluate("window.__slow = false")
+        expect(advice).to_be_visible(timeout=15_000)
+        expect(page.locator("#advice-yes")).to_have_text("Turn video on")
+        assert page_errors == []
+    finally:
         context.close()
         session.stop()

@@ -86,6 +86,12 @@ const s = {
   device: "",
   details: null, // {location, emergencyPhone}: sent to the therapist before the session
   cameraCard: null, // the "Camera off" card sent instead of the camera while it is off
+  audioCard: null, // the self view's "Audio only" card
+  audioOnly: false, // both sides send no video (either can switch)
+  videoSenders: new Set(), // senders whose video we replaced with nothing
+  weakRun: 0,
+  goodRun: 0,
+  suggested: null, // "audio" | "video": the suggestion made, not repeated
 };
 
 // What the other side sees while our camera is off: words on a calm card (the therapist's app
@@ -113,22 +119,76 @@ function cameraCard(text) {
   return track;
 }
 
-/** Camera off: the card goes out instead of the camera, and the self view shows it too. */
-async function showCameraOff(off) {
-  if (off && !s.cameraCard) s.cameraCard = cameraCard("Camera off");
-  const card = s.cameraCard;
+/** What we send and show of ourselves: nothing in audio-only mode (the self view shows a card),
+ * the "Camera off" card while the camera is off, else the camera. */
+async function updateOutgoingVideo() {
+  const cameraOff = s.stream ? s.stream.getVideoTracks().some((t) => !t.enabled) : false;
+  if (cameraOff && !s.cameraCard) s.cameraCard = cameraCard("Camera off");
+  if (s.audioOnly && !s.audioCard) s.audioCard = cameraCard("Audio only");
   const camera = s.stream ? s.stream.getVideoTracks()[0] : null;
-  const outgoing = off ? card : camera;
-  if (s.pc && outgoing) {
+  const outgoing = s.audioOnly ? null : cameraOff ? s.cameraCard : camera;
+  if (s.pc) {
     for (const sender of s.pc.getSenders()) {
-      if (sender.track && sender.track.kind === "video") await sender.replaceTrack(outgoing);
+      const kind = sender.track ? sender.track.kind : s.videoSenders.has(sender) ? "video" : "";
+      if (kind === "video") {
+        s.videoSenders.add(sender);
+        await sender.replaceTrack(outgoing);
+      }
     }
   }
-  attach($("self"), off ? new MediaStream([card]) : s.stream);
-  if (!off && card) {
-    card.stop();
+  const self = s.audioOnly ? s.audioCard : cameraOff ? s.cameraCard : null;
+  attach($("self"), self ? new MediaStream([self]) : s.stream);
+  if (!cameraOff && s.cameraCard) {
+    s.cameraCard.stop();
     s.cameraCard = null;
   }
+  if (!s.audioOnly && s.audioCard) {
+    s.audioCard.stop();
+    s.audioCard = null;
+  }
+}
+
+/** Audio only: both sides stop sending video to keep the sound clear; either can switch. */
+function setAudioOnly(on, tellTherapist) {
+  if (s.phase !== "call" || s.audioOnly === on) return;
+  s.audioOnly = on;
+  const button = $("audio-only");
+  button.textContent = on ? "Turn video on" : "Audio only";
+  button.classList.toggle("active", on);
+  $("camera").disabled = on || !(s.stream && s.stream.getVideoTracks().length);
+  $("advice").hidden = true;
+  const status = $("remote-status");
+  if (on) {
+    status.hidden = false;
+    status.textContent = "Audio only: video is off to keep the sound clear.";
+  } else if (status.textContent.startsWith("Audio only")) {
+    status.hidden = true;
+  }
+  updateOutgoingVideo().catch(() => {});
+  if (tellTherapist) send({ type: "media", video: !on });
+}
+
+/** Suggest audio only when video cannot be sustained, and video again when it can: a weak
+ * connection (round trip over 400 ms or more than 8 % loss) for 3 reports in a row, or a good
+ * one (under 150 ms, under 2 %) for 5 in a row while audio only; each suggestion once. */
+function advise(summary) {
+  if (!summary || summary.received === 0) return;
+  const weak = (summary.rtt !== null && summary.rtt > 400) || summary.loss > 8;
+  const good = (summary.rtt === null || summary.rtt < 150) && summary.loss < 2;
+  s.weakRun = weak ? s.weakRun + 1 : 0;
+  s.goodRun = good ? s.goodRun + 1 : 0;
+  let advice = null;
+  if (!s.audioOnly && s.weakRun >= 3) advice = "audio";
+  else if (s.audioOnly && s.goodRun >= 5) advice = "video";
+  else if (!weak && !s.audioOnly) s.suggested = null;
+  if (advice === null || s.suggested === advice) return;
+  s.suggested = advice;
+  $("advice-text").textContent =
+    advice === "audio"
+      ? "Your connection is too weak for video. Switch to audio only to keep the sound clear?"
+      : "Your connection is better now. Turn video back on?";
+  $("advice-yes").textContent = advice === "audio" ? "Audio only" : "Turn video on";
+  $("advice").hidden = false;
 }
 
 // ---- screens ------------------------------------------------------------------------------
@@ -172,8 +232,8 @@ function cleanup() {
   s.chat = null;
   if (s.stream) for (const track of s.stream.getTracks()) track.stop();
   s.stream = null;
-  if (s.cameraCard) s.cameraCard.stop();
-  s.cameraCard = null;
+  for (const card of [s.cameraCard, s.audioCard]) if (card) card.stop();
+  s.cameraCard = s.audioCard = null;
   for (const id of ["preview", "waiting-preview", "self", "remote"]) $(id).srcObject = null;
   if (s.ws) s.ws.close(1000);
   s.ws = null;
@@ -413,6 +473,9 @@ async function handle(message) {
     case "reveal":
       if (s.verifier) showCode(await s.verifier.receiveReveal(message));
       break;
+    case "media":
+      setAudioOnly(!message.video, false);
+      break;
     case "bye":
       end(message.reason === "declined" ? "declined" : "ended");
       break;
@@ -540,6 +603,7 @@ async function acceptOffer(sdp) {
       // A new connection while the camera is off sends the card, not the (disabled) camera.
       pc.addTrack(track.kind === "video" && s.cameraCard ? s.cameraCard : track, s.stream);
     }
+    if (s.audioOnly) await updateOutgoingVideo(); // a new connection stays audio only
   }
   s.videoCodec = await preferVideoCodecs(pc);
   await pc.setLocalDescription(await pc.createAnswer());
@@ -624,6 +688,7 @@ async function updateQuality() {
   const { level, text } = describe(summary);
   $("quality").dataset.level = level;
   $("quality-text").textContent = text;
+  advise(summary);
 }
 
 function toggleTrack(kind, button, onLabel, offLabel) {
@@ -634,7 +699,7 @@ function toggleTrack(kind, button, onLabel, offLabel) {
   // The label says what pressing does next; screen readers announce the change.
   button.textContent = off ? offLabel : onLabel;
   button.classList.toggle("active", off);
-  if (kind === "video") showCameraOff(off).catch(() => {});
+  if (kind === "video") updateOutgoingVideo().catch(() => {});
 }
 
 // ---- chat ---------------------------------------------------------------------------------
@@ -738,6 +803,9 @@ $("flip-camera").addEventListener("click", async (e) => {
   }
 });
 $("chat-toggle").addEventListener("click", toggleChat);
+$("audio-only").addEventListener("click", () => setAudioOnly(!s.audioOnly, true));
+$("advice-yes").addEventListener("click", () => setAudioOnly(s.suggested === "audio", true));
+$("advice-no").addEventListener("click", () => ($("advice").hidden = true));
 $("chat-form").addEventListener("submit", sendChat);
 $("rejoin").addEventListener("click", () => location.reload());
 

@@ -101,6 +101,7 @@ export async function deriveCallKeys(secret) {
 const FIELDS = {
   hello: ["name", "device"],
   details: ["location", "emergencyPhone"],
+  media: ["video"],
   admit: [],
   decline: [],
   offer: ["sdp"],
@@ -167,6 +168,9 @@ export function checkMessage(obj) {
       break;
     case "details":
       checkDetails(obj.location, obj.emergencyPhone);
+      break;
+    case "media":
+      check(typeof obj.video === "boolean", "video must be true or false");
       break;
     case "offer":
     case "answer":

@@ -365,6 +365,9 @@ class ClientStandIn:
         (``reveal=False``: never reveal, as a man in the middle; gives "")."""
         return self.loop.run(self._connect(reveal))
 
+    def send(self, message: protocol.Message) -> None:
+        self.loop.run(self._send(message)).result(5)
+
     def leave(self) -> None:
         """Press Leave: say goodbye (the therapist's session stays open for a new page)."""
         self.loop.run(self._send(protocol.Bye(reason="hangup"))).result(5)

@@ -169,3 +169,25 @@ def test_qr_code_of_the_link(qtbot: QtBot) -> None:
     assert pixmap is not None and 150 <= pixmap.width() <= 180
     image = pixmap.toImage()
     assert image.pixelColor(0, 0).lightness() == 255  # the quiet zone
+
+
+def test_the_advisor_suggests_audio_only_then_video_again() -> None:
+    from desktop.ui.call_quality import Quality, VideoAdvisor
+
+    advisor = VideoAdvisor(weak_reports=3, good_reports=5)
+    poor, good, fair = Quality("poor", 450, 9), Quality("good", 40, 0), Quality("fair", 200, 3)
+    # Two poor reports are a blip; the third in a row suggests sound only, once.
+    assert [advisor.update(poor, {}, audio_only=False) for _ in range(2)] == [None, None]
+    assert advisor.update(good, {}, audio_only=False) is None  # the run is broken
+    seen = [advisor.update(poor, {}, audio_only=False) for _ in range(5)]
+    assert seen == [None, None, "audio_only", None, None]
+    # A sender estimate under 150 kbit/s counts as weak even with a fair round trip.
+    other = VideoAdvisor(weak_reports=2)
+    low = {"sender.video.estimate": 90_000.0}
+    assert [other.update(fair, low, audio_only=False) for _ in range(2)] == [None, "audio_only"]
+    # Sound only: video is offered after five good reports in a row, once.
+    seen = [advisor.update(good, {}, audio_only=True) for _ in range(4)]
+    assert seen == [None] * 4
+    assert advisor.update(fair, {}, audio_only=True) is None
+    seen = [advisor.update(good, {}, audio_only=True) for _ in range(6)]
+    assert seen == [None, None, None, None, "video", None]

@@ -431,3 +431,75 @@ def test_an_unverified_call_a_client_who_leaves_and_joins_again(
         "call.ended",
     ]
     qtbot.waitUntil(lambda: window.session_stopped, timeout=10_000)
+
+
+@pytest.mark.slow
+def test_audio_only_from_either_side_and_when_the_connection_is_weak(
+    qtbot: QtBot,
+    relay: Any,
+    loopback_only: None,
+    make_client: Callable[..., Any],
+    open_call: Callable[[str], VideoCall],
+    screenshot_dir: Path | None,
+) -> None:
+    call = open_call(relay.base_url)
+    window = CallWindow(call, media=LocalMedia(synthetic=True), ice_servers=[], stats_interval=0.5)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=5000)
+    client = make_client(call.invite)
+    with qtbot.waitSignal(window.client_waiting, timeout=5000):
+        answer = client.join(CLIENT)
+    qtbot.mouseClick(window.admit_button, Qt.MouseButton.LeftButton)
+    assert answer.result(5) == protocol.Admit()
+    client.connect().result(10)
+    qtbot.waitUntil(lambda: window.remote_view.frames_painted >= 3, timeout=10_000)
+    qtbot.waitUntil(lambda: client.last_brightness() > 60, timeout=5000)
+
+    # The therapist switches to audio only: the client is told, and sees an "Audio only" card.
+    qtbot.mouseClick(window.audio_only_button, Qt.MouseButton.LeftButton)
+    assert call.audio_only and window.audio_only_button.text() == "Turn video on"
+    assert client.next_message().result(5) == protocol.MediaMode(video=False)
+    qtbot.waitUntil(lambda: shows_placeholder(client.last_frame), timeout=3000)
+    assert window.remote_view.image() is None
+    assert window.remote_view.placeholder.startswith("Audio only")
+    assert not window.camera_button.isEnabled()
+    painted = window.remote_view.frames_painted
+    qtbot.wait(500)
+    assert window.remote_view.frames_painted == painted  # the client's video is not shown
+    save(window, screenshot_dir, "call-window-audio-only.png")
+
+    # The client turns video back on: so does the window.
+    client.send(protocol.MediaMode(video=True))
+    qtbot.waitUntil(lambda: not call.audio_only and not window.audio_only_button.isChecked())
+    qtbot.waitUntil(lambda: window.remote_view.frames_painted > painted, timeout=5000)
+    qtbot.waitUntil(lambda: client.last_brightness() > 60 and not shows_placeholder(
+        client.last_frame), timeout=5000)  # fmt: skip
+
+    # The client switches to audio only from their side.
+    client.send(protocol.MediaMode(video=False))
+    qtbot.waitUntil(lambda: window.audio_only_button.isChecked(), timeout=5000)
+    assert "switched to audio only" in window.status.text()
+    window.set_audio_only(False)
+    assert client.next_message().result(5) == protocol.MediaMode(video=True)
+
+    # A weak connection for three reports in a row: the window suggests audio only.
+    poor = {"remote-inbound-rtp.audio.roundTripTime": 0.6}
+    for _ in range(3):
+        window._on_stats(poor)
+    assert window.advice_banner.isVisible() and window.advice_button.text() == "Audio only"
+    assert "too weak for video" in window.advice_label.text()
+    qtbot.mouseClick(window.advice_button, Qt.MouseButton.LeftButton)
+    assert call.audio_only and not window.advice_banner.isVisible()
+    assert client.next_message().result(5) == protocol.MediaMode(video=False)
+    # ...and video again once it has been good for a while.
+    good = {"remote-inbound-rtp.audio.roundTripTime": 0.02}
+    for _ in range(5):
+        window._on_stats(good)
+    assert window.advice_banner.isVisible() and window.advice_button.text() == "Turn video on"
+    qtbot.mouseClick(window.advice_button, Qt.MouseButton.LeftButton)
+    assert not call.audio_only
+    assert client.next_message().result(5) == protocol.MediaMode(video=True)
+    with qtbot.waitSignal(window.session_finished, timeout=5000):
+        window.hang_up()
