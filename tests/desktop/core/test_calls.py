@@ -202,6 +202,7 @@ def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: S
         on_verification_code: Callable[[str], None]
         on_unverified: Callable[[], None]
         on_client_details: Callable[[str, str], None]
+        on_peer_video: Callable[[bool], None]
         on_chat: Callable[[str], None]
 
     call = open_call(practice, video.id)
@@ -212,6 +213,7 @@ def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: S
         on_verification_code=lambda code: seen.append((code, call.code)),
         on_unverified=lambda: seen.append(("unverified", call.unverified)),
         on_client_details=lambda where, _phone: seen.append((where, call.client_details)),
+        on_peer_video=lambda video: seen.append((video, call.audio_only)),
         on_chat=seen.append,
     )
     wrapped = call.observe(ui)
@@ -220,6 +222,7 @@ def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: S
     wrapped.on_client_details("Lyon", "112")
     wrapped.on_unverified()  # (a late report: a code is in, so the call stays verifiable)
     wrapped.on_verification_code("123456")
+    wrapped.on_peer_video(False)  # the client switched to audio only
     wrapped.on_chat("hello")
     assert seen == [
         (S.INVITED, S.INVITED),
@@ -227,6 +230,7 @@ def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: S
         ("Lyon", SafetyDetails("Lyon", "112")),
         ("unverified", True),
         ("123456", "123456"),
+        (False, True),
         "hello",
     ]
     assert not call.unverified  # the code arrived after all
@@ -254,6 +258,7 @@ class Callbacks3:
     on_verification_code: Callable[[str], None]
     on_unverified: Callable[[], None] = lambda: None
     on_client_details: Callable[[str, str], None] = lambda _where, _phone: None
+    on_peer_video: Callable[[bool], None] = lambda _video: None
 
 
 def test_call_started_marks_the_appointment_attended(
