@@ -252,12 +252,30 @@ def mismatched_tables(conn: Connection, key: bytes) -> Iterator[str]:
 
 
 # --------------------------------------------------------------------------- the sealed state
+SEAL_MAGIC_V2 = b"QRSEAL2"
+
+# Which commits the header must follow (vault component migration 4). A commit that appends audit
+# entries or changes key slots is "checkpointed": the header is rewritten after it. A commit that
+# only changes rows (an autosave) is sealed in the database but does not rewrite the header.
+CHECKPOINTED = Migration(
+    4,
+    "row integrity: the commits the header follows",
+    statements(
+        "ALTER TABLE vault_state ADD COLUMN checkpointed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE vault_state ADD COLUMN prior_checkpointed INTEGER NOT NULL DEFAULT 0",
+    ),
+)
+
+
 @dataclass(frozen=True)
 class VaultState:
     commit: int
     slot_epoch: int
     head: ChainHead
     seal: bytes
+    # The last two checkpointed commits; None in a state sealed before migration 4 (seal v1).
+    checkpointed: int | None = None
+    prior_checkpointed: int | None = None
 
 
 def seal_of(
@@ -267,14 +285,20 @@ def seal_of(
     slot_epoch: int,
     head: ChainHead,
     sums: Iterable[tuple[str, bytes]],
+    checkpointed: tuple[int, int] | None = None,
 ) -> bytes:
-    """``HMAC-SHA256(k_rows, "QRSEAL1" || vault_id || u64 commit || u32 slot_epoch || u64 seq ||
-    u32 epoch || mac || u32 n || (u32 length || table name || sum) for each table in UTF-8 byte
-    order)``."""
+    """Version 2 (``checkpointed`` given): ``HMAC-SHA256(k_rows, "QRSEAL2" || vault_id || u64
+    commit || u64 checkpointed || u64 prior_checkpointed || u32 slot_epoch || u64 seq || u32 epoch
+    || mac || u32 n || (u32 length || table name || sum) for each table in UTF-8 byte order)``.
+    Version 1 (``"QRSEAL1"``) lacks the two checkpointed counters."""
     sums = sorted(sums, key=lambda s: s[0].encode("utf-8"))
-    out = bytearray(SEAL_MAGIC)
-    out += vault_id.encode("ascii")
-    out += struct.pack(">QIQI", commit, slot_epoch, head.seq, head.epoch) + head.mac
+    if checkpointed is None:
+        out = bytearray(SEAL_MAGIC) + vault_id.encode("ascii")
+        out += struct.pack(">QI", commit, slot_epoch)
+    else:
+        out = bytearray(SEAL_MAGIC_V2) + vault_id.encode("ascii")
+        out += struct.pack(">QQQI", commit, checkpointed[0], checkpointed[1], slot_epoch)
+    out += struct.pack(">QI", head.seq, head.epoch) + head.mac
     out += _U32(len(sums))
     for name, acc in sums:
         raw = name.encode("utf-8")
@@ -282,37 +306,82 @@ def seal_of(
     return hmac.digest(bytes(key), bytes(out), "sha256")
 
 
+def _has_checkpointed(conn: Connection) -> bool:
+    return any(row[1] == "checkpointed" for row in conn.execute("PRAGMA table_info(vault_state)"))
+
+
 def read_state(conn: Connection) -> VaultState | None:
     if not installed(conn):
         return None
+    v2 = _has_checkpointed(conn)
+    extra = ", checkpointed, prior_checkpointed" if v2 else ""
     row = conn.execute(
-        "SELECT commit_count, slot_epoch, seq, epoch, mac, seal FROM vault_state WHERE id = 1"
+        "SELECT commit_count, slot_epoch, seq, epoch, mac, seal"  # noqa: S608 (constant SQL)
+        f"{extra} FROM vault_state WHERE id = 1"
     ).fetchone()
     if row is None:
         return None
-    return VaultState(
-        int(row[0]), int(row[1]), ChainHead(int(row[2]), int(row[3]), bytes(row[4])), bytes(row[5])
-    )
+    head = ChainHead(int(row[2]), int(row[3]), bytes(row[4]))
+    if not v2:
+        return VaultState(int(row[0]), int(row[1]), head, bytes(row[5]))
+    return VaultState(int(row[0]), int(row[1]), head, bytes(row[5]), int(row[6]), int(row[7]))
 
 
 def write_state(
-    conn: Connection, key: bytes, vault_id: str, commit: int, slot_epoch: int, head: ChainHead
+    conn: Connection,
+    key: bytes,
+    vault_id: str,
+    previous: VaultState | None,
+    slot_epoch: int,
+    head: ChainHead,
+    *,
+    checkpointed: bool,
 ) -> VaultState:
-    """Seal this commit: inside its transaction, after every row change."""
-    seal = seal_of(key, vault_id, commit, slot_epoch, head, stored_sums(conn))
+    """Seal this commit: inside its transaction, after every row change. ``checkpointed`` says
+    whether the header will follow this commit (it appended entries or changed key slots)."""
+    commit = (previous.commit if previous else 0) + 1
+    if not _has_checkpointed(conn):  # before migration 4 (that migration's own commit included)
+        seal = seal_of(key, vault_id, commit, slot_epoch, head, stored_sums(conn))
+        conn.execute(
+            "INSERT INTO vault_state(id, commit_count, slot_epoch, seq, epoch, mac, seal)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+            " commit_count = excluded.commit_count, slot_epoch = excluded.slot_epoch,"
+            " seq = excluded.seq, epoch = excluded.epoch, mac = excluded.mac,"
+            " seal = excluded.seal",
+            (commit, slot_epoch, head.seq, head.epoch, head.mac, seal),
+        )
+        return VaultState(commit, slot_epoch, head, seal)
+    last = previous.checkpointed if previous and previous.checkpointed is not None else 0
+    prior = previous.prior_checkpointed if previous and previous.prior_checkpointed else 0
+    if previous is not None and previous.checkpointed is None:
+        # Upgrading a state sealed before migration 4: the header names its last commit, or the
+        # one before after a crash.
+        last, prior = previous.commit, previous.commit - 1
+    if checkpointed:
+        last, prior = commit, last
+    seal = seal_of(key, vault_id, commit, slot_epoch, head, stored_sums(conn), (last, prior))
     conn.execute(
-        "INSERT INTO vault_state(id, commit_count, slot_epoch, seq, epoch, mac, seal)"
-        " VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-        " commit_count = excluded.commit_count, slot_epoch = excluded.slot_epoch,"
-        " seq = excluded.seq, epoch = excluded.epoch, mac = excluded.mac, seal = excluded.seal",
-        (commit, slot_epoch, head.seq, head.epoch, head.mac, seal),
+        "INSERT INTO vault_state(id, commit_count, slot_epoch, seq, epoch, mac, seal,"
+        " checkpointed, prior_checkpointed) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET commit_count = excluded.commit_count,"
+        " slot_epoch = excluded.slot_epoch, seq = excluded.seq, epoch = excluded.epoch,"
+        " mac = excluded.mac, seal = excluded.seal, checkpointed = excluded.checkpointed,"
+        " prior_checkpointed = excluded.prior_checkpointed",
+        (commit, slot_epoch, head.seq, head.epoch, head.mac, seal, last, prior),
     )
-    return VaultState(commit, slot_epoch, head, seal)
+    return VaultState(commit, slot_epoch, head, seal, last, prior)
 
 
 def check_seal(conn: Connection, key: bytes, vault_id: str, state: VaultState) -> None:
     """The stored sums and state are the ones the last commit sealed (cheap: one row per table)."""
-    expected = seal_of(key, vault_id, state.commit, state.slot_epoch, state.head, stored_sums(conn))
+    pair = (
+        None
+        if state.checkpointed is None or state.prior_checkpointed is None
+        else (state.checkpointed, state.prior_checkpointed)
+    )
+    expected = seal_of(
+        key, vault_id, state.commit, state.slot_epoch, state.head, stored_sums(conn), pair
+    )
     if not hmac.compare_digest(expected, state.seal):
         raise RowIntegrityError(
             state.head.seq,

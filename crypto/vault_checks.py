@@ -87,24 +87,36 @@ def check_heads(
     ):
         raise VaultMismatchError(cp.seq, "the header's key slots are ahead of the database")
     pending = cp.slot_epoch == state.slot_epoch + 1
-    if cp.commit > state.commit:
-        raise VaultMismatchError(
-            state.head.seq + 1,
-            f"the database was rolled back: the header names commit {cp.commit}, the database "
-            f"ends at commit {state.commit}",
-        )
-    if cp.commit < state.commit - 1:
+    lag = _header_lag(cp.commit, cp.seq, state, pending)
+    if lag is None:
+        newer = cp.commit > state.commit
         raise VaultMismatchError(
             cp.seq,
-            f"the header was put back from an older copy: it names commit {cp.commit}, the "
-            f"database is at commit {state.commit}",
+            f"the header and the database are from different moments: the header names commit "
+            f"{cp.commit}, the database is at commit {state.commit} ("
+            + ("the database was rolled back)" if newer else "the header is from an older copy)"),
         )
     # Same commit, another history (an equal-length fork): verify_checkpoint above already
     # compared the header's MAC with the entry stored at its sequence number.
     head = _walk_from(conn, cp.seq, header, audit_keys)
     if (head.seq, head.mac) != (state.head.seq, state.head.mac):  # pragma: no cover - see above
         raise AuditIntegrityError(head.seq, "the chain does not end at the sealed head")
-    return HeadCheck(state, head, state.commit - cp.commit, pending, cp.seq)
+    return HeadCheck(state, head, lag, pending, cp.seq)
+
+
+def _header_lag(commit: int, seq: int, state: integrity.VaultState, pending: bool) -> int | None:
+    """How many header-moving commits the header is behind (0 or 1), or None when it is further
+    behind than a crash can leave it."""
+    if state.checkpointed is None:  # sealed before migration 4: every commit moved the header
+        return {state.commit: 0, state.commit - 1: 1}.get(commit)
+    if pending:  # a key change wrote its header first, at the database's current commit
+        return 0  # (checked by the caller: same commit)
+    if commit == state.checkpointed:
+        # Later commits, if any, only changed rows (autosaves): they do not move the header.
+        return 0
+    if commit == state.prior_checkpointed and seq < state.head.seq:
+        return 1  # a crash between the last such commit and its header write
+    return None
 
 
 def _legacy_checkpoint(conn: Connection, header: VaultHeader, key: bytes, last_seq: int) -> int:

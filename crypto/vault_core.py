@@ -90,6 +90,11 @@ def _schema_version(conn: Connection) -> int:
     return int(conn.execute("PRAGMA schema_version").fetchone()[0])
 
 
+def _checkpointed(tx: Transaction) -> bool:
+    """Does the header follow this commit? Yes when it appended entries or changed key slots."""
+    return tx.last_entry is not None or tx.new_header is not None or tx.slot_epoch is not None
+
+
 class Transaction:
     """One write transaction on the vault database. Audit entries appended here commit or roll
     back with the data they describe; the commit seals both."""
@@ -235,23 +240,31 @@ class VaultCore:
             if state is not None:
                 self._state = state
                 self._slot_epoch = state.slot_epoch
-            if state is not None or tx.new_header is not None:
-                self._write_header(self._checkpointed(tx.new_header or self._header))
+            legacy = state is not None and state.checkpointed is None
+            if _checkpointed(tx) or legacy or (state is None and tx.new_header is not None):
+                self._write_header(self._with_checkpoint(tx.new_header or self._header))
 
     def _seal(self, tx: Transaction, changed: bool) -> integrity.VaultState | None:
         """Inside the transaction, after every change: the new sealed state (None when nothing
-        changed, or before the vault's own tables exist)."""
-        if not (changed or tx.last_entry is not None or tx.new_header is not None):
+        changed, or before the vault's own tables exist). A commit that only changed rows is
+        sealed here but does not move the header (an autosave stays one fsync'd commit)."""
+        if not (changed or _checkpointed(tx)):
             return None
         if not integrity.installed(tx.conn):
             return None
         keys = self._require_keys()
         slot_epoch = self._slot_epoch if tx.slot_epoch is None else tx.slot_epoch
         return integrity.write_state(
-            tx.conn, bytes(keys.rows), self.vault_id, self.commit_count + 1, slot_epoch, tx.head
+            tx.conn,
+            bytes(keys.rows),
+            self.vault_id,
+            self._state,
+            slot_epoch,
+            tx.head,
+            checkpointed=_checkpointed(tx),
         )
 
-    def _checkpointed(self, header: VaultHeader) -> VaultHeader:
+    def _with_checkpoint(self, header: VaultHeader) -> VaultHeader:
         if self._head.seq == 0:
             return header
         keys = self._require_keys()

@@ -240,9 +240,10 @@ class KeyChanges(AuditLogAccess):
                 new_conn,
                 bytes(new_keys.rows),
                 new.vault_id,
-                self.commit_count + 1,
+                self._state,
                 self._slot_epoch + 1,
                 head,
+                checkpointed=True,
             )
             new_conn.execute("COMMIT")
             fsync_file(new_path)

@@ -63,7 +63,7 @@ CLIENT_AND_TIME = Migration(
 )
 
 
-VAULT_MIGRATIONS = (AUDIT_LOG, integrity.MIGRATION, CLIENT_AND_TIME)
+VAULT_MIGRATIONS = (AUDIT_LOG, integrity.MIGRATION, CLIENT_AND_TIME, integrity.CHECKPOINTED)
 
 
 def insert(conn: Connection, entry: AuditEntry, mac: bytes) -> None:

@@ -136,17 +136,46 @@ def test_a_deleted_row_in_a_without_rowid_table_is_named(folder: Path, tmp_path:
 
 
 def test_rows_written_without_an_audit_entry_are_still_sealed(folder: Path, tmp_path: Path) -> None:
-    vault = _unlock(folder, _fresh(tmp_path, "a"))
+    options = _fresh(tmp_path, "a")
+    vault = _unlock(folder, options)
     before = vault.commit_count
+    header = (folder / HEADER_NAME).read_bytes()
     _write_notes(vault, 100, 3, audit=False)  # an autosave, say: no entry of its own
-    assert vault.commit_count == before + 1
-    checkpoint = vault.header.checkpoint
-    assert checkpoint is not None and checkpoint.commit == vault.commit_count
+    assert vault.commit_count == before + 1  # sealed in the database...
+    assert (folder / HEADER_NAME).read_bytes() == header  # ...without a header write
     with pytest.raises(sqlcipher3.OperationalError, match=r"readonly|read-only|query_only"):
         vault.query("DELETE FROM notes")  # the read path cannot write unsealed changes
     report = vault.verify_audit()
     assert report.tables >= 3
+    _write_notes(vault, 200, 1, audit=False)
+    vault._close()  # the process dies after two autosaves: the header still opens the vault
+    vault = Vault.unlock(folder, PASSPHRASE, options=options)
+    assert vault.query("SELECT count(*) FROM notes WHERE id >= 100") == [(4,)]
+    vault.verify_audit()
     vault.lock()
+
+
+def test_a_database_rolled_back_over_autosaves_only_is_caught_by_the_anchor(
+    folder: Path, tmp_path: Path
+) -> None:
+    """Commits that only change rows do not move the header, so the header cannot tell a
+    database put back over them; the anchor (commit counter) can."""
+    options = _fresh(tmp_path, "a")
+    vault = _unlock(folder, options)
+    with vault.frozen() as snapshot:  # the database as the header names it
+        older = snapshot.database.read_bytes()
+        header = (folder / HEADER_NAME).read_bytes()
+    with vault.transaction() as tx:
+        tx.execute("UPDATE notes SET body = 'autosaved later' WHERE id = 2")
+    assert (folder / HEADER_NAME).read_bytes() == header
+    vault.record_anchor()  # as a backup or a lock does
+    db = snapshot.database
+    vault._close()
+    db.write_bytes(older)  # put back: consistent with the header, one autosave older
+    with pytest.raises(RollbackDetectedError):
+        Vault.unlock(folder, PASSPHRASE, options=options)
+    # Without the anchor (the state folder rolled back too) it opens: the documented limit.
+    Vault.unlock(folder, PASSPHRASE, options=_fresh(tmp_path, "b")).lock()
 
 
 def test_header_from_before_a_passphrase_change_never_opens_again(

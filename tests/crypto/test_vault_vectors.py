@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import shutil
 import struct
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -17,6 +19,7 @@ from crypto import integrity
 from crypto import keys as keyring
 from crypto.audit.chain import ChainHead, checkpoint_tag
 from crypto.database import open_database
+from crypto.vault import Vault, VaultOptions
 
 VECTORS = json.loads(
     (Path(__file__).parents[1] / "vectors" / "vault" / "row-integrity.json").read_text("utf-8")
@@ -53,9 +56,20 @@ def doc_row_mac(key: bytes, table: str, rowid: int | None, values: list[Any]) ->
     return hmac.new(key, data, hashlib.sha256).digest()
 
 
-def doc_seal(key: bytes, vault_id: str, s: dict[str, Any], sums: dict[str, bytes]) -> bytes:
-    data = b"QRSEAL1" + vault_id.encode("ascii")
-    data += struct.pack(">QIQI", s["commit"], s["slot_epoch"], s["seq"], s["epoch"])
+def doc_seal(
+    key: bytes,
+    vault_id: str,
+    s: dict[str, Any],
+    sums: dict[str, bytes],
+    checkpointed: list[int] | None = None,
+) -> bytes:
+    if checkpointed is None:
+        data = b"QRSEAL1" + vault_id.encode("ascii")
+        data += struct.pack(">QIQI", s["commit"], s["slot_epoch"], s["seq"], s["epoch"])
+    else:
+        data = b"QRSEAL2" + vault_id.encode("ascii")
+        data += struct.pack(">QQQI", s["commit"], *checkpointed, s["slot_epoch"])
+        data += struct.pack(">QI", s["seq"], s["epoch"])
     data += bytes.fromhex(s["mac"]) + struct.pack(">I", len(sums))
     for name in sorted(sums, key=lambda n: n.encode("utf-8")):
         raw = name.encode("utf-8")
@@ -80,11 +94,17 @@ def test_keys_row_macs_sums_seal_and_checkpoint_match_the_vectors() -> None:
     assert {t: a.hex() for t, a in as_bytes.items()} == VECTORS["sums"]
     s = VECTORS["seal_input"]
     assert doc_seal(rows_key, vault_id, s, as_bytes).hex() == VECTORS["seal"]
+    pair = VECTORS["seal_v2_checkpointed"]
+    assert doc_seal(rows_key, vault_id, s, as_bytes, pair).hex() == VECTORS["seal_v2"]
     head = ChainHead(s["seq"], s["epoch"], bytes.fromhex(s["mac"]))
     seal = integrity.seal_of(
         rows_key, vault_id, s["commit"], s["slot_epoch"], head, as_bytes.items()
     )
     assert seal.hex() == VECTORS["seal"]
+    seal_v2 = integrity.seal_of(
+        rows_key, vault_id, s["commit"], s["slot_epoch"], head, as_bytes.items(), tuple(pair)
+    )
+    assert seal_v2.hex() == VECTORS["seal_v2"]
     audit_key = doc_subkey(master, "quietroom/v1/audit-mac-key", vault_id)
     message = b"QRCHECKPOINT2" + vault_id.encode() + struct.pack(">QI", s["seq"], s["epoch"])
     message += bytes.fromhex(s["mac"]) + struct.pack(">QI", s["commit"], s["slot_epoch"])
@@ -116,3 +136,28 @@ def test_the_triggers_keep_the_same_sums_as_the_vectors(tmp_path: Path) -> None:
     assert dict(integrity.stored_sums(conn)) == {"notes": bytes(32), "tags": bytes(32)}
     conn.execute("COMMIT")
     conn.close()
+
+
+LEGACY = Path(__file__).parents[1] / "vectors" / "vault" / "legacy"
+
+
+@pytest.mark.parametrize("name", ["pre-integrity", "seal-v1"])
+def test_vaults_written_by_earlier_versions_open_and_are_upgraded(
+    tmp_path: Path, name: str
+) -> None:
+    """Vaults made by earlier Quietroom (legacy/make_legacy.py, run with that version: before row
+    integrity existed, and with the first seal format) unlock, gain the current seal, verify, and
+    open again."""
+    folder = tmp_path / name
+    shutil.copytree(LEGACY / name, folder)
+    options = VaultOptions(actor="user:test", state_dir=tmp_path / "state")
+    vault = Vault.unlock(folder, "legacy passphrase", options=options)
+    assert vault.query("SELECT count(*) FROM notes") == [(5,)]
+    report = vault.verify_audit()
+    assert report.commit == vault.commit_count - 1 and report.commit > 0 and report.tables >= 1
+    checkpoint = vault.header.checkpoint
+    assert checkpoint is not None and checkpoint.commit is not None
+    vault.lock()
+    vault = Vault.unlock(folder, "legacy passphrase", options=options)
+    vault.verify_audit()
+    vault.lock()

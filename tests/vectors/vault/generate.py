@@ -33,6 +33,7 @@ def main() -> None:
     for (table, _r, _v), mac in zip(ROWS, macs, strict=True):
         sums[table] = integrity.add(sums.get(table, integrity.ZERO), mac)
     seal = integrity.seal_of(rows_key, VAULT_ID, 42, 3, HEAD, sums.items())
+    seal_v2 = integrity.seal_of(rows_key, VAULT_ID, 42, 3, HEAD, sums.items(), (40, 37))
     audit_key = keyring.subkey(MASTER, keyring.LABEL_AUDIT, VAULT_ID)
     tag = checkpoint_tag(audit_key, VAULT_ID, HEAD.seq, HEAD.epoch, HEAD.mac, 42, 3)
 
@@ -57,6 +58,8 @@ def main() -> None:
             "mac": HEAD.mac.hex(),
         },
         "seal": seal.hex(),
+        "seal_v2_checkpointed": [40, 37],
+        "seal_v2": seal_v2.hex(),
         "checkpoint_v2_tag": tag.hex(),
     }
     out = Path(__file__).with_name("row-integrity.json")
