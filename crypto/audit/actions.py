@@ -98,6 +98,16 @@ class AuditAction(StrEnum):
     TREATMENT_PLAN_SIGNATURE_MISMATCH = "treatment_plan.signature_mismatch"
     TREATMENT_PLAN_GOALS_LISTED = "treatment_plan.goals_listed"  # the goals a note may address
     TREATMENT_PLAN_REVIEWS_LISTED = "treatment_plan.reviews_listed"  # plans due for review
+    MEASURE_DEFINED = "measure.defined"  # the therapist's own measure, a new version
+    MEASURE_ARCHIVED = "measure.archived"
+    MEASURE_RECORDED = "measure.recorded"  # measure, source, flagged: never answers or score
+    MEASURES_LISTED = "measure.listed"
+    MEASURE_VIEWED = "measure.viewed"  # one measure's results over time (the chart)
+    MEASURE_VOIDED = "measure.voided"  # marked as entered in error
+    MEASURE_FLAGS_LISTED = "measure.flags_listed"  # flagged answers not yet seen
+    MEASURE_FLAG_ACKNOWLEDGED = "measure.flag_acknowledged"
+    MEASURE_PRINTED = "measure.printed"  # a disclosure: recipient, purpose
+    MEASURE_EXPORTED = "measure.exported"
 
 
 class Outcome(StrEnum):

@@ -40,3 +40,12 @@ class PlanStateError(PracticeError):
 class GoalLinkError(PracticeError):
     """The goals a note addressed can be chosen only while the note is a draft, and only from
     the client's own treatment plan."""
+
+
+class MeasureNotFoundError(NotFoundError):
+    """This measure is not known here. It may be one of your own that was never saved in this
+    vault; choose another measure."""
+
+
+class ResultNotFoundError(NotFoundError):
+    """This measure result is not in the vault. Refresh the client's page and try again."""

@@ -7,17 +7,25 @@ clinical record without leaving a trace.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from crypto.audit.actions import AuditAction
 from crypto.vault import Vault
 from desktop.core.clients import load_client
-from desktop.core.clinical import diagnoses, goal_links, plans
+from desktop.core.clinical import diagnoses, goal_links, measures, plans
 from desktop.core.clinical.codeset import CodeEntry, lookup_code, search_codes
 from desktop.core.clinical.diagnoses import Diagnosis, DiagnosisDetails
 from desktop.core.clinical.goal_links import NoteGoals
+from desktop.core.clinical.instruments import Instrument
+from desktop.core.clinical.measures import (
+    FlagListeners,
+    FlagNotice,
+    MeasureHistory,
+    MeasureResult,
+    ResultSource,
+)
 from desktop.core.clinical.plans import (
     PlanContent,
     PlanReview,
@@ -25,6 +33,7 @@ from desktop.core.clinical.plans import (
     TreatmentPlan,
 )
 from desktop.core.clinical.schema import CLINICAL_MIGRATIONS, COMPONENT
+from desktop.core.disclosure import DisclosureKind, Document
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class ClinicalRecords:
     def __init__(self, vault: Vault, author: Callable[[], str]) -> None:
         self._vault = vault
         self._author = author
+        self._flag_listeners = FlagListeners()
         vault.migrate(COMPONENT, CLINICAL_MIGRATIONS)
 
     def _today(self) -> date:
@@ -136,3 +146,85 @@ class ClinicalRecords:
 
     def set_note_goals(self, note_id: str, goal_ids: Iterable[str]) -> NoteGoals:
         return goal_links.set_note_goals(self._vault, note_id, goal_ids)
+
+    # -- measures ------------------------------------------------------------------------------
+    def measures(self) -> tuple[Instrument, ...]:
+        """PHQ-9, GAD-7, PCL-5, then the therapist's own measures (no PHI, not audited)."""
+        return measures.available(self._vault)
+
+    def measure(self, key: str, version: int | None = None) -> Instrument:
+        return measures.instrument(self._vault, key, version)
+
+    def save_measure(self, definition: Instrument) -> Instrument:
+        """A new measure of the therapist's own, or a new version of one (checked so that every
+        set of answers can be scored); audited as ``measure.defined``."""
+        return measures.save_definition(self._vault, definition)
+
+    def archive_measure(self, key: str) -> None:
+        measures.archive_definition(self._vault, key)
+
+    def record_measure(
+        self,
+        client_id: str,
+        key: str,
+        answers: Mapping[str, int],
+        *,
+        administered_at: datetime | None = None,
+        source: ResultSource = ResultSource.THERAPIST,
+        extras: Mapping[str, str] | None = None,
+        session_id: str | None = None,
+    ) -> MeasureResult:
+        """Score and store the answers (the score is computed, never typed). A flagged answer
+        (PHQ-9 item 9) is told to every flag listener at once."""
+        result = measures.record_result(
+            self._vault,
+            client_id,
+            measures.instrument(self._vault, key),
+            answers,
+            administered_at=administered_at or self._vault.options.clock(),
+            source=source,
+            entered_by=self._author(),
+            extras=extras,
+            session_id=session_id,
+        )
+        if result.flagged:
+            self._flag_listeners.notify(measures.flag_notice(self._vault, result))
+        return result
+
+    def list_measure_results(self, client_id: str) -> tuple[MeasureResult, ...]:
+        return measures.list_results(self._vault, client_id)
+
+    def measure_history(self, client_id: str, key: str) -> MeasureHistory:
+        """One measure's results over time, with reliable and clinically significant change
+        from the first result; audited as ``measure.viewed``."""
+        return measures.open_history(self._vault, client_id, key)
+
+    def void_measure_result(self, result_id: str, reason: str) -> MeasureResult:
+        return measures.void_result(self._vault, result_id, reason)
+
+    def measure_document(
+        self,
+        client_id: str,
+        key: str,
+        kind: DisclosureKind,
+        *,
+        recipient: str,
+        purpose: str,
+        day_text: Callable[[datetime], str],
+    ) -> tuple[Document, MeasureHistory]:
+        """The measure's results as a document to print or export with its chart (a
+        disclosure, audited with recipient and purpose)."""
+        return measures.measure_document(self._vault, client_id, key, kind, recipient=recipient,
+                                         purpose=purpose, day_text=day_text)  # fmt: skip
+
+    # -- flagged answers -----------------------------------------------------------------------
+    def add_flag_listener(self, listener: Callable[[FlagNotice], None]) -> Callable[[], None]:
+        """``listener(notice)`` runs on the recording thread whenever a flagged answer is
+        stored; returns a function that removes it."""
+        return self._flag_listeners.add(listener)
+
+    def unacknowledged_flags(self) -> tuple[FlagNotice, ...]:
+        return measures.unacknowledged_flags(self._vault)
+
+    def acknowledge_flag(self, result_id: str) -> None:
+        measures.acknowledge_flag(self._vault, result_id, by=self._author())

@@ -107,6 +107,67 @@ _V1 = (
     *_fts_triggers("treatment_plans_fts", "treatment_plans", ("search_text",)),
 )
 
+_V2 = (
+    # The therapist's own measures; each change is a new version (results keep theirs).
+    "CREATE TABLE measure_definitions("
+    " seq INTEGER PRIMARY KEY,"
+    " key TEXT NOT NULL CHECK (key LIKE 'custom:%'),"
+    " version INTEGER NOT NULL CHECK (version >= 1),"
+    " definition TEXT NOT NULL,"  # canonical JSON (instruments.Instrument.to_json)
+    " archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)),"
+    " created_at TEXT NOT NULL,"
+    " UNIQUE (key, version))",
+    "CREATE TRIGGER measure_definitions_frozen BEFORE UPDATE ON measure_definitions "
+    "WHEN new.definition IS NOT old.definition OR new.key IS NOT old.key "
+    "OR new.version IS NOT old.version "
+    "BEGIN SELECT RAISE(ABORT, 'a measure version never changes; save a new version'); END",
+    # One administration of a measure: the answers as given, and what the domain computed.
+    "CREATE TABLE measure_results("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " client_id TEXT NOT NULL REFERENCES clients(id),"
+    " session_id TEXT,"  # the session it was given in, if any (no key: sessions go first)
+    " measure_key TEXT NOT NULL,"
+    " measure_version INTEGER NOT NULL,"
+    " fingerprint TEXT NOT NULL,"  # SHA-256 of the definition scored with
+    " answers TEXT NOT NULL,"  # JSON {item key: value}
+    " extras TEXT NOT NULL DEFAULT '{}',"  # JSON {extra key: chosen label}
+    " total REAL NOT NULL,"
+    " subscales TEXT NOT NULL DEFAULT '{}',"
+    " band TEXT NOT NULL DEFAULT '',"
+    " flagged INTEGER NOT NULL DEFAULT 0 CHECK (flagged IN (0, 1)),"
+    " source TEXT NOT NULL CHECK (source IN ('therapist', 'waiting_room', 'mailbox')),"
+    " administered_at TEXT NOT NULL,"
+    " entered_by TEXT NOT NULL,"
+    " created_at TEXT NOT NULL)",
+    "CREATE INDEX measure_results_client ON measure_results(client_id, measure_key,"
+    " administered_at)",
+    "CREATE TRIGGER measure_results_frozen BEFORE UPDATE ON measure_results "
+    "BEGIN SELECT RAISE(ABORT, 'a recorded measure never changes'); END",
+    "CREATE TRIGGER measure_results_kept BEFORE DELETE ON measure_results "
+    "WHEN NOT EXISTS (SELECT 1 FROM retention_purge WHERE client_id = old.client_id) "
+    "BEGIN SELECT RAISE(ABORT, 'a recorded measure is kept until the retention action'); END",
+    # A result entered by mistake is marked, with a reason, and left out of charts; never deleted.
+    "CREATE TABLE measure_voids("
+    " result_id TEXT PRIMARY KEY REFERENCES measure_results(id),"
+    " reason TEXT NOT NULL CHECK (length(reason) > 0),"
+    " voided_at TEXT NOT NULL)",
+    # A flagged answer stays on screen until the therapist says they have seen it.
+    "CREATE TABLE measure_flag_acks("
+    " result_id TEXT PRIMARY KEY REFERENCES measure_results(id),"
+    " acknowledged_at TEXT NOT NULL,"
+    " acknowledged_by TEXT NOT NULL)",
+    "CREATE TRIGGER clinical_client_deleted_measures BEFORE DELETE ON clients BEGIN "
+    "DELETE FROM measure_flag_acks WHERE result_id IN"
+    " (SELECT id FROM measure_results WHERE client_id = old.id); "
+    "DELETE FROM measure_voids WHERE result_id IN"
+    " (SELECT id FROM measure_results WHERE client_id = old.id); "
+    "DELETE FROM measure_results WHERE client_id = old.id; END",
+)
+
 CLINICAL_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "diagnoses, treatment plans, goals addressed by notes", statements(*_V1)),
+    Migration(
+        2, "measures: the therapist's own definitions, results, voids, flags", statements(*_V2)
+    ),
 )

@@ -14,7 +14,8 @@ from desktop.core import clients, notes
 from desktop.core.backup_settings import BackupSettings
 from desktop.core.backups import RestoreKey, RestoreRequest
 from desktop.core.clients import ClientDetails
-from desktop.core.clinical.diagnoses import DiagnosisDetails
+from desktop.core.clinical.codeset import lookup_code
+from desktop.core.clinical.diagnoses import DiagnosisDetails, add_diagnosis
 from desktop.core.clinical.plans import Goal, Intervention, PlanContent, Problem, SignatureCheck
 from desktop.core.clinical.schema import CLINICAL_MIGRATIONS, COMPONENT
 from desktop.core.practice import Practice
@@ -76,6 +77,26 @@ def test_a_vault_from_the_previous_version_gains_the_clinical_tables(
     again.lock()
 
 
+def test_a_vault_at_clinical_version_1_gains_the_measures(
+    tmp_path: Path, options: VaultOptions
+) -> None:
+    """A vault as step 1 of the clinical record left it (diagnoses and plans, no measures)."""
+    folder = tmp_path / "vault"
+    vault, _ = Vault.create(folder, PASSPHRASE, kdf=TEST_ONLY, options=options)
+    vault.migrate(PRACTICE, PRACTICE_MIGRATIONS)
+    vault.migrate(COMPONENT, CLINICAL_MIGRATIONS[:1])
+    client = clients.create_client(vault, ClientDetails(name="Dana Version-One"))
+    add_diagnosis(vault, client.id, lookup_code("F43.10"), DiagnosisDetails("F43.10"))
+    assert current_version(vault._require_open(), COMPONENT) == 1
+    vault.lock()
+    practice = Practice.unlock(folder, PASSPHRASE, options=options)
+    assert current_version(practice._vault._require_open(), COMPONENT) == 2
+    assert [d.code for d in practice.clinical.list_diagnoses(client.id)] == ["F43.10"]
+    result = practice.clinical.record_measure(client.id, "pcl5", {str(n): 2 for n in range(1, 21)})
+    assert result.total == 40
+    practice.lock()
+
+
 def test_each_clinical_migration_from_the_previous_version(tmp_path: Path) -> None:
     conn = open_database(tmp_path / "v.db", KEY)
     migrate(conn, PRACTICE, PRACTICE_MIGRATIONS)
@@ -97,6 +118,7 @@ def test_a_restored_backup_holds_the_clinical_record(
     practice: Practice, client_id: str, tmp_path: Path, options: VaultOptions
 ) -> None:
     plan_id = _fill_clinical(practice, client_id)
+    practice.clinical.record_measure(client_id, "phq9", {str(n): 1 for n in range(1, 10)})
     service = practice.backup_service()
     destination = tmp_path / "usb-drive"
     destination.mkdir()
@@ -111,5 +133,8 @@ def test_a_restored_backup_holds_the_clinical_record(
         assert plan.signature_check is SignatureCheck.VALID
         assert plan.content.goals[0].text == "Fewer nightmares"
         assert restored.search("nightmares").clients[0].client_id == client_id
+        (result,) = restored.clinical.list_measure_results(client_id)
+        assert (result.total, result.flagged) == (9, True)
+        assert [n.result_id for n in restored.clinical.unacknowledged_flags()] == [result.id]
     finally:
         restored.lock()
