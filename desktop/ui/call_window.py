@@ -43,6 +43,7 @@ from desktop.ui.qt import (
     QKeySequence,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPalette,
     QPlainTextEdit,
@@ -56,6 +57,7 @@ from desktop.ui.qt import (
     QWidget,
     Signal,
 )
+from desktop.ui.screen_share import ScreenShare, ShareSource, available_sources
 from desktop.ui.video_widget import VideoView
 from telehealth.engine import MAX_CHAT_CHARS, IceServer
 from telehealth.errors import TelehealthError
@@ -209,6 +211,8 @@ class CallWindow(QWidget):
         self._advisor = VideoAdvisor()
         self._advice: Advice | None = None
         self._showing_audio_only = False
+        self.screen_share: ScreenShare | None = None
+        self.share_menu: QMenu | None = None
         self._shown_connected = False
         self._present = True  # the client's page is on the relay (a hint)
         self._last_error: str | None = None
@@ -378,6 +382,12 @@ class CallWindow(QWidget):
         )
         self.audio_only_button.toggled.connect(self.set_audio_only)
         row.addWidget(self.audio_only_button)
+        self.share_button = QPushButton("Share screen")
+        self.share_button.setToolTip(
+            "Show your client a screen or a window (a worksheet, a chart) instead of your camera"
+        )
+        self.share_button.clicked.connect(self._share_clicked)
+        row.addWidget(self.share_button)
         row.addStretch(1)
         row.addWidget(self.end_button)
         return row
@@ -855,6 +865,52 @@ class CallWindow(QWidget):
             if advice is not None:
                 self.suggest(advice)
 
+    # -- sharing a screen or a window ---------------------------------------------------------
+
+    def _share_clicked(self) -> None:
+        if self.screen_share is not None:
+            self.stop_sharing()
+            return
+        menu = QMenu(self)
+        sources = available_sources(exclude=self)
+        for source in sources:
+            action = menu.addAction(source.label)
+            action.triggered.connect(lambda _checked=False, s=source: self.share(s))
+        if not sources:
+            menu.addAction("Nothing can be shared on this computer").setEnabled(False)
+        self.share_menu = menu
+        menu.popup(self.share_button.mapToGlobal(self.share_button.rect().bottomLeft()))
+
+    def share(self, source: ShareSource) -> None:
+        """Send ``source`` (a screen, a window) to the client instead of the camera."""
+        if self._finished or self.call.audio_only:
+            return
+        self.stop_sharing()
+        share = ScreenShare(source, self)
+        share.picture.connect(self.media.share_picture)
+        share.stopped.connect(self._share_stopped)
+        self.screen_share = share
+        self.media.set_sharing(True)
+        share.start()
+        self.share_button.setText("Stop sharing")
+        self.audio_only_button.setEnabled(False)
+        self._note("share", f"You are sharing {source.label.lower()}. Your client sees it.")
+
+    def stop_sharing(self) -> None:
+        share, self.screen_share = self.screen_share, None
+        if share is None:
+            return
+        share.stop()
+        share.deleteLater()
+        self.media.set_sharing(False)
+        self.share_button.setText("Share screen")
+        self.audio_only_button.setEnabled(not self._finished)
+        self._note("share", "")
+
+    def _share_stopped(self, why: str) -> None:
+        self.stop_sharing()
+        self._note("share", why)
+
     # -- audio only -----------------------------------------------------------------------------
 
     def suggest(self, advice: Advice) -> None:
@@ -950,6 +1006,7 @@ class CallWindow(QWidget):
         duration = self.call.duration
         if duration is not None:
             self.elapsed.setText(format_duration(duration))
+        self.stop_sharing()
         self.media.stop()
         self.player.stop()
         # Nothing of the call stays in the window.
@@ -965,6 +1022,7 @@ class CallWindow(QWidget):
             self.mute_button,
             self.camera_button,
             self.audio_only_button,
+            self.share_button,
             self.advice_button,
             self.end_button,
             self.verified_button,

@@ -157,6 +157,7 @@ class LocalMedia(QObject):
         self.camera_switch = self.feed.camera  # stays on: "camera off" sends a placeholder
         self._camera_on = True
         self._placeholder_text = ""
+        self._sharing = False  # a shared screen or window goes out instead of the camera
         self.microphone_switch = self.feed.microphone
         self.frames_captured = 0
         self._camera_id: bytes | None = None
@@ -317,8 +318,30 @@ class LocalMedia(QObject):
         self._placeholder_text = text
         self.frames.put(qimage_to_rgb(placeholder_image(text)))
 
+    @property
+    def sharing(self) -> bool:
+        return self._sharing
+
+    def share_picture(self, image: QImage) -> None:
+        """A picture of the shared screen or window (instead of the camera, while sharing)."""
+        if not self._sharing:
+            return
+        frame = qimage_to_rgb(image)
+        self.frames.put(frame)
+        self.self_view_frame.emit(frame)
+
+    def set_sharing(self, on: bool) -> None:
+        """Start or stop sending shared pictures instead of the camera; the camera (or its
+        placeholder) comes back when sharing stops."""
+        self._sharing = on
+        if not on:
+            if self._camera_on:
+                self.frames.put(None)  # until the camera's next frame
+            else:
+                self.show_placeholder(self._placeholder_text or "Camera off")
+
     def _captured(self, frame: RgbFrame) -> None:
-        if not self._camera_on:
+        if not self._camera_on or self._sharing:
             return
         self.frames_captured += 1
         self.frames.put(frame)

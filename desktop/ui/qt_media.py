@@ -12,10 +12,13 @@ from PySide6.QtMultimedia import (
     QCamera,
     QCameraDevice,
     QCameraFormat,
+    QCapturableWindow,
     QMediaCaptureSession,
     QMediaDevices,
+    QScreenCapture,
     QVideoFrame,
     QVideoSink,
+    QWindowCapture,
 )
 
 __all__ = [
@@ -27,9 +30,12 @@ __all__ = [
     "QCameraDevice",
     "QCameraFormat",
     "QCameraPermission",
+    "QCapturableWindow",
     "QMediaCaptureSession",
     "QMediaDevices",
     "QMicrophonePermission",
+    "QScreenCapture",
     "QVideoFrame",
     "QVideoSink",
+    "QWindowCapture",
 ]

@@ -503,3 +503,88 @@ def test_audio_only_from_either_side_and_when_the_connection_is_weak(
     assert client.next_message().result(5) == protocol.MediaMode(video=True)
     with qtbot.waitSignal(window.session_finished, timeout=5000):
         window.hang_up()
+
+
+def mean_colour(frame: RgbFrame | None) -> tuple[int, int, int]:
+    assert frame is not None
+    points = [(x * frame.width // 8, y * frame.height // 6) for x in range(1, 8) for y in (2, 3, 4)]
+    total = [0, 0, 0]
+    for x, y in points:
+        i = y * frame.stride + x * 3
+        for c in range(3):
+            total[c] += frame.data[i + c]
+    r, g, b = (t // len(points) for t in total)
+    return r, g, b
+
+
+@pytest.mark.slow
+def test_sharing_a_window_with_the_client(
+    qtbot: QtBot,
+    relay: Any,
+    loopback_only: None,
+    make_client: Callable[..., Any],
+    open_call: Callable[[str], VideoCall],
+) -> None:
+    """The shared window replaces the camera on the call's video track; the camera comes back
+    when sharing stops. (A window grab here: the offscreen platform has no screen to capture;
+    the app's picker offers screens and other applications' windows through QtMultimedia.)"""
+    from desktop.ui.qt import QLabel
+    from desktop.ui.screen_share import ShareSource, available_sources
+
+    call = open_call(relay.base_url)
+    window = CallWindow(call, media=LocalMedia(synthetic=True), ice_servers=[])
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=5000)
+    client = make_client(call.invite)
+    with qtbot.waitSignal(window.client_waiting, timeout=5000):
+        answer = client.join(CLIENT)
+    qtbot.mouseClick(window.admit_button, Qt.MouseButton.LeftButton)
+    assert answer.result(5) == protocol.Admit()
+    client.connect().result(10)
+    qtbot.waitUntil(lambda: client.last_brightness() > 60, timeout=10_000)
+
+    worksheet = QLabel("Thought record: situation, feeling, thought")
+    worksheet.setWindowTitle("Worksheet")
+    worksheet.setStyleSheet("background: #ff8800; color: #ff8800; font-size: 1px;")
+    worksheet.resize(400, 300)
+    qtbot.addWidget(worksheet)
+    worksheet.show()
+    # The picker lists the screens (and other applications' windows), never the call window.
+    assert all(s.label != f"Window: {window.windowTitle()}" for s in available_sources(window))
+
+    window.share(ShareSource("Window: Worksheet", "widget", widget=worksheet))
+    assert window.share_button.text() == "Stop sharing" and window.media.sharing
+    assert "You are sharing window: worksheet" in window.device_note.text()
+
+    def orange() -> bool:
+        r, g, b = mean_colour(client.last_frame)
+        return r > 200 and 100 < g < 170 and b < 60
+
+    qtbot.waitUntil(orange, timeout=5000)  # the client sees the worksheet
+    assert window.screen_share is not None and window.screen_share.pictures > 0
+    window.stop_sharing()
+    assert window.share_button.text() == "Share screen" and not window.media.sharing
+    qtbot.waitUntil(lambda: not orange() and client.last_brightness() > 60, timeout=5000)
+
+    # A whole screen through QtMultimedia's QScreenCapture (the offscreen platform has one).
+    screens = [s for s in available_sources(window) if s.kind == "screen"]
+    assert screens, "no screen to share"
+    window.share(screens[0])
+    qtbot.waitUntil(
+        lambda: window.screen_share is not None and window.screen_share.pictures >= 3,
+        timeout=5000,
+    )
+    frames = client.frames
+    qtbot.waitUntil(lambda: client.frames > frames + 5, timeout=5000)
+    window.stop_sharing()
+
+    # Closing the shared window stops the share, and the window says so.
+    window.share(ShareSource("Window: Worksheet", "widget", widget=worksheet))
+    qtbot.waitUntil(orange, timeout=5000)
+    worksheet.close()
+    qtbot.waitUntil(lambda: window.screen_share is None, timeout=3000)
+    assert "The shared window was closed." in window.device_note.text()
+    with qtbot.waitSignal(window.session_finished, timeout=5000):
+        window.hang_up()
