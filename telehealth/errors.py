@@ -76,6 +76,12 @@ class RelayConfigError(TelehealthError):
     or a limit that is zero). Check the command line and files, then start it again."""
 
 
+class RelayRefusedError(TelehealthError):
+    """The session service would not let this practice open a session: it did not accept the
+    practice's key, or the key already has as many sessions open as it may. Check the key in
+    Settings > Video sessions (Test connection says what is wrong), or ask your provider."""
+
+
 class RoomsUnavailableError(TelehealthError):
     """The relay cannot reach the store it shares rooms through (Redis). The session service is
     briefly unavailable: join again in a moment."""

@@ -46,6 +46,7 @@ from telehealth.errors import (
     CallConnectionError,
     MessageFormatError,
     MessageRejectedError,
+    RelayRefusedError,
     ReplayedMessageError,
     TelehealthError,
     VerificationError,
@@ -53,14 +54,20 @@ from telehealth.errors import (
 from telehealth.invite import Invite
 from telehealth.lifecycle import TERMINAL_STATES, CallEvent, CallLifecycle, CallState, Effect
 from telehealth.loop_thread import LoopThread
-from telehealth.relay_wire import parse_presence_notice
+from telehealth.relay_wire import CloseCode, parse_presence_notice
 from telehealth.sealing import Opener, Sealer
 from telehealth.verification import Verifier
 
 log = logging.getLogger("telehealth.session")
 
 T = TypeVar("T")
-RELAY_RETRIES: Final = 5  # reconnect attempts to the relay before the session fails
+RELAY_RETRIES: Final = 5
+_RELAY_REFUSALS: Final[dict[int, str]] = {
+    CloseCode.CREDENTIAL_REFUSED: "the session service did not accept your practice's key "
+    "(Settings > Video sessions > Test connection tells why)",
+    CloseCode.ROOM_QUOTA: "your practice already has as many sessions open on the session "
+    "service as its key allows; end another session first",
+}  # reconnect attempts to the relay before the session fails
 RESTART_ATTEMPT_SECONDS: Final = 6.0  # a new offer that has not connected by then is replaced
 VERIFY_SECONDS: Final = 5.0  # connected this long without a code: tell the therapist
 MAX_ICE_JSON_BYTES: Final = 16 * 1024
@@ -382,6 +389,12 @@ class TherapistSession:
         if self.state in TERMINAL_STATES:
             return
         log.info("relay socket closed (code %s)", code)
+        refusal = _RELAY_REFUSALS.get(code or 0)
+        if refusal is not None:
+            # Final: trying again with the same key gets the same answer.
+            self._report(RelayRefusedError(refusal))
+            await self._event(CallEvent.ERROR)
+            return
         if self.state in (CallState.INVITED, CallState.WAITING):
             # Before the call, the relay is all we have: try to get back in.
             for attempt in range(RELAY_RETRIES):

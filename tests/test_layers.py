@@ -24,7 +24,12 @@ FORBIDDEN = {
 
 # desktop.core drives a call's state from telehealth's lifecycle, so it may import telehealth,
 # but only its pure modules: no network, no asyncio, no media stack (docs/architecture.md).
-CORE_MAY_IMPORT_FROM_TELEHEALTH = {"telehealth.lifecycle", "telehealth.invite", "telehealth.errors"}
+CORE_MAY_IMPORT_FROM_TELEHEALTH = {
+    "telehealth.lifecycle",
+    "telehealth.invite",
+    "telehealth.errors",
+    "telehealth.relay_credentials",  # the credential's format, for the practice's setting
+}
 PURE_TELEHEALTH_MAY_IMPORT = {"telehealth", "cryptography"}
 
 

@@ -1,8 +1,15 @@
 """Domain settings kept inside the vault (never in QSettings): late-entry threshold, auto-lock
-time, retention period, how the therapist signs, and where video sessions are relayed."""
+time, retention period, how the therapist signs, and where video sessions are relayed (with the
+practice's credential for a hosted relay: it lives in the vault, never in QSettings).
+
+A build can carry a default relay address (``resources/build-defaults.json``,
+``{"relay_url": "https://..."}``, written by whoever builds Quietroom for a hosted service): it is
+used while the practice has not entered an address of its own."""
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import json
 from dataclasses import asdict, dataclass, fields
 from urllib.parse import urlsplit
@@ -10,6 +17,7 @@ from urllib.parse import urlsplit
 from crypto.audit.actions import AuditAction
 from crypto.vault import Vault
 from desktop.core.errors import SettingsError
+from telehealth.relay_credentials import credential_id
 
 _RANGES = {
     "late_entry_hours": (1, 24 * 30),
@@ -34,6 +42,9 @@ class PracticeSettings:
     # relay (http://127.0.0.1); True lets clients on this network join over https with a
     # self-signed certificate, which their browser warns about (docs/telehealth.md).
     local_relay_network: bool = False
+    # The practice's credential for the hosted relay (qrc_..., issued by its operator); it lets
+    # the app open rooms there. Empty for the in-app relay.
+    relay_credential: str = ""
 
     def check(self) -> PracticeSettings:
         for name, (low, high) in _RANGES.items():
@@ -50,7 +61,19 @@ class PracticeSettings:
             )
         if not isinstance(self.local_relay_network, bool):
             raise SettingsError("local relay network must be true or false")
+        if not isinstance(self.relay_credential, str) or not (
+            self.relay_credential == "" or credential_id(self.relay_credential)
+        ):
+            raise SettingsError(
+                "relay key must be the whole key from your provider (it starts with qrc_)"
+            )
         return self
+
+    @property
+    def relay_address(self) -> str:
+        """The relay video sessions use: the practice's own, else the build's default, else ""
+        (the relay inside the app)."""
+        return self.relay_url or build_default_relay()
 
     def author(self, fallback: str) -> str:
         """How notes are signed: "Name, credentials", or the vault's actor when no name is set."""
@@ -76,6 +99,17 @@ def _relay_url_ok(url: str) -> bool:
     if parts.scheme == "https":
         return True
     return parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1", "::1"}
+
+
+@functools.cache
+def build_default_relay() -> str:
+    """The relay address this build of Quietroom was made for, or "" (none, or unusable)."""
+    try:
+        text = (importlib.resources.files("resources") / "build-defaults.json").read_text("utf-8")
+        value = json.loads(text).get("relay_url", "")
+    except (OSError, ValueError, AttributeError, ModuleNotFoundError):
+        return ""
+    return value if isinstance(value, str) and value and _relay_url_ok(value) else ""
 
 
 def load_settings(vault: Vault) -> PracticeSettings:

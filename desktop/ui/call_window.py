@@ -166,6 +166,7 @@ class CallWindow(QWidget):
     session_finished = Signal(str)  # the final state: "ended" or "failed"
     stopped = Signal()  # the session's threads have stopped
     problem = Signal(str)  # a step of the call that could not be recorded
+    setup_requested = Signal()  # "Set up video sessions…": the link only works on this computer
 
     def __init__(
         self,
@@ -180,13 +181,19 @@ class CallWindow(QWidget):
         ssl_context: ssl.SSLContext | None = None,
         relay_note: str = "",
         verify_timeout: float = VERIFY_SECONDS,
+        relay_credential: str | None = None,
+        local_only: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         """``ssl_context`` verifies an https relay (default: the system's CAs; the in-app relay's
         self-signed certificate needs its own); ``relay_note`` is a line under the controls about
         the relay (the certificate warning the client will see), shown until the call connects;
-        never client data."""
+        never client data. ``relay_credential``: the practice's key for a hosted relay.
+        ``local_only``: no session service is set up and the in-app relay answers only this
+        computer, so the window says the link works here only and offers to set one up instead
+        of asking the therapist to send it."""
         super().__init__(parent)
+        self.local_only = local_only
         self.setWindowTitle(TITLE)
         # The call window has its own calm light look (its style sheet sets light backgrounds),
         # so it takes a light palette too: dark text on those panels under a dark system theme.
@@ -206,6 +213,7 @@ class CallWindow(QWidget):
             stats_interval=stats_interval,
             ssl_context=ssl_context,
             verify_timeout=verify_timeout,
+            relay_credential=relay_credential,
         )
         self._meter = QualityMeter(clock)
         self._advisor = VideoAdvisor()
@@ -422,12 +430,25 @@ class CallWindow(QWidget):
     def _invite_panel(self, link: str) -> QFrame:
         frame, layout = panel("Invitation")
         self.invite_panel = frame
-        layout.addWidget(
-            plain_label(
-                "Send this link to your client by a way you trust. Whoever has it can knock; "
-                "you decide who comes in."
+        if self.local_only:
+            # Never ask for a link to be sent that cannot work: say what it is good for.
+            self.invite_text = plain_label(
+                "This link works only on this computer: no session service is set up, so your "
+                "client cannot open it from anywhere else. You can use it to try a session here.",
+                name="Invitation",
             )
-        )
+            layout.addWidget(self.invite_text)
+            self.setup_button = QPushButton("Set up video sessions…")
+            self.setup_button.setAccessibleName("Set up video sessions")
+            self.setup_button.clicked.connect(self.setup_requested.emit)
+            layout.addWidget(self.setup_button)
+        else:
+            self.invite_text = plain_label(
+                "Send this link to your client by a way you trust. Whoever has it can knock; "
+                "you decide who comes in.",
+                name="Invitation",
+            )
+            layout.addWidget(self.invite_text)
         row = QHBoxLayout()
         self.link_field = QLineEdit(link)
         self.link_field.setReadOnly(True)
@@ -443,7 +464,8 @@ class CallWindow(QWidget):
         layout.addWidget(self.copy_note)
         self.qr_label = QLabel()
         self.qr_label.setAccessibleName("Invitation link as a QR code")
-        pixmap = qr_pixmap(link, 176)
+        # A phone cannot open a link that works only on this computer: no QR code for it.
+        pixmap = None if self.local_only else qr_pixmap(link, 176)
         if pixmap is not None:
             self.qr_label.setPixmap(pixmap)
             self.qr_label.setFixedSize(pixmap.size())  # a clipped QR code does not scan
@@ -712,7 +734,15 @@ class CallWindow(QWidget):
                 "join again with the same link. Press End session when you are done."
             )
         elif state is CallState.INVITED:
-            self._set_status("Send the link to your client. They will wait until you let them in.")
+            if self.local_only:
+                self._set_status(
+                    "To try a session, open the link in a browser on this computer. To meet "
+                    "clients elsewhere, set up video sessions."
+                )
+            else:
+                self._set_status(
+                    "Send the link to your client. They will wait until you let them in."
+                )
         elif state is CallState.WAITING:
             if event is CallEvent.KNOCK_AGAIN:
                 self._between_rounds()

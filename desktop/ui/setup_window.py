@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from desktop.core.errors import SettingsError
 from desktop.core.passphrase_strength import guess_time_text, judge_new_passphrase
 from desktop.core.practice import (
     KdfParams,
@@ -15,7 +16,7 @@ from desktop.core.practice import (
     VaultOptions,
     calibrate,
 )
-from desktop.core.settings import PracticeSettings
+from desktop.core.settings import PracticeSettings, build_default_relay
 from desktop.ui import formats, recovery_sheet
 from desktop.ui.background import run_in_background
 from desktop.ui.qt import (
@@ -36,6 +37,8 @@ from desktop.ui.qt import (
     QWidget,
     Signal,
 )
+from desktop.ui.relay_setup import RelaySetup
+from desktop.ui.relay_setup import intro as relay_intro
 from desktop.ui.widgets import (
     CardPage,
     TechnicalDetails,
@@ -96,6 +99,7 @@ class SetupWindow(QStackedWidget):
         self.passphrase_page = self._build_passphrase_page()
         self.progress_page = self._build_progress_page()
         self.recovery_page = self._build_recovery_page()
+        self.video_page = self._build_video_page()
         self.resize(680, 600)
 
     # -- page 1: who you are --------------------------------------------------------------------
@@ -319,7 +323,7 @@ class SetupWindow(QStackedWidget):
         self.written = QCheckBox("I have written down or printed my recovery key")
         self.written.toggled.connect(self._check_written)
         page.body.addWidget(self.written)
-        self.continue_button = QPushButton("Open Quietroom")
+        self.continue_button = QPushButton("Continue")
         self.continue_button.setEnabled(False)
         self.continue_button.clicked.connect(self._finish)
         page.body.addWidget(self.continue_button, 0, Qt.AlignmentFlag.AlignRight)
@@ -360,8 +364,56 @@ class SetupWindow(QStackedWidget):
         )
 
     def _finish(self) -> None:
-        practice, self._practice = self._practice, None
         self.recovery_label.clear()  # the key is shown once
         self.typed_back.clear()
+        if self._practice is not None:
+            self.setCurrentWidget(self.video_page)
+            self.relay_setup.address_field.setFocus()
+
+    # -- page 5: video sessions (can be skipped) -----------------------------------------------
+    def _build_video_page(self) -> CardPage:
+        page = CardPage()
+        page.body.addWidget(heading("Video sessions"))
+        page.body.addWidget(relay_intro())
+        page.body.addWidget(
+            paragraph(
+                "No provider yet? Skip this: you can try sessions on this computer, and set a "
+                "service up later in Settings."
+            )
+        )
+        self.relay_setup = RelaySetup(default_address=build_default_relay())
+        page.body.addWidget(self.relay_setup)
+        self.video_error = error_label()
+        self.video_error.setAccessibleName("Video sessions not saved")
+        page.body.addWidget(self.video_error)
+        row = QHBoxLayout()
+        self.skip_video_button = QPushButton("Skip for now")
+        self.skip_video_button.setAccessibleName("Skip setting up video sessions")
+        self.skip_video_button.clicked.connect(self._open)
+        self.save_video_button = QPushButton("Save and open Quietroom")
+        self.save_video_button.setDefault(True)
+        self.save_video_button.clicked.connect(self._save_video)
+        row.addStretch(1)
+        row.addWidget(self.skip_video_button)
+        row.addWidget(self.save_video_button)
+        page.body.addLayout(row)
+        self.addWidget(page)
+        return page
+
+    def _save_video(self) -> None:
+        practice = self._practice
+        if practice is None:
+            return
+        try:
+            practice.update_settings(self.relay_setup.apply(practice.settings))
+        except SettingsError as exc:
+            self.video_error.setText(f"Not saved: {exc}.")
+            self.video_error.show()
+            return
+        self._open()
+
+    def _open(self) -> None:
+        practice, self._practice = self._practice, None
+        self.relay_setup.clear()  # the key is in the vault now (or was skipped)
         if practice is not None:
             self._on_done(practice)

@@ -160,6 +160,10 @@ class VideoSessions:
             connect_timeout=self.connect_timeout,
             ssl_context=local.client_ssl_context() if local is not None else None,
             relay_note=self._relay_note(local),
+            relay_credential=(
+                None if local is not None else practice.settings.relay_credential or None
+            ),
+            local_only=local is not None and local.on_loopback,
         )
         if local is not None and local.certificate is not None:
             window.relay_note.setToolTip(f"SHA-256 fingerprint: {local.certificate.fingerprint}")
@@ -168,6 +172,7 @@ class VideoSessions:
         window.call_started.connect(partial(self._on_started, call))
         window.session_finished.connect(partial(self._on_finished, call))
         window.problem.connect(self.ctx.nav.notify)
+        window.setup_requested.connect(self.ctx.nav.show_settings)
         window.show()
         window.start()
 
@@ -177,7 +182,7 @@ class VideoSessions:
         relay when that is the one."""
         settings = self.ctx.practice.settings
         hosted = self.ctx.relay_url() if self.ctx.relay_url is not None else ""
-        hosted = hosted or settings.relay_url
+        hosted = hosted or settings.relay_address
         if hosted:
             return hosted, None
         network = settings.local_relay_network

@@ -10,7 +10,7 @@ from dataclasses import replace
 from desktop.core.errors import PracticeError, SettingsError
 from desktop.core.passphrase_strength import judge_new_passphrase
 from desktop.core.practice import MIN_PASSPHRASE_CHARS, CryptoError
-from desktop.core.settings import MAX_TEXT
+from desktop.core.settings import MAX_TEXT, build_default_relay
 from desktop.core.templates import Template, TemplateSection
 from desktop.ui import billing_settings_dialog, import_dialog, practice_export_dialog
 from desktop.ui.background import run_in_background
@@ -34,6 +34,8 @@ from desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
+from desktop.ui.relay_setup import RelaySetup
+from desktop.ui.relay_setup import intro as relay_intro
 from desktop.ui.template_editor import TemplateEditor
 from desktop.ui.widgets import error_label, heading, paragraph, secret_field
 
@@ -137,31 +139,24 @@ class SettingsPage(Page):
 
     def _relay_box(self) -> QGroupBox:
         box = QGroupBox("Video sessions")
+        self.relay_box = box
         layout = QVBoxLayout(box)
-        form = QFormLayout()
-        self.relay_field = QLineEdit()
-        self.relay_field.setAccessibleName("Relay address")
-        self.relay_field.setPlaceholderText("Empty: run the relay on this computer")
-        self.relay_field.setMaxLength(MAX_TEXT)
+        layout.addWidget(relay_intro())
+        self.relay_setup = RelaySetup(default_address=build_default_relay())
+        self.relay_field = self.relay_setup.address_field
         self.relay_field.returnPressed.connect(self.save)
-        form.addRow("&Relay address", self.relay_field)
-        layout.addLayout(form)
-        layout.addWidget(
-            _hint(
-                "Leave it empty to run the relay inside Quietroom on this computer, or enter "
-                "the https:// address of a relay you host."
-            )
-        )
+        self.relay_setup.key_field.returnPressed.connect(self.save)
+        layout.addWidget(self.relay_setup)
         self.relay_error = error_label()
         self.relay_error.setAccessibleName("Relay address problem")
         layout.addWidget(self.relay_error)
-        self.network_check = QCheckBox("Let clients on this &network join")
+        self.network_check = QCheckBox("Without a service: let clients on this &network join")
         self.network_check.setAccessibleName("Let clients on this network join")
         layout.addWidget(self.network_check)
         layout.addWidget(
             _hint(
-                "Self-signed certificate: their browser will show a warning. Off, only this "
-                "computer can open the link. A hosted relay is better for real sessions."
+                "Their browser will warn that the connection is not private. Off, only this "
+                "computer can open the link."
             )
         )
         return box
@@ -279,7 +274,9 @@ class SettingsPage(Page):
         self.load()
 
     def clear_phi(self) -> None:
-        """Settings and templates hold no client data; the typed passphrase goes all the same."""
+        """Settings and templates hold no client data; the typed passphrase and the practice's
+        relay key go all the same (load() brings the key back from the vault)."""
+        self.relay_setup.clear()
         for field in (self.current_passphrase, self.new_passphrase, self.confirm_passphrase):
             field.clear()
         self._passphrase_note("")
@@ -299,7 +296,7 @@ class SettingsPage(Page):
         self.auto_lock.setValue(settings.auto_lock_minutes)
         self.late_hours.setValue(settings.late_entry_hours)
         self.retention.setValue(settings.retention_years)
-        self.relay_field.setText(settings.relay_url)
+        self.relay_setup.load(settings)
         self.network_check.setChecked(settings.local_relay_network)
         for label in (self.error, self.relay_error):
             label.hide()
@@ -315,9 +312,9 @@ class SettingsPage(Page):
             auto_lock_minutes=self.auto_lock.value(),
             late_entry_hours=self.late_hours.value(),
             retention_years=self.retention.value(),
-            relay_url=self.relay_field.text().strip(),
             local_relay_network=self.network_check.isChecked(),
         )
+        wanted = self.relay_setup.apply(wanted)
         self.error.hide()
         self.relay_error.hide()
         try:

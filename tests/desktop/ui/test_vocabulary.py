@@ -224,6 +224,8 @@ def test_no_forbidden_words_in_setup_and_unlock(
     setup.typed_back.setText(setup.recovery_label.text().rsplit("-", 1)[-1])
     setup.written.setChecked(True)
     setup.continue_button.click()
+    walk.look("setup / video sessions", [setup])
+    setup.skip_video_button.click()
     assert opened
     opened[0].lock()
 
