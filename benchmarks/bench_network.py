@@ -506,7 +506,8 @@ def run_quietroom_stack(
             s = therapist.read()
             return (
                 f"therapist sends {s['target'] / 1000:.0f} kbit/s at {s['size']}, "
-                f"state {s['state']}, {s['restarts']} new offers"
+                f"state {s['state']}, {s['restarts']} new offers, "
+                f"therapist process CPU {100 * s['cpu']:.0f} % of a core"
             )
 
         try:
@@ -636,8 +637,22 @@ def therapist_main(relay: str, y4m: str, stats_path: str, link_path: str) -> Non
     Path(link_path).write_text(session.link)
     stop = threading.Event()
 
+    import resource
+
+    def cpu_seconds() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    cpu_mark = (time.monotonic(), cpu_seconds())
+    cpu_share = 0.0
+
     def report() -> None:
+        nonlocal cpu_mark, cpu_share
         while not stop.is_set():
+            now, used = time.monotonic(), cpu_seconds()
+            if now - cpu_mark[0] >= 5.0:
+                cpu_share = (used - cpu_mark[1]) / (now - cpu_mark[0])
+                cpu_mark = (now, used)
             with lock:
                 stats = state["stats"]
                 rtt = stats.get("sender.video.roundTripTime")
@@ -652,6 +667,7 @@ def therapist_main(relay: str, y4m: str, stats_path: str, link_path: str) -> Non
                     f"{stats.get('sender.video.frameHeight', 0):.0f}",
                     "state": state["state"],
                     "restarts": session.restart_count,
+                    "cpu": cpu_share,
                 }
             tmp = Path(stats_path + ".tmp")
             tmp.write_text(json.dumps(out))

@@ -33,6 +33,7 @@ from aiortc.utils import uint16_add, uint16_gt
 
 AUDIO_WAIT: Final = 0.04  # seconds: two packets' worth, for a reordered packet
 VIDEO_WAIT: Final = 0.5  # seconds: two NACKs and a retransmission on a 100 ms-each-way path
+HOLE_SCAN_INTERVAL: Final = 0.01  # seconds between scans for a hole while none is known
 NACK_INTERVAL: Final = 0.15  # seconds before asking again for a packet still missing
 NACK_RETRIES: Final = 3
 NACK_HORIZON: Final = 128  # packets; older holes are the jitter buffer's to skip
@@ -55,15 +56,21 @@ class LossTolerantJitterBuffer(JitterBuffer):
         self._max_wait = default if max_wait is None else max_wait
         self._clock = clock
         self._hole_since: float | None = None
+        self._last_scan = -1e9
         self.holes_skipped = 0
 
     def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
         pli, frame = super().add(packet)
-        if frame is not None or not self._has_hole():
-            if not self._has_hole():
-                self._hole_since = None
-            return pli, frame
         now = self._clock()
+        if frame is not None:
+            return pli, frame
+        # Looking for a hole scans the buffer: a few times per frame interval is enough.
+        if self._hole_since is None and now - self._last_scan < HOLE_SCAN_INTERVAL:
+            return pli, None
+        self._last_scan = now
+        if not self._has_hole():
+            self._hole_since = None
+            return pli, None
         if self._hole_since is None:
             self._hole_since = now
         if now - self._hole_since < self._max_wait:

@@ -167,6 +167,7 @@ def test_round_trip_from_a_report_block() -> None:
     ntp_now = (0xB710_8000 << 16) | 0x1234
     assert rtt_from_report(0xB705_2000, 0x0005_4000, ntp_now) == pytest.approx(6.125)
     assert rtt_from_report(0, 0, ntp_now) is None  # no sender report seen yet
+    assert rtt_from_report(0, 0, 0x0001_0000 << 16) is None  # ...whatever the clock reads
     assert rtt_from_report(0xB710_9000, 0, ntp_now) is None  # from the future: ignored
 
 

@@ -9,7 +9,13 @@ from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
 
 from telehealth import aiortc_internals as internals
-from telehealth.jitter import AUDIO_WAIT, VIDEO_WAIT, LossTolerantJitterBuffer
+from telehealth.jitter import (
+    AUDIO_WAIT,
+    NACK_RETRIES,
+    VIDEO_WAIT,
+    LossTolerantJitterBuffer,
+    PoliteNackGenerator,
+)
 
 
 class Clock:
@@ -98,3 +104,33 @@ def test_the_engine_can_swap_a_receivers_buffer() -> None:
         await pc.close()
 
     asyncio.run(run())
+
+
+def test_nacks_ask_for_each_missing_packet_once_then_a_few_more_times_spaced_out() -> None:
+    clock = Clock()
+    nacks = PoliteNackGenerator(clock=clock)
+    asked: list[set[int]] = []
+
+    def arrive(seq: int) -> None:
+        clock.now += 0.01
+        if nacks.add(packet(seq, seq)):
+            asked.append(set(nacks.missing))
+
+    for seq in range(1, 5):
+        arrive(seq)
+    arrive(6)  # 5 went missing: asked for at once
+    assert asked == [{5}]
+    for seq in range(7, 12):  # 10 ms apart: too soon to ask again
+        arrive(seq)
+    arrive(13)  # 12 went missing: only 12 is asked for, not 5 again (aiortc would send both)
+    assert asked == [{5}, {12}]
+    clock.now += 0.2
+    arrive(14)  # 150 ms on, both are still missing: asked again
+    assert asked[-1] == {5, 12}
+    arrive(5)  # the retransmission of 5 arrives
+    for _ in range(6):
+        clock.now += 0.2
+        arrive(15 + _)
+    # 12 was asked for at most 1 + NACK_RETRIES times in all; 5 never again once it arrived.
+    assert sum(12 in a for a in asked) == 1 + NACK_RETRIES
+    assert sum(5 in a for a in asked) == 2

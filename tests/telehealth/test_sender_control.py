@@ -103,6 +103,14 @@ def test_feedback_drives_the_encoder_and_keyframe_requests_reach_aiortc() -> Non
         await handler(pli)
         assert control.keyframe_requests == 1
         assert sender._RTCRtpSender__force_keyframe is True
+        # A burst of requests right after: one keyframe is on its way, no more are forced.
+        sender._RTCRtpSender__force_keyframe = False
+        await handler(pli)
+        assert control.keyframe_requests == 2 and control.keyframes_sent == 1
+        assert sender._RTCRtpSender__force_keyframe is False
+        clock[0] += 0.5
+        await handler(pli)
+        assert sender._RTCRtpSender__force_keyframe is True
         await pc.close()
 
     asyncio.run(run())
@@ -147,3 +155,43 @@ def test_the_pacer_spreads_video_and_lets_audio_through() -> None:
     # 20 kB at 800 kbit/s is 0.2 s; the first packets go at once.
     assert 0.15 <= video_done <= 0.6
     assert audio_at < 0.05
+
+
+def test_retransmissions_are_budgeted_and_never_hold_up_the_receiving_side() -> None:
+    async def run() -> None:
+        from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+
+        pc = RTCPeerConnection()
+        sender = pc.addTrack(ShadeVideo())
+        clock = [0.0]
+        control = SenderControl(sender, None, clock=lambda: clock[0])
+        resent: list[int] = []
+        release = asyncio.Event()
+
+        async def slow_retransmit(seq: int) -> None:  # a paced send on a congested link
+            await release.wait()
+            resent.append(seq)
+
+        sender._retransmit = slow_retransmit  # type: ignore[method-assign]
+        ssrc, _ = internals.sender_ssrcs(sender)
+        handler: Any = getattr(sender, internals.SENDER_RTCP_HANDLER)
+
+        def nack(lost: list[int]) -> RtcpRtpfbPacket:
+            packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1234, media_ssrc=ssrc)
+            packet.lost = lost
+            return packet
+
+        clock[0] = 1.0  # a second of budget: 30 % of 600 kbit/s is about 18 packets
+        await asyncio.wait_for(handler(nack(list(range(100)))), 0.5)  # returns at once
+        release.set()
+        await asyncio.sleep(0.05)
+        assert 10 <= len(resent) <= 20, len(resent)
+        before = len(resent)
+        clock[0] += 0.05  # asked again within a round trip: not resent twice
+        await handler(nack(resent[:5]))
+        await asyncio.sleep(0.05)
+        assert len(resent) == before
+        assert control.retransmissions == before
+        await pc.close()
+
+    asyncio.run(run())

@@ -25,6 +25,7 @@ import {
   preferVideoCodecs,
   startLevelMeter,
   switchCamera,
+  unsupportedReason,
 } from "./media.js";
 import { describe, summarise } from "./quality.js";
 
@@ -245,16 +246,10 @@ function cleanup() {
 // ---- start --------------------------------------------------------------------------------
 
 async function main() {
-  const supported =
-    window.isSecureContext &&
-    window.crypto?.subtle &&
-    window.RTCPeerConnection &&
-    navigator.mediaDevices?.getUserMedia &&
-    window.WebSocket;
-  if (!supported) {
+  const unsupported = unsupportedReason();
+  if (unsupported) {
     $("start-title").textContent = "This browser cannot join the session";
-    $("start-message").textContent =
-      "Please open the link in a current version of Chrome, Firefox, Safari or Edge.";
+    $("start-message").textContent = unsupported;
     return;
   }
   const secret = secretFromFragment(location.hash);

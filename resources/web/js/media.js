@@ -202,3 +202,29 @@ async function h264IsPowerEfficient() {
     return false;
   }
 }
+
+// ---- can this browser join at all? ----------------------------------------------------------
+
+/** Why this browser cannot join, in the client's words, or null when it can. Feature-detected:
+ * the same check lets a future version of any browser in, and keeps out one that has the name
+ * but not the parts (Linux browsers built on WebKitGTK, such as GNOME Web, have the camera but
+ * not WebRTC). */
+export function unsupportedReason() {
+  const elsewhere =
+    "Please open the link in another browser: Firefox, Chrome or Edge on a computer, Safari on " +
+    "an iPhone or iPad, Chrome on Android.";
+  if (!window.isSecureContext) {
+    return "This page was not opened through a secure link, so the browser keeps the camera off. " +
+      "Please open the link exactly as your therapist sent it.";
+  }
+  if (!window.RTCPeerConnection) {
+    return `This browser cannot make video calls (it has no WebRTC). ${elsewhere}`;
+  }
+  if (!navigator.mediaDevices?.getUserMedia) {
+    return `This browser does not let web pages use the camera and microphone. ${elsewhere}`;
+  }
+  if (!window.crypto?.subtle || !window.WebSocket) {
+    return `This browser is missing parts this private session needs. ${elsewhere}`;
+  }
+  return null;
+}
