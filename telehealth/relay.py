@@ -325,6 +325,13 @@ class Relay:
         finally:
             member.claiming = False
 
+    def _local_peer(self, member: _Member) -> _Member | None:
+        for other_id in self._by_room.get(member.room_id, ()):
+            other = self._members.get(other_id)
+            if other is not None and other is not member and other.seated:
+                return other
+        return None
+
     def _local_rooms(self) -> set[str]:
         return {
             room_id
@@ -431,7 +438,11 @@ class Relay:
             self.metrics.bytes.labels(direction="in").inc(len(text))
             if member.seated:  # a waiting client has nobody to talk to: dropped, as before
                 self.metrics.frames.inc()
-                await self.rooms.forward(member.room_id, member.id, text)
+                peer = self._local_peer(member)
+                if peer is not None:  # both seats on this instance: no round trip via Redis
+                    peer.outbox.put_nowait(text)
+                else:
+                    await self.rooms.forward(member.room_id, member.id, text)
 
     async def _leave(self, member: _Member) -> None:
         if member.wait_timer is not None:

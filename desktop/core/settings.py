@@ -101,15 +101,23 @@ def _relay_url_ok(url: str) -> bool:
     return parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1", "::1"}
 
 
+def read_build_defaults(text: str) -> str:
+    """The relay address in a build-defaults.json text, or "" when absent or unusable."""
+    try:
+        value = json.loads(text).get("relay_url", "")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) and value and _relay_url_ok(value) else ""
+
+
 @functools.cache
 def build_default_relay() -> str:
     """The relay address this build of Quietroom was made for, or "" (none, or unusable)."""
     try:
         text = (importlib.resources.files("resources") / "build-defaults.json").read_text("utf-8")
-        value = json.loads(text).get("relay_url", "")
-    except (OSError, ValueError, AttributeError, ModuleNotFoundError):
+    except (OSError, ModuleNotFoundError):
         return ""
-    return value if isinstance(value, str) and value and _relay_url_ok(value) else ""
+    return read_build_defaults(text)
 
 
 def load_settings(vault: Vault) -> PracticeSettings:

@@ -5,6 +5,7 @@ descriptors kept for /healthz, and metrics without identities. Real sockets on 1
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -370,3 +371,85 @@ def test_settings_come_from_file_environment_and_flags(tmp_path: Path) -> None:
     for setting in SETTINGS:
         assert setting.env in text
     assert os.environ.get("QUIETROOM_RELAY_PORT") is None
+
+
+def test_a_relay_with_a_small_file_limit_keeps_answering_health(tmp_path: Path) -> None:
+    """The attack row as measured: a relay process whose open-file limit is 256 (as a service's
+    1,024 limit, smaller), 400 idle connections from many addresses, and /healthz still answers
+    while an admitted room keeps forwarding."""
+    import resource
+    import subprocess
+    import sys
+    import urllib.request
+
+    store = CredentialStore(tmp_path / "credentials.json")
+    _cred, token = store.issue("Dr Rivera", 3)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def small_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "telehealth.relay_cli",
+            "--port",
+            str(port),
+            "--credentials-file",
+            str(store.path),
+            "--header-timeout",
+            "60",
+        ],
+        preexec_fn=small_limit,  # a test: one child, started before any thread of its own
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def health() -> int:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=3) as r:
+            return int(r.status)
+
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                assert health() == 200
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+
+        async def scenario() -> None:
+            async with aiohttp.ClientSession() as s:
+                therapist = await s.ws_connect(f"{base}/ws/{ROOM}", headers=bearer(token))
+                client = await s.ws_connect(f"{base}/ws/{ROOM}")
+                assert await presence(client) == 2
+                idle = []
+                for i in range(400):
+                    sock = socket.socket()
+                    sock.bind((f"127.9.{i // 200}.{i % 200 + 1}", 0))
+                    sock.setblocking(False)
+                    with contextlib.suppress(BlockingIOError):
+                        sock.connect(("127.0.0.1", port))
+                    idle.append(sock)
+                await asyncio.sleep(1.0)
+                for _ in range(5):
+                    assert await asyncio.to_thread(health) == 200
+                await therapist.send_str('{"v":9}')
+                msg = await client.receive(timeout=5)
+                while parse_presence_notice(msg.data) is not None:
+                    msg = await client.receive(timeout=5)
+                assert msg.data == '{"v":9}'
+                for sock in idle:
+                    sock.close()
+                await client.close()
+                await therapist.close()
+
+        run(scenario())
+    finally:
+        process.terminate()
+        process.wait(10)
