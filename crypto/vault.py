@@ -28,6 +28,7 @@ from pathlib import Path
 
 from crypto import anchor as anchors
 from crypto import keys as keyring
+from crypto import vault_checks
 from crypto.atomic import private_dir
 from crypto.attempts import AttemptStore, FailedAttempt
 from crypto.audit import store
@@ -454,10 +455,8 @@ class Vault(KeyChanges, SnapshotAccess):
     def structure_problems(self) -> list[str]:
         """SQLCipher's page check and SQLite's ``quick_check`` on a snapshot (backup create runs
         them before writing anything); empty when healthy."""
-        from crypto.vault_checks import structure_problems as quick
-
         with self.reader() as (conn, _header):
-            return quick(conn)
+            return vault_checks.structure_problems(conn)
 
 
 def _archived_keys(conn: object) -> dict[int, bytes]:

@@ -8,7 +8,6 @@ SQLCipher's page check and SQLite's ``quick_check``; verification runs all of th
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -176,7 +175,3 @@ def structure_problems(conn: Connection) -> list[str]:
     except DatabaseError as exc:
         checks = [f"database damaged: {exc}"]
     return problems + [c for c in checks if c != "ok"]
-
-
-def same_mac(a: bytes | None, b: bytes | None) -> bool:
-    return a is not None and b is not None and hmac.compare_digest(a, b)
