@@ -399,3 +399,27 @@ def _test_kdf() -> Any:
     from crypto.kdf import TEST_ONLY
 
     return TEST_ONLY
+
+
+@pytest.mark.parametrize(
+    ("offset", "value"),
+    [(32, 64), (36, 4 * 1024 * 1024), (40, 16)],  # passes, memory (KiB), lanes: inside the format
+)
+def test_default_caps_refuse_what_this_app_never_writes_before_argon2_runs(
+    backup: bytes, keys: Any, monkeypatch: pytest.MonkeyPatch, offset: int, value: int
+) -> None:
+    """Without a caller's limits, a backup slot asking for more Argon2id work than Quietroom ever
+    writes (t=64, 4 GiB or 16 lanes: all inside the format's ranges) is refused unrun."""
+    from crypto.backup import stream
+
+    size = 1 if offset == 40 else 4
+    crafted = backup[:offset] + value.to_bytes(size, "big") + backup[offset + size :]
+    if offset == 40:  # 16 lanes need at least 128 KiB to be inside the format
+        crafted = crafted[:36] + (1024).to_bytes(4, "big") + crafted[40:]
+
+    def must_not_run(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("Argon2id ran")
+
+    monkeypatch.setattr(stream.keys, "passphrase_wrapping_key", must_not_run)
+    with pytest.raises(KdfLimitError):
+        open_backup(io.BytesIO(crafted), passphrase=keys.passphrase)
