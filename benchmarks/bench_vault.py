@@ -162,7 +162,7 @@ DRAFTS = (
 )
 
 
-def bench_writers_during_walks(path: Path) -> None:
+def bench_writers_during_walks(path: Path, alone_s: float = 2.0) -> None:
     import io
     import threading
 
@@ -204,13 +204,13 @@ def bench_writers_during_walks(path: Path) -> None:
             if walk is not None:
                 walk()
             else:
-                time.sleep(2.0)
+                time.sleep(alone_s)
             took[0] = time.perf_counter() - start
             done.set()
 
         thread = threading.Thread(target=run)
         thread.start()
-        while not done.is_set():
+        while not waits or not done.is_set():  # at least one write, however short the walk
             waits.append(autosave())
             time.sleep(0.02)
         thread.join()
