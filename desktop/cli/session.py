@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from desktop.cli.secrets_input import ask
 from desktop.core.practice import Practice
+from desktop.core.unlock_notices import ROLLBACK_ACCEPTED, key_change_notice
 
 
 @contextlib.contextmanager
@@ -44,22 +45,6 @@ def report_unlock(practice: Practice) -> None:
     if info.audit_damage is not None:
         print(f"WARNING: {info.audit_damage} (acknowledged and recorded)", file=sys.stderr)
     if info.key_change is not None:
-        print(f"Note: {KEY_CHANGE_NOTICES.get(info.key_change, info.key_change)}", file=sys.stderr)
+        print(f"Note: {key_change_notice(info.key_change)}", file=sys.stderr)
     if info.rolled_back_to is not None:
-        print(
-            "Note: you opened a copy of the vault older than one seen before; this is recorded "
-            "in the audit log.",
-            file=sys.stderr,
-        )
-
-
-# What an interrupted key change, settled by this unlock, means for the person.
-KEY_CHANGE_NOTICES = {
-    "passphrase-completed": "a passphrase change was interrupted; it had already taken effect, "
-    "so your new passphrase is the one that works.",
-    "rekey-completed": "a change of the vault's key was interrupted after the switch; it is "
-    "complete: the NEW recovery key (the one shown then) is the one that works.",
-    "rekey-abandoned": "a change of the vault's key was interrupted before the switch; nothing "
-    "changed: your OLD recovery key still works, and the one shown then never will. Run "
-    "'quietroom rekey' again if you still want a new key.",
-}
+        print(f"Note: {ROLLBACK_ACCEPTED}", file=sys.stderr)

@@ -12,6 +12,7 @@ from pathlib import Path
 from desktop.core.backups import BackupService
 from desktop.core.practice import Practice
 from desktop.core.stamps import from_iso
+from desktop.core.unlock_notices import ROLLBACK_ACCEPTED, key_change_notice
 from desktop.ui import formats
 from desktop.ui.background import run_in_background
 from desktop.ui.context import UiContext
@@ -415,26 +416,11 @@ def _unlock_summary(practice: Practice) -> str:
             lines.append(f"{text}; the last {when} at {formats.time_text(last)}.")
     if info.method == "recovery":
         lines.append("Opened with the recovery key (recorded as emergency access).")
-    lines += _KEY_CHANGE_NOTICES.get(info.key_change or "", [])
+    if info.key_change is not None:
+        lines.append(key_change_notice(info.key_change))
     if info.rolled_back_to is not None:
-        lines.append("You chose to go on with an older copy of your records. This is recorded.")
+        lines.append(ROLLBACK_ACCEPTED)
     return "\n".join(lines)
-
-
-# What an unlock settled after a key change that a crash interrupted (crypto's UnlockInfo).
-_KEY_CHANGE_NOTICES = {
-    "passphrase-completed": [
-        "Your new passphrase had been saved when Quietroom stopped: the change is now complete."
-    ],
-    "rekey-completed": [
-        "Renewing the encryption key had finished when Quietroom stopped: the new recovery key "
-        "is the one that works."
-    ],
-    "rekey-abandoned": [
-        "Renewing the encryption key was interrupted before it took effect: your earlier "
-        "recovery key still works, and the one shown then never will."
-    ],
-}
 
 
 def _near(moment: datetime) -> bool:

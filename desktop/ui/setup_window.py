@@ -17,26 +17,20 @@ from desktop.core.practice import (
     calibrate,
 )
 from desktop.core.settings import PracticeSettings, build_default_relay
-from desktop.ui import formats, recovery_sheet
+from desktop.ui import formats
 from desktop.ui.background import run_in_background
 from desktop.ui.qt import (
-    QCheckBox,
-    QFileDialog,
-    QFont,
-    QFontDatabase,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QObject,
-    QPrintDialog,
-    QPrinter,
     QProgressBar,
     QPushButton,
     QStackedWidget,
     Qt,
-    QWidget,
     Signal,
 )
+from desktop.ui.recovery_panel import RecoveryKeyPanel
 from desktop.ui.relay_setup import RelaySetup
 from desktop.ui.relay_setup import intro as relay_intro
 from desktop.ui.widgets import (
@@ -53,13 +47,6 @@ STEPS = (
     "Protecting your key with your passphrase",
     "Creating your encrypted records",
 )
-
-
-def ask_save_path(parent: QWidget, suggested: str) -> Path | None:
-    """Where to save the recovery sheet (tests replace this)."""
-    name, _ = QFileDialog.getSaveFileName(parent, "Quietroom - save recovery key", suggested,
-                                          "PDF (*.pdf)")  # fmt: skip
-    return Path(name) if name else None
 
 
 class _Steps(QObject):
@@ -258,7 +245,7 @@ class SetupWindow(QStackedWidget):
         self.confirm.clear()
         now = datetime.now().astimezone()
         self._created_at = f"{formats.date_text(now)}, {formats.time_text(now)}"
-        self.recovery_label.setText(key)
+        self.key_panel.show_key(key, self.therapist_name.text().strip(), self._created_at)
         memory = (f"{params.memory_kib // 1024} MiB" if params.memory_kib >= 1024
                   else f"{params.memory_kib} KiB")  # fmt: skip
         passes = "1 pass" if params.time_cost == 1 else f"{params.time_cost} passes"
@@ -290,82 +277,23 @@ class SetupWindow(QStackedWidget):
                 "from this computer. It is shown only now."
             )
         )
-        self.recovery_label = QLabel()
-        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        mono.setPointSizeF(mono.pointSizeF() * 1.4)
-        mono.setWeight(QFont.Weight.DemiBold)
-        self.recovery_label.setFont(mono)
-        self.recovery_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.recovery_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.recovery_label.setAccessibleName("Recovery key")
-        self.recovery_label.setStyleSheet("padding: 14px; border: 1px dashed palette(mid);")
-        page.body.addWidget(self.recovery_label)
-        row = QHBoxLayout()
-        self.print_button = QPushButton("Print...")
-        self.print_button.setAccessibleName("Print the recovery key")
-        self.print_button.clicked.connect(self.print_key)
-        self.pdf_button = QPushButton("Save as PDF...")
-        self.pdf_button.setAccessibleName("Save the recovery key as a PDF")
-        self.pdf_button.setToolTip("Save it to a USB stick to print, not to this computer")
-        self.pdf_button.clicked.connect(self.save_key_pdf)
-        row.addWidget(self.print_button)
-        row.addWidget(self.pdf_button)
-        row.addStretch(1)
-        page.body.addLayout(row)
-        self.sheet_status = paragraph("")
-        self.sheet_status.setAccessibleName("Recovery sheet status")
-        page.body.addWidget(self.sheet_status)
-        page.body.addWidget(paragraph("To check you have it, type its last group:"))
-        self.typed_back = secret_field("Last group of the recovery key", "e.g. ABCD")
-        self.typed_back.setEchoMode(QLineEdit.EchoMode.Normal)
-        self.typed_back.textChanged.connect(self._check_written)
-        page.body.addWidget(self.typed_back)
-        self.written = QCheckBox("I have written down or printed my recovery key")
-        self.written.toggled.connect(self._check_written)
-        page.body.addWidget(self.written)
+        self.key_panel = RecoveryKeyPanel()
+        page.body.addWidget(self.key_panel)
+        # the panel's parts, by the names the wizard's callers know
+        self.recovery_label = self.key_panel.key_label
+        self.print_button, self.pdf_button = self.key_panel.print_button, self.key_panel.pdf_button
+        self.sheet_status = self.key_panel.sheet_status
+        self.typed_back, self.written = self.key_panel.typed_back, self.key_panel.written
         self.continue_button = QPushButton("Continue")
         self.continue_button.setEnabled(False)
         self.continue_button.clicked.connect(self._finish)
+        self.key_panel.confirmed.connect(self.continue_button.setEnabled)
         page.body.addWidget(self.continue_button, 0, Qt.AlignmentFlag.AlignRight)
         self.addWidget(page)
         return page
 
-    def _sheet_args(self) -> tuple[str, str, str]:
-        return self.recovery_label.text(), self.therapist_name.text().strip(), self._created_at
-
-    def save_key_pdf(self) -> None:
-        path = ask_save_path(self, "quietroom-recovery-key.pdf")
-        if path is None:
-            return
-        try:
-            recovery_sheet.save_pdf(path, *self._sheet_args())
-        except OSError as exc:
-            self.sheet_status.setText(f"Could not save the PDF: {exc.strerror or exc}")
-        else:
-            self.sheet_status.setText(
-                f"Saved {path.name}. Print it, then delete the file from this computer."
-            )
-
-    def print_key(self) -> None:
-        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-        dialog = QPrintDialog(printer, self)
-        dialog.setWindowTitle("Quietroom - print recovery key")
-        args = self._sheet_args()
-        dialog.accepted.connect(lambda: recovery_sheet.print_sheet(printer, *args))
-        dialog.accepted.connect(lambda: self.sheet_status.setText("Sent to the printer."))
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.show()
-
-    def _check_written(self) -> None:
-        last_group = self.recovery_label.text().rsplit("-", 1)[-1]
-        typed = self.typed_back.text().strip().upper()
-        self.continue_button.setEnabled(
-            bool(last_group) and self.written.isChecked() and typed == last_group
-        )
-
     def _finish(self) -> None:
-        self.recovery_label.clear()  # the key is shown once
-        self.typed_back.clear()
+        self.key_panel.forget()  # the key is shown once
         if self._practice is not None:
             self.setCurrentWidget(self.video_page)
             self.relay_setup.address_field.setFocus()

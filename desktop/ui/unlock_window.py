@@ -12,13 +12,21 @@ from desktop.core.passphrase_strength import judge_new_passphrase
 from desktop.core.practice import (
     CryptoError,
     Practice,
+    RollbackDetectedError,
     UnlockError,
     UnlockThrottledError,
     VaultOptions,
 )
 from desktop.ui.background import run_in_background
 from desktop.ui.qt import QLineEdit, QProgressBar, QPushButton, QStackedWidget, Qt
-from desktop.ui.widgets import CardPage, error_label, heading, paragraph, secret_field
+from desktop.ui.widgets import (
+    CardPage,
+    TechnicalDetails,
+    error_label,
+    heading,
+    paragraph,
+    secret_field,
+)
 
 
 def _busy_bar(text: str) -> QProgressBar:
@@ -79,6 +87,8 @@ class UnlockWindow(QStackedWidget):
         self._options = options
         self.unlock_page = self._build_unlock_page()
         self.recovery_page = self._build_recovery_page()
+        self.rollback_page = self._build_rollback_page()
+        self._retry_accepting_rollback: Callable[[], Practice] | None = None
         self.resize(640, 460)
 
     # -- passphrase ---------------------------------------------------------------------------
@@ -112,10 +122,13 @@ class UnlockWindow(QStackedWidget):
         self._set_busy(True)
         path, options, before = self._vault_dir, self._options, self._before
 
-        def op() -> Practice:
+        def op(accept_rollback: bool = False) -> Practice:
             before()
-            return Practice.unlock(path, passphrase, options=options)
+            return Practice.unlock(
+                path, passphrase, options=options, accept_rollback=accept_rollback
+            )
 
+        self._retry_accepting_rollback = lambda: op(accept_rollback=True)
         run_in_background(op, self._done, self._failed)
 
     def _set_busy(self, busy: bool) -> None:
@@ -129,6 +142,7 @@ class UnlockWindow(QStackedWidget):
             self._validate_recovery()
 
     def _done(self, practice: Practice) -> None:
+        self._retry_accepting_rollback = None
         self._set_busy(False)
         for field in (self.passphrase, self.recovery_key, self.new_passphrase, self.new_confirm):
             field.clear()
@@ -138,6 +152,10 @@ class UnlockWindow(QStackedWidget):
 
     def _failed(self, exc: Exception) -> None:
         self._set_busy(False)
+        if isinstance(exc, RollbackDetectedError):
+            self._ask_about_rollback(exc)
+            return
+        self._retry_accepting_rollback = None
         self.passphrase.selectAll()
         self.passphrase.setFocus()
         self.error.setText(_message(exc))
@@ -210,9 +228,13 @@ class UnlockWindow(QStackedWidget):
         self._set_busy(True)
         path, options, before = self._vault_dir, self._options, self._before
 
-        def op() -> Practice:
+        def op(accept_rollback: bool = False) -> Practice:
             before()
-            return Practice.recover(path, key, new, options=options)
+            return Practice.recover(
+                path, key, new, options=options, accept_rollback=accept_rollback
+            )
+
+        self._retry_accepting_rollback = lambda: op(accept_rollback=True)
 
         run_in_background(
             op,
@@ -222,7 +244,66 @@ class UnlockWindow(QStackedWidget):
 
     def _recovery_failed(self, exc: Exception) -> None:
         self._set_busy(False)
+        if isinstance(exc, RollbackDetectedError):
+            self._ask_about_rollback(exc)
+            return
+        self._retry_accepting_rollback = None
         self.recovery_key.selectAll()
         self.recovery_key.setFocus()
         self.recovery_error.setText(_message(exc, recovery=True))
         self.recovery_error.show()
+
+    # -- an older copy than one seen before ----------------------------------------------------
+    def _build_rollback_page(self) -> CardPage:
+        page = CardPage()
+        page.body.addWidget(heading("This is an older copy of your records"))
+        page.body.addWidget(
+            paragraph(
+                "Quietroom has already seen a newer state of these records on this computer. "
+                "Either you (or someone helping you) put an older copy back, for example from a "
+                "backup or another disk, or someone replaced your files without telling you. "
+                "Anything written after that older copy was made is not in it."
+            )
+        )
+        page.body.addWidget(
+            paragraph(
+                "If you put it back yourself on purpose, open it: Quietroom records that you did. "
+                "If you did not, do not open it: keep the files as they are, and ask whoever "
+                "helps you with your computer to look at them. Your newer records may be in a "
+                "backup."
+            )
+        )
+        self.rollback_details = TechnicalDetails()
+        page.body.addWidget(self.rollback_details)
+        self.accept_rollback_button = QPushButton("I put back an older copy myself: open it")
+        self.accept_rollback_button.clicked.connect(self.accept_rollback)
+        self.refuse_rollback_button = QPushButton("Do not open it")
+        self.refuse_rollback_button.setDefault(True)
+        self.refuse_rollback_button.clicked.connect(self.refuse_rollback)
+        page.body.addWidget(self.refuse_rollback_button, 0, Qt.AlignmentFlag.AlignRight)
+        page.body.addWidget(self.accept_rollback_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.addWidget(page)
+        return page
+
+    def _ask_about_rollback(self, exc: RollbackDetectedError) -> None:
+        self.rollback_details.set_text(
+            f"{exc}. Where the newer state was recorded: {exc.where}. The newer state ended at "
+            f"commit {exc.seen_commit} (audit entry {exc.first_bad_seq}); this copy is at commit "
+            f"{exc.found_commit}."
+        )
+        for field in (self.passphrase, self.recovery_key, self.new_passphrase, self.new_confirm):
+            field.clear()  # the retry holds what was typed until the person decides
+        self.setCurrentWidget(self.rollback_page)
+        self.refuse_rollback_button.setFocus()
+
+    def accept_rollback(self) -> None:
+        retry, self._retry_accepting_rollback = self._retry_accepting_rollback, None
+        if retry is None:
+            return
+        self.setCurrentWidget(self.unlock_page)
+        self._set_busy(True)
+        run_in_background(retry, self._done, self._failed)
+
+    def refuse_rollback(self) -> None:
+        self._retry_accepting_rollback = None  # drops the typed passphrase it held
+        self.show_unlock()

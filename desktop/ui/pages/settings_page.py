@@ -34,6 +34,7 @@ from desktop.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
+from desktop.ui.rekey_dialog import RekeyDialog
 from desktop.ui.relay_setup import RelaySetup
 from desktop.ui.relay_setup import intro as relay_intro
 from desktop.ui.template_editor import TemplateEditor
@@ -65,6 +66,7 @@ class SettingsPage(Page):
         super().__init__(ctx)
         self.editor: TemplateEditor | None = None
         self.archive_box: QMessageBox | None = None
+        self.rekey_dialog: RekeyDialog | None = None
         self._templates: dict[str, Template] = {}
 
         outer = QVBoxLayout(self)
@@ -230,7 +232,27 @@ class SettingsPage(Page):
             "C&hange passphrase", "Change passphrase", self.change_passphrase
         )
         layout.addWidget(self.passphrase_button, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(
+            _hint("Lost your recovery sheet, or someone may have seen it? Make a new one.")
+        )
+        self.rekey_button = self._button(
+            "New &recovery key...", "New recovery key", self.new_recovery_key
+        )
+        layout.addWidget(self.rekey_button, 0, Qt.AlignmentFlag.AlignRight)
         return box
+
+    def new_recovery_key(self) -> None:
+        """A new recovery key (a new key for the whole vault): desktop/ui/rekey_dialog.py."""
+        self.rekey_dialog = RekeyDialog(self.ctx.practice, self)
+        self.rekey_dialog.finished.connect(self._rekey_finished)
+        self.rekey_dialog.open()
+
+    def _rekey_finished(self) -> None:
+        dialog, self.rekey_dialog = self.rekey_dialog, None
+        if dialog is not None:
+            if dialog.switched:
+                self._passphrase_note("Your new recovery key is in force.")
+            dialog.deleteLater()
 
     def _records_box(self) -> QGroupBox:
         """Records and billing (desktop/ui: billing_settings_dialog, import_dialog,
@@ -283,7 +305,7 @@ class SettingsPage(Page):
         for label in (self.error, self.relay_error, self.passphrase_error):
             label.clear()
             label.hide()
-        for dialog in (self.editor, self.archive_box):
+        for dialog in (self.editor, self.archive_box, self.rekey_dialog):
             if dialog is not None:
                 dialog.reject()
         self.editor = self.archive_box = None

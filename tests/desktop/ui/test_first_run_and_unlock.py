@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from crypto.kdf import TEST_ONLY
 from crypto.vault import VaultOptions, vault_exists
-from desktop.ui import formats, setup_window
+from desktop.ui import formats, recovery_panel
 from desktop.ui.app import AppController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import QLabel, Qt, QWidget
@@ -86,7 +86,7 @@ def test_first_run_creates_vault_and_shows_recovery_key_once(
     # print / save as PDF: one page, written atomically where the therapist chose
     sheet = tmp_path / "usb" / "recovery.pdf"
     sheet.parent.mkdir()
-    monkeypatch.setattr(setup_window, "ask_save_path", lambda parent, suggested: sheet)
+    monkeypatch.setattr(recovery_panel, "ask_save_path", lambda parent, suggested: sheet)
     qtbot.mouseClick(window.pdf_button, Qt.MouseButton.LeftButton)
     pdf = sheet.read_bytes()
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
