@@ -126,6 +126,8 @@ def test_an_older_copy_is_a_choice_at_unlock(
     actions = [e.action for e in controller.practice.audit_entries()]
     assert "vault.rollback_accepted" in actions
     controller.shutdown()
+    home.close()  # no second main window may linger (its shortcuts would be ambiguous)
+    home.deleteLater()
 
 
 def test_an_interrupted_key_change_is_explained(
@@ -147,3 +149,5 @@ def test_an_interrupted_key_change_is_explained(
     assert key_change_notice("rekey-abandoned") in notice
     assert "earlier recovery key still works" in notice
     controller.shutdown()
+    home.close()  # no second main window may linger (its shortcuts would be ambiguous)
+    home.deleteLater()
