@@ -148,7 +148,11 @@ def relays(
         for relay in started:
             relay.process.terminate()
         for relay in started:
-            relay.process.wait(15)
+            try:
+                relay.process.wait(30)
+            except subprocess.TimeoutExpired:  # still closing sockets of a gone load process
+                relay.process.kill()
+                relay.process.wait(10)
 
 
 def issue_credential(path: Path, max_rooms: int) -> str:
