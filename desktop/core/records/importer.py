@@ -302,7 +302,7 @@ def _plan_appointments(
     layout: Layout,
     mapping: Mapping[str, tuple[str, ...]],
     plan: ImportPlan,
-    zone: tzinfo,
+    zone: tzinfo | None,
 ) -> None:
     linked = {
         k
@@ -342,7 +342,7 @@ def _plan_appointments(
                 at = parse_time(start_text)
             if at is None:
                 raise _RefusedError("no start time")
-            starts_at = datetime.combine(day, at, zone)
+            starts_at = _at(day, at, zone)
             minutes = _minutes(row, mapping, layout, day, starts_at, zone)
             modality = Modality(
                 str(
@@ -422,7 +422,7 @@ def _minutes(
     layout: Layout,
     day: date,
     starts_at: datetime,
-    zone: tzinfo,
+    zone: tzinfo | None,
 ) -> int:
     text = mapped_value(row, mapping, "duration_minutes")
     if text:
@@ -438,7 +438,7 @@ def _minutes(
         )
         if end_at is None:
             raise _RefusedError(f"'{end_text}' has no time of day")
-        minutes = int((datetime.combine(end_day, end_at, zone) - starts_at) / timedelta(minutes=1))
+        minutes = int((_at(end_day, end_at, zone) - starts_at) / timedelta(minutes=1))
     else:
         minutes = DEFAULT_MINUTES
     if not 1 <= minutes <= 1440:
@@ -462,15 +462,16 @@ def plan_import(
     if kind is ImportKind.CLIENTS:
         _plan_clients(vault, table, layout, mapping, plan)
     else:
-        _plan_appointments(vault, table, layout, mapping, plan, zone or local_zone())
+        _plan_appointments(vault, table, layout, mapping, plan, zone)
     return plan
 
 
-def local_zone() -> tzinfo:
-    """This computer's time zone: appointments in a CSV are in the therapist's local time."""
-    zone = datetime.now().astimezone().tzinfo
-    assert zone is not None
-    return zone
+def _at(day: date, at: time, zone: tzinfo | None) -> datetime:
+    """A wall-clock time in ``zone``; with none, in this computer's local time on that day (its
+    own daylight-saving offset, not today's): a CSV holds the therapist's local times."""
+    if zone is not None:
+        return datetime.combine(day, at, zone)
+    return datetime.combine(day, at).astimezone()
 
 
 def audit_dry_run(vault: Vault, plan: ImportPlan) -> None:

@@ -49,9 +49,9 @@ def period_bounds(first_day: date, last_day: date) -> tuple[datetime, datetime]:
     """UTC instants from the start of ``first_day`` to the end of ``last_day``, local time."""
     if last_day < first_day:
         raise BillingError("the period ends before it starts")
-    local = datetime.now().astimezone().tzinfo
-    start = datetime.combine(first_day, time(), local).astimezone(UTC)
-    end = datetime.combine(last_day + timedelta(days=1), time(), local).astimezone(UTC)
+    # Naive local midnights: each day gets its own daylight-saving offset.
+    start = datetime.combine(first_day, time()).astimezone().astimezone(UTC)
+    end = datetime.combine(last_day + timedelta(days=1), time()).astimezone().astimezone(UTC)
     return start, end
 
 

@@ -234,3 +234,32 @@ def test_bad_files_and_mappings_are_refused_clearly(practice: Practice, tmp_path
         table, ImportKind.CLIENTS, "generic", {"name": ("Full",), "date_of_birth": ("Born",)}
     )
     assert report.added == 1
+
+
+def test_local_times_keep_their_own_daylight_saving_offset(
+    practice: Practice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a zone given, 09:00 in January and 09:00 in July are both 09:00 on the wall
+    clock, whatever today's offset is."""
+    import time as time_module
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time_module.tzset()
+    try:
+        records = practice.records
+        records.run_import(parse_csv("Name\nHarper Sampleton\n"), ImportKind.CLIENTS, "generic")
+        table = parse_csv(
+            "Client name,Date,Start time\n"
+            "Harper Sampleton,2026-01-15,09:00\n"
+            "Harper Sampleton,2026-07-15,09:00\n"
+        )
+        records.run_import(table, ImportKind.APPOINTMENTS, "generic")
+        harper = practice.list_clients()[0]
+        starts = sorted(s.starts_at for s in practice.open_client(harper.id).sessions)
+        assert starts == [
+            datetime(2026, 1, 15, 14, 0, tzinfo=UTC),  # EST, UTC-5
+            datetime(2026, 7, 15, 13, 0, tzinfo=UTC),  # EDT, UTC-4
+        ]
+    finally:
+        monkeypatch.delenv("TZ")
+        time_module.tzset()
