@@ -306,6 +306,8 @@ class _Story:
             return "Demo data was added" + (f" ({count} made-up clients)" if count else "")
         if a.startswith("call."):
             return self.call()
+        if a.split(".")[0] in ("record", "practice", "import", "billing"):
+            return self.records()
         text = humanise(a)
         client_id = self.client_id()
         if client_id and client_id in self.names:
@@ -342,6 +344,39 @@ class _Story:
             return f"The video session with {self.client()} ended{length}{broke}"
         text = humanise(a)
         return f"{text} ({self.client()})" if self.client_id() in self.names else text
+
+    def records(self) -> str:
+        """Copies, exports, imports and billing (desktop.core.records)."""
+        a, who = self.e.action, self.who
+        if a == "record.exported":
+            kind = "a protected copy" if self.e.details.get("encrypted") is True else "a copy"
+            return f"{who} made {kind} of {self.whose()} record{self.disclosure()}"
+        if a == "practice.exported":
+            count = self.number("clients")
+            return f"{who} exported everything" + (f" ({count} clients)" if count else "")
+        if a in ("import.checked", "import.completed"):
+            kind = str(self.e.details.get("kind") or "records")
+            if a == "import.checked":
+                adds, refused = self.number("add") or 0, self.number("refuse") or 0
+                return f"{who} checked an import of {kind}: {adds} to add, {refused} refused"
+            added = self.number("added") or 0
+            kind = kind.removesuffix("s") if added == 1 else kind
+            return f"{who} imported {added} {kind} from another program"
+        if a == "billing.superbill_created":
+            return f"{who} made a superbill for {self.client()}{self.disclosure()}"
+        if a == "billing.payment_recorded":
+            return f"{who} recorded a payment from {self.client()}"
+        if a == "billing.payment_deleted":
+            return f"{who} removed a payment of {self.client()} recorded in error"
+        if a == "billing.charge_set":
+            return f"{who} changed what {self.thing('appointment')} is billed as"
+        if a == "billing.ledger_viewed":
+            return f"{who} viewed {self.whose()} billing"
+        if a == "billing.fee_changed":
+            return f"{who} changed a fee"
+        if a == "billing.profile_changed":
+            return f"{who} changed the billing details"
+        return humanise(a)
 
 
 def sentence(entry: Entry, names: Mapping[str, str], date_text: DateText) -> str:
@@ -423,6 +458,17 @@ ACTION_LABELS = {
     "call.verified": "Security codes matched",
     "call.verification_mismatch": "Security codes differed",
     "call.ended": "Video sessions ended",
+    "record.exported": "Copies of a record made",
+    "practice.exported": "Everything exported",
+    "import.checked": "Imports checked",
+    "import.completed": "Imports",
+    "billing.profile_changed": "Billing details changed",
+    "billing.fee_changed": "Fees changed",
+    "billing.charge_set": "Appointment billing changed",
+    "billing.payment_recorded": "Payments recorded",
+    "billing.payment_deleted": "Payments removed",
+    "billing.ledger_viewed": "Billing viewed",
+    "billing.superbill_created": "Superbills made",
 }
 
 
