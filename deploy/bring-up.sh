@@ -23,13 +23,14 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 local_mode="${QR_LOCAL:-0}"
+render_only="${QR_RENDER_ONLY:-0}"  # write the production configuration under QR_PREFIX, stop
 instances=(${QR_RELAY_PORTS:-8701 8702})
 
 say() { echo "bring-up: $*" >&2; }
 die() { echo "bring-up: $*" >&2; exit 1; }
 
-if [ "$local_mode" = 1 ]; then
-  prefix="${QR_PREFIX:?QR_PREFIX (a folder) is required with QR_LOCAL=1}"
+if [ "$local_mode" = 1 ] || [ "$render_only" = 1 ]; then
+  prefix="${QR_PREFIX:?QR_PREFIX (a folder) is required with QR_LOCAL=1 or QR_RENDER_ONLY=1}"
   ETC="$prefix/etc/quietroom-relay"; STATE="$prefix/var/lib/quietroom-relay"
   RUN="$prefix/run"; LOG="$prefix/log"
 else
@@ -61,7 +62,7 @@ missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] && [ "$render_only" != 1 ]; then
   [ "$(id -u)" = 0 ] || die "install these Debian packages first: ${missing[*]}"
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -93,9 +94,12 @@ if [ "$local_mode" = 1 ]; then
   TEST_ONLY="allow-loopback-peers
 verbose"
   RELAY_ONLY="${QR_RELAY_ONLY:-true}"
+  TURN_SITES=""
 else
-  [ "$(id -u)" = 0 ] || die "run as root"
-  command -v systemctl >/dev/null || die "systemd is needed (or QR_LOCAL=1 for a local stack)"
+  if [ "$render_only" != 1 ]; then
+    [ "$(id -u)" = 0 ] || die "run as root"
+    command -v systemctl >/dev/null || die "systemd is needed (or QR_LOCAL=1 for a local stack)"
+  fi
   DOMAIN="${QR_DOMAIN:?QR_DOMAIN, the relay host name, is required}"
   TURN_DOMAIN="${QR_TURN_DOMAIN:-turn.$DOMAIN}"
   RELAY_IP="${QR_RELAY_IP:?QR_RELAY_IP (the address Caddy serves on) is required}"
@@ -110,6 +114,23 @@ else
   EXTERNAL_IP="${QR_EXTERNAL_IP:+external-ip=$QR_EXTERNAL_IP}"
   TEST_ONLY=""
   RELAY_ONLY="${QR_RELAY_ONLY:-false}"
+  # Caddy obtains the TURN name's certificate (HTTP challenge answered on the TURN address's
+  # port 80; its 443 is coturn's), and quietroom-turn-cert copies it to coturn on renewal.
+  TURN_SITES="
+$TURN_DOMAIN {
+	tls {
+		issuer acme {
+			email $QR_EMAIL
+			disable_tlsalpn_challenge
+		}
+	}
+	respond 404
+}
+
+http://$TURN_DOMAIN {
+	bind $TURN_IP
+	respond 404
+}"
 fi
 REDIS_SOCKET="$RUN/redis.sock"
 STUN_URLS="\"stun:$TURN_HOST:$TURN_PORT\""
@@ -160,7 +181,7 @@ render() {  # template -> destination, replacing every @NAME@ with $NAME
   text="$(cat "$src")"
   for name in ETC STATE RUN LOG DOMAIN TURN_HOST TURN_IP TURN_PORT TURNS_PORT TURN_SECRET \
               RELAY_ONLY REDIS_SOCKET SITE TLS CADDY_GLOBAL MIN_PORT MAX_PORT EXTERNAL_IP \
-              TEST_ONLY TURN_CERT TURN_KEY STUN_URLS TURN_URLS; do
+              TEST_ONLY TURN_CERT TURN_KEY STUN_URLS TURN_URLS TURN_SITES; do
     text="${text//@$name@/${!name}}"
   done
   text="${text//@UPSTREAMS@/$upstreams}"
@@ -174,6 +195,10 @@ render "$here/caddy/Caddyfile.in" "$ETC/Caddyfile"
 render "$here/coturn/turnserver.conf.in" "$ETC/turnserver.conf"
 render "$here/redis/redis.conf.in" "$ETC/redis.conf"
 chmod 0600 "$ETC/ice.json" "$ETC/turnserver.conf"
+if [ "$render_only" = 1 ]; then
+  say "configuration written under $prefix"
+  exit 0
+fi
 
 # -- the relay ----------------------------------------------------------------------------------
 if [ -n "${QR_RELAY_PYTHON:-}" ]; then
@@ -242,21 +267,8 @@ install -m 0640 -o redis -g redis "$ETC/redis.conf" /etc/redis/redis.conf
 sed -i "s#^unixsocket .*#unixsocket /run/redis/redis.sock#; s#^dir .*#dir /var/lib/redis#" /etc/redis/redis.conf
 sed -i "s#unix://.*\"#unix:///run/redis/redis.sock\"#" "$ETC/relay.toml"
 
-# Caddy: our site, plus the TURN name (certificate only; coturn serves that address).
-{
-  cat "$ETC/Caddyfile"
-  cat <<EOF
-
-$TURN_DOMAIN {
-	tls $QR_EMAIL {
-		issuer acme {
-			disable_tlsalpn_challenge
-		}
-	}
-	respond 404
-}
-EOF
-} >/etc/caddy/Caddyfile
+# Caddy: our site, and the TURN name (its certificate only; coturn serves that address's 443).
+install -m 0644 "$ETC/Caddyfile" /etc/caddy/Caddyfile
 
 # coturn: reads the certificate Caddy obtained for the TURN name (copied on every renewal).
 install -m 0640 -o root -g turnserver "$ETC/turnserver.conf" /etc/turnserver.conf
