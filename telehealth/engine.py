@@ -56,7 +56,7 @@ from aiortc.sdp import candidate_from_sdp
 from telehealth import aiortc_internals as internals
 from telehealth.congestion import VideoFormat
 from telehealth.errors import CallConnectionError, MessageFormatError, TelehealthError
-from telehealth.jitter import LossTolerantJitterBuffer, PoliteNackGenerator
+from telehealth.jitter import LossTolerantJitterBuffer, PlayoutDelay, PoliteNackGenerator
 from telehealth.loop_thread import LoopThread
 from telehealth.protocol import Ice
 from telehealth.sender_control import AdaptiveVideoTrack, RembSource, SenderControl
@@ -594,11 +594,21 @@ class CallEngine:
     async def _consume(self, track: MediaStreamTrack) -> None:
         kind = track.kind
         resampler: av.AudioResampler | None = None
+        playout = PlayoutDelay(clock=self._loop.time) if kind == "video" else None
         while True:
             try:
                 frame = await track.recv()
             except Exception:  # MediaStreamError when the track ends; nothing else to do
                 return
+            if (
+                playout is not None
+                and isinstance(frame, av.VideoFrame)
+                and frame.pts is not None
+                and frame.time_base is not None
+            ):
+                wait = playout.due(float(frame.pts * frame.time_base)) - self._loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             try:
                 resampler = self._deliver(kind, frame, resampler)
             except Exception:  # a failing UI callback must not stop the media

@@ -24,6 +24,7 @@ congest it more (measured: 10,000 packets asked for in 20 s on a 500 kbit/s link
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -34,6 +35,8 @@ from aiortc.utils import uint16_add, uint16_gt
 AUDIO_WAIT: Final = 0.04  # seconds: two packets' worth, for a reordered packet
 VIDEO_WAIT: Final = 0.5  # seconds: two NACKs and a retransmission on a 100 ms-each-way path
 HOLE_SCAN_INTERVAL: Final = 0.01  # seconds between scans for a hole while none is known
+PLAYOUT_MAX_DELAY: Final = 0.4  # seconds a frame may be held back at most
+PLAYOUT_DECAY: Final = 0.02  # seconds of delay given back per second without late frames
 NACK_INTERVAL: Final = 0.15  # seconds before asking again for a packet still missing
 NACK_RETRIES: Final = 3
 NACK_HORIZON: Final = 128  # packets; older holes are the jitter buffer's to skip
@@ -163,3 +166,49 @@ class PoliteNackGenerator(NackGenerator):
                 self._asked[missing] = (now, times + 1)
         self.missing = due
         return bool(due)
+
+
+class PlayoutDelay:
+    """When to show each decoded video frame, so that a retransmitted packet does not freeze the
+    picture. aiortc hands frames over as soon as they are decoded: a frame held back by a lost
+    packet arrives a round trip late, the ones behind it in a burst, and the picture stutters.
+    Browsers keep a playout delay that grows to cover such waits; so does this: a frame is
+    shown at its capture time (its RTP timestamp) plus the fastest transit seen recently plus
+    ``delay``, which grows by however late a frame was and shrinks again slowly. On a clean
+    link ``delay`` stays 0 and nothing is held back."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        max_delay: float = PLAYOUT_MAX_DELAY,
+        window: float = 10.0,
+    ) -> None:
+        self._clock = clock
+        self._max_delay = max_delay
+        self._window = window
+        self._transits: deque[tuple[float, float]] = deque()
+        self._last: float | None = None
+        self.delay = 0.0
+
+    def due(self, media_time: float) -> float:
+        """The clock time at which to show the frame captured at ``media_time`` (seconds)."""
+        now = self._clock()
+        if self._last is not None:
+            self.delay = max(0.0, self.delay - PLAYOUT_DECAY * (now - self._last))
+        self._last = now
+        transit = now - media_time
+        while self._transits and now - self._transits[0][0] > self._window:
+            self._transits.popleft()
+        self._transits.append((now, transit))
+        base = min(t for _, t in self._transits)
+        due = media_time + base + self.delay
+        late = now - due
+        if late > self._max_delay:  # a jump in the sender's clock, not a late frame: start over
+            self._transits.clear()
+            self._transits.append((now, transit))
+            return now
+        if late > 0.001:  # (not rounding)
+            self.delay = min(self._max_delay, self.delay + late)
+            return now
+        return max(due, now)

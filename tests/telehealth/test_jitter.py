@@ -14,6 +14,7 @@ from telehealth.jitter import (
     NACK_RETRIES,
     VIDEO_WAIT,
     LossTolerantJitterBuffer,
+    PlayoutDelay,
     PoliteNackGenerator,
 )
 
@@ -134,3 +135,34 @@ def test_nacks_ask_for_each_missing_packet_once_then_a_few_more_times_spaced_out
     # 12 was asked for at most 1 + NACK_RETRIES times in all; 5 never again once it arrived.
     assert sum(12 in a for a in asked) == 1 + NACK_RETRIES
     assert sum(5 in a for a in asked) == 2
+
+
+def test_playout_delay_grows_to_cover_a_late_frame_and_holds_nothing_on_a_clean_link() -> None:
+    clock = Clock()
+    playout = PlayoutDelay(clock=clock)
+    for i in range(30):  # clean: every frame shown as it arrives
+        clock.now = 100.0 + i / 30 + 0.05
+        assert playout.due(i / 30) == clock.now
+    assert playout.delay == 0.0
+    # Frame 30 waits 250 ms for a retransmission; 31-33 arrive right behind it.
+    clock.now = 100.0 + 30 / 30 + 0.05 + 0.25
+    assert playout.due(30 / 30) == clock.now  # late: shown at once...
+    assert 0.24 <= playout.delay <= 0.26  # ...and the delay now covers such a wait
+    for i in range(31, 34):
+        clock.now += 0.001
+        assert playout.due(i / 30) > clock.now  # held back: shown at their own pace
+    # Another retransmission wait of the same length does not show as a freeze any more.
+    for i in range(34, 60):
+        arrival = 100.0 + i / 30 + 0.05 + (0.25 if i == 45 else 0.0)
+        clock.now = arrival
+        assert playout.due(i / 30) >= clock.now
+        if i == 45:
+            assert playout.due(i / 30) - clock.now < 0.05
+    # A long clean stretch gives the delay back.
+    for i in range(60, 60 + 30 * 20):
+        clock.now = 100.0 + i / 30 + 0.05
+        playout.due(i / 30)
+    assert playout.delay == 0.0
+    # A jump in the sender's clock is not a late frame.
+    clock.now += 1 / 30
+    assert playout.due(5.0) == clock.now and playout.delay == 0.0
