@@ -100,6 +100,7 @@ class DisclosureDialog(QDialog):
         client_id: str | None = None,
         note_id: str | None = None,
         psychotherapy: bool = False,
+        title: str | None = None,
     ) -> None:
         super().__init__(parent)
         if (client_id is None) == (note_id is None):
@@ -116,7 +117,7 @@ class DisclosureDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
         what = "this note" if note_id is not None else "the client's record"
-        layout.addWidget(heading(f"Print or export {what}"))
+        layout.addWidget(heading(title or f"Print or export {what}"))
         layout.addWidget(
             paragraph(
                 "This is a disclosure of health information: the recipient and the purpose are "

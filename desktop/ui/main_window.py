@@ -15,6 +15,7 @@ from desktop.core.stamps import from_iso
 from desktop.core.unlock_notices import ROLLBACK_ACCEPTED, key_change_notice
 from desktop.ui import formats
 from desktop.ui.background import run_in_background
+from desktop.ui.clinical.flag_alert import FlagAlert
 from desktop.ui.context import UiContext
 from desktop.ui.idle_lock import Clock, IdleLock
 from desktop.ui.pages.audit_page import AuditPage
@@ -219,6 +220,8 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout()
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
+        self.flag_alert = FlagAlert(ctx)  # a flagged answer (PHQ-9 item 9), above every page
+        column.addWidget(self.flag_alert)
         column.addWidget(self.unlock_banner)
         column.addWidget(self.stack, 1)
         row.addLayout(column, 1)
@@ -251,6 +254,7 @@ class MainWindow(QMainWindow):
         self.resize(1180, 760)
         self.refresh_backup_warning()
         self.show_page(self.clients_page)
+        self.flag_alert.load()
 
     def _shortcut(self, keys: str, slot: Callable[[], object]) -> None:
         shortcut = QShortcut(QKeySequence(keys), self)
@@ -378,6 +382,7 @@ class MainWindow(QMainWindow):
         self._hidden_dialogs = []
         for page in self.pages:
             page.clear_phi()
+        self.flag_alert.clear_phi()
         self.statusBar().clearMessage()
         self._on_lock()
 

@@ -20,6 +20,7 @@ from desktop.ui.files import replacing
 from desktop.ui.qt import (
     QColor,
     QFont,
+    QImage,
     QLocale,
     QMarginsF,
     QPageLayout,
@@ -31,6 +32,7 @@ from desktop.ui.qt import (
     QSizeF,
     Qt,
     QTextDocument,
+    QUrl,
 )
 
 PDF_TITLE = "Quietroom disclosure"  # PDF metadata: viewers show it in their title bar
@@ -58,8 +60,15 @@ def page_size_for(locale: QLocale | None = None) -> QPageSize.PageSizeId:
     return QPageSize.PageSizeId.A4
 
 
-def document_html(document: Document, letterhead: Letterhead) -> str:
-    """The body as HTML; every text from the record is escaped (nothing in a note is markup)."""
+FIGURE = "quietroom:figure"  # the resource name of a document's figure (a measure's chart)
+
+
+def document_html(
+    document: Document, letterhead: Letterhead, *, figure: tuple[int, int] | None = None
+) -> str:
+    """The body as HTML; every text from the record is escaped (nothing in a note is markup).
+    ``figure``: the width and height, in the page's pixels, of a picture (added to the text
+    document as ``FIGURE``) that goes under the header."""
     rows = "".join(
         f"<tr><td style='color:#555555; padding-right:12px'>{label}</td>"
         f"<td>{html.escape(value)}</td></tr>"
@@ -75,6 +84,9 @@ def document_html(document: Document, letterhead: Letterhead) -> str:
         f"<table cellspacing='0' cellpadding='1' style='margin-top:6px'>{rows}</table>",
         "<hr/>",
     ]
+    if figure is not None:
+        width, height = figure
+        parts.append(f"<p><img src='{FIGURE}' width='{width}' height='{height}'/></p>")
     for section in document.sections:
         parts.append(
             f"<h3 style='font-size:12pt; font-weight:600; margin-top:14px'>"
@@ -98,7 +110,12 @@ def _line(text: str) -> str:
     return html.escape(text) if text.strip() else "&nbsp;"
 
 
-def _paint(device: QPdfWriter | QPrinter, document: Document, letterhead: Letterhead) -> int:
+def _paint(
+    device: QPdfWriter | QPrinter,
+    document: Document,
+    letterhead: Letterhead,
+    figure: QImage | None = None,
+) -> int:
     """Lay the document out for ``device``'s pages and paint every page; returns the count."""
     layout = device.pageLayout()
     paint = layout.paintRectPixels(device.resolution())
@@ -114,7 +131,13 @@ def _paint(device: QPdfWriter | QPrinter, document: Document, letterhead: Letter
     text.setDefaultFont(font)
     text.setDocumentMargin(0)
     text.setPageSize(QSizeF(body.width(), body.height()))
-    text.setHtml(document_html(document, letterhead))
+    size = None
+    if figure is not None and not figure.isNull():
+        text.addResource(QTextDocument.ResourceType.ImageResource, QUrl(FIGURE), figure)
+        # HTML sizes are in 96-dpi pixels, scaled up to the device's resolution when painted.
+        wide = int(body.width() * 96 / device.logicalDpiX())
+        size = (wide, int(wide * figure.height() / max(1, figure.width())))
+    text.setHtml(document_html(document, letterhead, figure=size))
     pages = max(1, text.pageCount())
 
     band_font = QFont()
@@ -183,8 +206,10 @@ def write_pdf(
     path: Path,
     *,
     page_size: QPageSize.PageSizeId | None = None,
+    figure: QImage | None = None,
 ) -> int:
-    """Write ``document`` to ``path`` as a PDF, atomically; returns the number of pages."""
+    """Write ``document`` (and ``figure``, a chart, under its header) to ``path`` as a PDF,
+    atomically; returns the number of pages."""
     path = Path(path)
     with replacing(path) as temporary:
         writer = QPdfWriter(str(temporary))
@@ -193,12 +218,14 @@ def write_pdf(
         writer.setCreator("Quietroom")
         writer.setPageSize(QPageSize(page_size or page_size_for()))
         writer.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
-        pages = _paint(writer, document, letterhead)
+        pages = _paint(writer, document, letterhead, figure)
         del writer  # finishes the file
     return pages
 
 
-def print_document(document: Document, letterhead: Letterhead, printer: QPrinter) -> int:
+def print_document(
+    document: Document, letterhead: Letterhead, printer: QPrinter, *, figure: QImage | None = None
+) -> int:
     """Print ``document`` on a printer the user chose (in a print dialog); returns pages."""
     printer.setDocName(PDF_TITLE)
-    return _paint(printer, document, letterhead)
+    return _paint(printer, document, letterhead, figure)

@@ -5,6 +5,16 @@ not load it.)"""
 
 from __future__ import annotations
 
+from PySide6.QtCharts import (
+    QAreaSeries,
+    QChart,
+    QChartView,
+    QDateTimeAxis,
+    QLegend,
+    QLineSeries,
+    QScatterSeries,
+    QValueAxis,
+)
 from PySide6.QtCore import (
     QAbstractListModel,
     QAbstractTableModel,
@@ -38,6 +48,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QAction,
+    QBrush,
     QCloseEvent,
     QColor,
     QDesktopServices,
@@ -131,7 +142,11 @@ __all__ = [
     "QAbstractTextDocumentLayout",
     "QAction",
     "QApplication",
+    "QAreaSeries",
+    "QBrush",
     "QButtonGroup",
+    "QChart",
+    "QChartView",
     "QCheckBox",
     "QCloseEvent",
     "QColor",
@@ -139,6 +154,7 @@ __all__ = [
     "QDate",
     "QDateEdit",
     "QDateTime",
+    "QDateTimeAxis",
     "QDateTimeEdit",
     "QDesktopServices",
     "QDialog",
@@ -161,7 +177,9 @@ __all__ = [
     "QKeyEvent",
     "QKeySequence",
     "QLabel",
+    "QLegend",
     "QLineEdit",
+    "QLineSeries",
     "QLinearGradient",
     "QListView",
     "QListWidget",
@@ -194,6 +212,7 @@ __all__ = [
     "QRectF",
     "QResizeEvent",
     "QRunnable",
+    "QScatterSeries",
     "QScreen",
     "QScrollArea",
     "QSettings",
@@ -231,6 +250,7 @@ __all__ = [
     "QTreeWidgetItem",
     "QUrl",
     "QVBoxLayout",
+    "QValueAxis",
     "QWidget",
     "Qt",
     "Signal",

@@ -12,6 +12,7 @@ from desktop.ui import formats
 from desktop.ui.client_forms import error_text
 from desktop.ui.clinical.diagnoses_tab import DiagnosesTab
 from desktop.ui.clinical.labels import REVIEW
+from desktop.ui.clinical.measures_tab import MeasuresTab
 from desktop.ui.clinical.plan_tab import PlanTab
 from desktop.ui.context import UiContext
 from desktop.ui.qt import QTabWidget
@@ -25,6 +26,7 @@ class ClinicalSection:
         self._tabs: QTabWidget | None = None
         self.diagnoses = DiagnosesTab(ctx, self.reload)
         self.plan = PlanTab(ctx, self.reload)
+        self.measures = MeasuresTab(ctx)
         self.banner = paragraph("")
         self.banner.setAccessibleName("Treatment plan review")
         self.banner.setObjectName("reviewDue")
@@ -40,11 +42,15 @@ class ClinicalSection:
         tabs.setTabToolTip(index, "ICD-10-CM diagnoses with onset and status (Alt+I)")
         index = tabs.addTab(self.plan, "Treat&ment plan")
         tabs.setTabToolTip(index, "Problems, goals, objectives, interventions; signed (Alt+M)")
+        index = tabs.addTab(self.measures, "Meas&ures")
+        tabs.setTabToolTip(index, "PHQ-9, GAD-7, PCL-5 and your own, charted over time (Alt+U)")
         tabs.currentChanged.connect(self._tab_changed)
 
     def _tab_changed(self, index: int) -> None:
         if self._tabs is not None and self._tabs.widget(index) is self.plan:
             self.plan.load()
+        if self._tabs is not None and self._tabs.widget(index) is self.measures:
+            self.measures.load()
 
     def show_client(self, client: Client) -> None:
         """After the client page read the record: the clinical summary (one audited read)."""
@@ -69,8 +75,11 @@ class ClinicalSection:
         else:
             self.banner.clear()
             self.banner.hide()
+        self.measures.set_client(client.id, archived=client.archived)
         if self._tabs is not None and self._tabs.currentWidget() is self.plan:
             self.plan.load()
+        if self._tabs is not None and self._tabs.currentWidget() is self.measures:
+            self.measures.load()
 
     def reload(self) -> None:
         if self._client is not None:
@@ -80,5 +89,6 @@ class ClinicalSection:
         self._client = None
         self.diagnoses.clear()
         self.plan.clear()
+        self.measures.clear()
         self.banner.clear()
         self.banner.hide()

@@ -79,7 +79,7 @@ def test_phq9_item_9_is_flagged_from_several_days() -> None:
         assert low.flagged and low.band is not None and low.band.label == "Minimal"
         (critical,) = low.critical
         assert (critical.item_key, critical.value, critical.label) == ("9", value, label)
-        assert critical.about.startswith("thoughts of being better off dead")
+        assert critical.about == "thoughts of being better off dead or of self-harm"
     assert not score(GAD7, answers([3] * 7)).critical  # GAD-7 has no such item
 
 
