@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, Protocol, TypeVar, cast
 
 from crypto.audit.actions import AuditAction, Outcome
@@ -38,6 +38,7 @@ from crypto.vault import Vault
 from desktop.core import notes, sessions
 from desktop.core.clients import require_active
 from desktop.core.errors import InvalidFieldError, PracticeError
+from desktop.core.note_header import NoteHeader, write_header
 from desktop.core.notes import Note
 from desktop.core.sessions import Attendance, Modality, Session
 from desktop.core.stamps import from_iso, to_iso
@@ -205,45 +206,20 @@ def record_ended(
     )
 
 
-def _zone(moment: datetime) -> str:
-    offset = moment.utcoffset()
-    if not offset:
-        return "UTC"
-    sign = "+" if offset >= timedelta(0) else "-"
-    minutes = abs(int(offset.total_seconds())) // 60
-    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def _duration_text(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min {secs:02d} s"
-    return f"{minutes} min {secs:02d} s"
-
-
-def call_note_header(
-    started_at: datetime, duration_s: float, details: SafetyDetails | None = None
-) -> str:
-    """The lines a call note starts with: date, time (in ``started_at``'s own time zone, which
-    the app passes as the computer's local time), duration and modality, and (when the client
-    gave them) their confirmed location and emergency number; then an empty line to write on."""
+def call_header(started_at: datetime, duration_s: float) -> NoteHeader:
+    """The call note's header fields: when the call began, how long it lasted (whole minutes)
+    and that it was held by video."""
     if started_at.tzinfo is None:
         raise InvalidFieldError("the call's start time must carry a time zone")
     seconds = _check_duration(duration_s)
-    ended_at = started_at + timedelta(seconds=seconds)
+    return NoteHeader(started_at, round(seconds / 60), Modality.VIDEO)
+
+
+def safety_lines(details: SafetyDetails) -> str:
+    """What the client confirmed in the waiting room, for the note's first section."""
     return (
-        f"Date: {started_at:%Y-%m-%d}\n"
-        f"Time: {started_at:%H:%M} to {ended_at:%H:%M} ({_zone(started_at)})\n"
-        f"Duration: {_duration_text(seconds)}\n"
-        "Modality: video (Quietroom, end-to-end encrypted)\n"
-        + (
-            f"Client's location (confirmed by the client): {details.location}\n"
-            f"Emergency phone number: {details.emergency_phone}\n"
-            if details is not None
-            else ""
-        )
-        + "\n"
+        f"Client's location (confirmed by the client): {details.location}\n"
+        f"Emergency phone number: {details.emergency_phone}\n\n"
     )
 
 
@@ -256,20 +232,23 @@ def create_call_note(
     template: Template,
     author: str,
 ) -> Note:
-    """A progress-note draft for the session, from ``template``, linked to the session, its first
-    section starting with :func:`call_note_header`. Audited as any new note (``note.created``):
-    the prefilled lines are part of creating it."""
+    """A progress-note draft for the session, from ``template``, linked to the session, its
+    header fields (``note_header``) set to the call's start, length and modality; its sections
+    empty to write in. Audited as any new note (``note.created``)."""
     session = check_video_session(vault, session_id)
     kept = client_details_of(vault, session_id)
-    # checked before anything is written
-    header = call_note_header(started_at, duration_s, kept[-1] if kept else None)
+    header = call_header(started_at, duration_s)  # checked before anything is written
     note = notes.create_note(
         vault, session.client_id, template, author=author, session_id=session.id
     )
-    keys = [s.key for s in note.sections]
-    body = notes.encode_body(keys, {keys[0]: header})
     with vault.transaction() as tx:
-        tx.execute("UPDATE notes SET body = ? WHERE id = ? AND status = 'draft'", (body, note.id))
+        write_header(tx, note.id, header)
+        if kept:  # the client's confirmed location and emergency number stay in the note's text
+            keys = [s.key for s in note.sections]
+            body = notes.encode_body(keys, {keys[0]: safety_lines(kept[-1])})
+            tx.execute(
+                "UPDATE notes SET body = ? WHERE id = ? AND status = 'draft'", (body, note.id)
+            )
     return notes.read_note(vault, note.id)
 
 

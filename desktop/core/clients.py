@@ -305,6 +305,10 @@ def destroy_client(
         notes = tx.execute(
             "SELECT count(*) FROM notes WHERE client_id = ?", (client_id,)
         ).fetchone()[0]
+        tx.execute(
+            "DELETE FROM note_headers WHERE note_id IN (SELECT id FROM notes WHERE client_id = ?)",
+            (client_id,),
+        )
         # Linked entries first, so that no note points at a deleted one.
         tx.execute("DELETE FROM notes WHERE client_id = ? AND parent_id IS NOT NULL", (client_id,))
         tx.execute("DELETE FROM notes WHERE client_id = ?", (client_id,))

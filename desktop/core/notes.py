@@ -28,6 +28,7 @@ from desktop.core.errors import (
     NoteNotSignedError,
     NoteSignedError,
 )
+from desktop.core.note_header import NoteHeader, from_session, load_header, write_header
 from desktop.core.sessions import load_session
 from desktop.core.signature import SignedContent, note_signature
 from desktop.core.stamps import from_iso, maybe_from_iso, new_id, to_iso
@@ -103,6 +104,8 @@ class Note(NoteSummary):
     signature: str | None
     signature_check: SignatureCheck
     history: tuple[NoteSummary, ...]  # the original and every linked entry, in order
+    header: NoteHeader | None = None  # when, how long, how (note_header)
+    client_name: str = ""  # whom the note is about, for the note screen (inside the window)
 
     def text(self, key: str) -> str:
         return next((s.text for s in self.sections if s.key == key), "")
@@ -183,6 +186,7 @@ def _signed_content(note: Note, *, late: bool, author: str, signed_at: str) -> S
         late=late,
         author=author,
         signed_at=signed_at,
+        header=note.header.signed_fields() if note.header is not None else None,
     )
 
 
@@ -249,6 +253,8 @@ def read_note(vault: Vault, note_id: str, late_threshold: timedelta | None = Non
         signature=row[17],
         signature_check=SignatureCheck.UNSIGNED,
         history=history,
+        header=load_header(vault, note_id),
+        client_name=load_client(vault, summary.client_id).details.name,
     )
     return replace(note, signature_check=_check_signature(vault, row, note))
 
@@ -298,8 +304,9 @@ def create_note(
         raise InvalidFieldError("the session belongs to another client")
     note_id = new_id()
     sections = tuple((s.key, s.title) for s in template.sections)
+    header = from_session(vault, session_id) if session_id is not None else None
     _insert(vault, note_id, client_id, session_id, Compartment(compartment), NoteKind.ORIGINAL,
-            None, "", template.key, template.name, sections, "", author)  # fmt: skip
+            None, "", template.key, template.name, sections, "", author, header)  # fmt: skip
     return read_note(vault, note_id)
 
 
@@ -317,6 +324,7 @@ def _insert(
     sections: Sequence[tuple[str, str]],
     body: str,
     author: str,
+    header: NoteHeader | None = None,
 ) -> None:
     now = to_iso(vault.options.clock())
     with vault.transaction() as tx:
@@ -328,6 +336,8 @@ def _insert(
              template_key, template_name, json.dumps([list(s) for s in sections]), body, author,
              now, now),
         )  # fmt: skip
+        if header is not None:
+            write_header(tx, note_id, header)
         details: dict[str, str | int | bool | None] = {
             "client_id": client_id,
             "compartment": str(compartment),
@@ -366,8 +376,10 @@ def add_linked_entry(
         body = encode_body([k for k, _ in sections], texts)
         key, name = parent.template_key, parent.template_name
     new = new_id()
+    header = parent.header if kind is not NoteKind.ADDENDUM else None
     _insert(vault, new, parent.client_id, parent.session_id, parent.compartment, kind,
-            parent.parent_id or parent.id, reason, key, name, sections, body, author)  # fmt: skip
+            parent.parent_id or parent.id, reason, key, name, sections, body, author,
+            header)  # fmt: skip
     return read_note(vault, new)
 
 
@@ -456,6 +468,7 @@ def discard_draft(vault: Vault, note_id: str) -> None:
         raise NoteSignedError("a signed note cannot be discarded")
     with vault.transaction() as tx:
         tx.execute("DELETE FROM note_autosave WHERE note_id = ?", (note_id,))
+        tx.execute("DELETE FROM note_headers WHERE note_id = ?", (note_id,))
         tx.execute("DELETE FROM notes WHERE id = ? AND status = 'draft'", (note_id,))
         tx.audit(
             AuditAction.NOTE_DRAFT_DISCARDED,

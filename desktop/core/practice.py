@@ -36,7 +36,7 @@ from crypto.recovery_key import RecoveryKey
 from crypto.vault import HEADER_NAME, PendingRekey, UnlockInfo, Vault, VaultOptions, vault_exists
 from crypto.vault_keys import RekeyConfirmationError
 from desktop.core import calls as video_calls
-from desktop.core import clients, disclosure, notes, sessions, templates
+from desktop.core import clients, disclosure, note_header, notes, sessions, templates
 from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
 from desktop.core.autosave import DraftAutosaver, DraftSaveState
 from desktop.core.backup_settings import BackupSettingsStore
@@ -54,6 +54,7 @@ from desktop.core.clients import (
 from desktop.core.clinical.facade import ClinicalRecords
 from desktop.core.disclosure import DisclosureKind, Document
 from desktop.core.errors import PassphraseTooWeakError
+from desktop.core.note_header import NoteHeader
 from desktop.core.notes import Compartment, Note, NoteKind, NoteSummary
 from desktop.core.passphrase_strength import MIN_PASSPHRASE_CHARS, judge_new_passphrase
 from desktop.core.record import ClientRecord, open_client
@@ -463,6 +464,11 @@ class Practice:
 
     def close_draft(self, note_id: str) -> None:
         self._autosaver.close(note_id)
+
+    # -- note header fields (day) --------------------------------------------------------------
+    def set_note_header(self, note_id: str, header: NoteHeader) -> NoteHeader:
+        """When, how long and how the session was held, for a draft (audited as an edit)."""
+        return note_header.set_header(self._vault, note_id, header)
 
     def discard_draft(self, note_id: str) -> None:
         self._autosaver.forget(note_id)

@@ -7,6 +7,10 @@ parent id ("" if none), reason, template key, template name, section count (deci
 section its key, title and text, then late ("1"/"0"), author, signed-at (UTC ISO 8601). Length
 prefixes make it injective: two different notes never encode to the same bytes.
 
+Version 2 (``b"QRNOTE2\\n"``), for a note with header fields (``note_header``): the same fields,
+then the header's held-at (UTC ISO 8601), duration in minutes (decimal) and modality. A note
+without a header keeps version 1, so signatures made before headers existed still check.
+
 The hash alone could be recomputed by someone who can write the database; the same value is also
 written into the keyed, chained audit log when the note is signed, and the display check compares
 against it (docs/domain.md, "Signature scheme").
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAGIC = b"QRNOTE1\n"
+MAGIC_WITH_HEADER = b"QRNOTE2\n"  # version 2: version 1's fields, then the header's three
 _LENGTH = struct.Struct(">I").pack
 
 
@@ -38,6 +43,7 @@ class SignedContent:
     late: bool
     author: str
     signed_at: str
+    header: tuple[str, str, str] | None = None  # held at (UTC ISO 8601), minutes, modality
 
     def encode(self) -> bytes:
         fields = [
@@ -55,7 +61,9 @@ class SignedContent:
         for key, title, text in self.sections:
             fields += [key, title, text]
         fields += ["1" if self.late else "0", self.author, self.signed_at]
-        out = bytearray(MAGIC)
+        if self.header is not None:
+            fields += list(self.header)
+        out = bytearray(MAGIC if self.header is None else MAGIC_WITH_HEADER)
         for text in fields:
             raw = text.encode("utf-8")
             out += _LENGTH(len(raw))

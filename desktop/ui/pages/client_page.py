@@ -353,6 +353,9 @@ class ClientPage(Page):
         self.notes_empty = QLabel("No progress notes yet.")
         self.notes_empty.setEnabled(False)
         outer.addWidget(self.notes_empty)
+        self.notes_count = QLabel()
+        self.notes_count.setAccessibleName("Number of notes and linked entries")
+        outer.addWidget(self.notes_count)
         buttons = QHBoxLayout()
         self.new_note_button = _button(
             "New n&ote…",
@@ -518,15 +521,16 @@ class ClientPage(Page):
         current = select or self.current_session_id()
         self.sessions.clear()
         items = []
+        kinds = {} if self._record is None else {n.id: n.kind for n in self._record.notes}
         for session in sessions:
-            count = len(session.note_ids)
+            linked = [kinds.get(i, NoteKind.ORIGINAL) for i in session.note_ids]
             item = QTreeWidgetItem(
                 [
                     local_time(session.starts_at),
                     f"{session.duration_minutes} min",
                     MODALITY_LABELS[session.modality],
                     ATTENDANCE_LABELS[session.attendance],
-                    f"{count} note" + ("s" if count != 1 else "") if count else EMPTY,
+                    entry_counts(linked) or EMPTY,
                 ]
             )
             item.setData(0, ID_ROLE, session.id)
@@ -553,6 +557,7 @@ class ClientPage(Page):
         sessions = {s.id: s for s in record.sessions}
         _fill_notes(self.notes, record.notes, sessions, late_column=True)
         self.notes_empty.setVisible(not record.notes)
+        self.notes_count.setText(entry_counts([n.kind for n in record.notes]))
         count = record.psychotherapy_note_count
         self.psy_count.setText(
             "No psychotherapy notes."
@@ -817,6 +822,7 @@ class ClientPage(Page):
         self.notes.clear()
         self.psy_notes.clear()
         self.psy_count.clear()
+        self.notes_count.clear()
         self._show_psy_list(False)
         self._set_enabled(False)
         self.clinical.clear()
@@ -829,6 +835,22 @@ class ClientPage(Page):
         self._client_id = None
         self._clear_record()
         self.tabs.setCurrentIndex(0)
+
+
+def entry_counts(kinds: Sequence[NoteKind]) -> str:
+    """ "3 notes, 1 amendment, 1 addendum": notes and the entries linked to them counted apart."""
+    words = (
+        (NoteKind.ORIGINAL, "note", "notes"),
+        (NoteKind.AMENDMENT, "amendment", "amendments"),
+        (NoteKind.ADDENDUM, "addendum", "addenda"),
+        (NoteKind.LATE_ENTRY, "late entry", "late entries"),
+    )
+    parts = []
+    for kind, one, many in words:
+        count = sum(1 for k in kinds if k is kind)
+        if count:
+            parts.append(f"{count} {one if count == 1 else many}")
+    return ", ".join(parts)
 
 
 def _note_row(

@@ -10,26 +10,34 @@ locking can close them; their titles are generic, never a client's name."""
 
 from __future__ import annotations
 
+import difflib
 import html
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from desktop.core.autosave import DraftSaveState
 from desktop.core.errors import PracticeError
+from desktop.core.note_header import NoteHeader
 from desktop.core.notes import (
     MAX_REASON,
     Compartment,
     Note,
     NoteKind,
+    NoteSection,
     NoteStatus,
     NoteSummary,
     SignatureCheck,
 )
+from desktop.core.sessions import Modality
 from desktop.ui import formats
+from desktop.ui.client_forms import MODALITY_LABELS
 from desktop.ui.context import UiContext
 from desktop.ui.disclosure_dialog import start_disclosure
 from desktop.ui.pages.base import Page
 from desktop.ui.qt import (
+    QComboBox,
+    QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
     QFont,
@@ -45,6 +53,7 @@ from desktop.ui.qt import (
     QScrollArea,
     QShortcut,
     QSizeF,
+    QSpinBox,
     QStackedWidget,
     Qt,
     QTextBrowser,
@@ -63,6 +72,9 @@ KIND_LABELS = {
     NoteKind.ADDENDUM: "Addendum",
     NoteKind.LATE_ENTRY: "Late entry",
 }
+HEADER_SAVE_MS = 600  # header field changes are saved after this pause
+REMOVED_STYLE = "background: rgba(179, 38, 30, 0.18); text-decoration: line-through;"
+ADDED_STYLE = "background: rgba(46, 125, 50, 0.22);"
 ADDENDUM_PROMPT = "What you add to the signed note: new information, results, follow-up."
 _BANNER = "border-radius: 6px; padding: 8px 12px;"
 TAMPER_STYLE = f"QLabel#tampered {{ color: #ffffff; background: #b3261e; {_BANNER} }}"
@@ -72,6 +84,77 @@ LATE_STYLE = f"QLabel#late {{ color: #3d3000; background: #f6e7b4; {_BANNER} }}"
 def local_time(moment: datetime) -> str:
     """A UTC moment as the therapist's local date and time, e.g. "5 Jan 2026, 10:00"."""
     return formats.date_time_text(moment)
+
+
+def header_text(header: NoteHeader) -> str:
+    """ "Held Mon 7 December, 10:00 · 50 minutes · Video"."""
+    minutes = header.duration_minutes
+    return (
+        f"Held {formats.date_time_text(header.held_at)} · {minutes} minute"
+        f"{'s' if minutes != 1 else ''} · {MODALITY_LABELS[header.modality]}"
+    )
+
+
+def _diff_html(old: str, new: str, *, side: str) -> str:
+    """One side of a word-level comparison, the words that differ marked (escaped text)."""
+    a, b = old.split(), new.split()
+    marked: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        words = a[i1:i2] if side == "old" else b[j1:j2]
+        text = html.escape(" ".join(words))
+        if not text:
+            continue
+        if op == "equal":
+            marked.append(text)
+        elif side == "old":
+            marked.append(f"<span style='{REMOVED_STYLE}'>{text}</span>")
+        else:
+            marked.append(f"<span style='{ADDED_STYLE}'>{text}</span>")
+    return " ".join(marked) or "<i>(empty)</i>"
+
+
+class CompareDialog(QDialog):
+    """An amendment and the note it corrects, side by side, section by section; what the
+    amendment changed is marked on both sides."""
+
+    def __init__(self, parent: QWidget, original: Note, amendment: Note) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Quietroom - compare")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        layout = QVBoxLayout(self)
+        layout.addWidget(paragraph(
+            "Left, the signed note as it was written; right, the amendment. Words taken out are "
+            "struck through on the left; words put in are marked on the right."
+        ))  # fmt: skip
+        row = QHBoxLayout()
+        self.left = self._side("The original note", original, original, amendment, "old")
+        self.right = self._side("The amendment", amendment, original, amendment, "new")
+        row.addWidget(self.left)
+        row.addWidget(self.right)
+        layout.addLayout(row, 1)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        layout.addWidget(close)
+        self.resize(980, 620)
+
+    @staticmethod
+    def _side(name: str, shown: Note, original: Note, amendment: Note, side: str) -> QTextBrowser:
+        view = QTextBrowser()
+        view.setAccessibleName(name)
+        when = shown.signed_at or shown.created_at
+        state = "signed" if shown.status is NoteStatus.SIGNED else "draft, started"
+        parts = [f"<p><b>{html.escape(name)}</b><br/>{state} {formats.date_time_text(when)}</p>"]
+        old = {s.key: s.text for s in original.sections}
+        new = {s.key: s.text for s in amendment.sections}
+        for section in shown.sections:
+            body = _diff_html(old.get(section.key, ""), new.get(section.key, ""), side=side)
+            parts.append(f"<h3>{html.escape(section.title)}</h3><p>{body}</p>")
+        view.setHtml("".join(parts))
+        return view
+
+    def texts(self) -> tuple[str, str]:
+        return self.left.toPlainText(), self.right.toPlainText()
 
 
 def word_count(texts: list[str]) -> int:
@@ -175,6 +258,7 @@ class NoteEditorPage(Page):
         self.editors: list[SectionEditor] = []
         self.dialogs: list[QWidget] = []  # open confirmations and reason dialogs
         self._loading = False
+        self._filling_history = False
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 16, 24, 12)
@@ -204,6 +288,7 @@ class NoteEditorPage(Page):
         self.subtitle = paragraph("")
         self.subtitle.setAccessibleName("About this note")
         outer.addWidget(self.subtitle)
+        outer.addWidget(self._build_header())
         self.tampered = paragraph("")
         self.tampered.setObjectName("tampered")
         self.tampered.setStyleSheet(TAMPER_STYLE)
@@ -289,6 +374,12 @@ class NoteEditorPage(Page):
             "Print / export…", "Print the note or save it as a PDF", self.export, signed
         )
         side.addWidget(self.signed_panel)
+        self.compare_button = QPushButton("Compare with the original…")
+        self.compare_button.setAccessibleName("Compare with the original")
+        self.compare_button.setToolTip("This amendment and the note it corrects, side by side")
+        self.compare_button.clicked.connect(self.compare)
+        self.compare_button.hide()
+        side.addWidget(self.compare_button)
 
         side.addSpacing(10)
         history_title = QLabel("History")
@@ -303,6 +394,7 @@ class NoteEditorPage(Page):
         self.history.setWordWrap(True)  # a long reason wraps instead of scrolling sideways
         self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history.itemActivated.connect(self._history_activated)
+        self.history.currentItemChanged.connect(self._history_selected)
         history_title.setBuddy(self.history)
         side.addWidget(self.history, 1)
         panel = QWidget()
@@ -341,6 +433,116 @@ class NoteEditorPage(Page):
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         shortcut.activated.connect(slot)
 
+    # -- header fields: when, how long, how ------------------------------------------------------
+    def _build_header(self) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        self.header_line = QLabel()
+        self.header_line.setAccessibleName("Session held")
+        row.addWidget(self.header_line)
+        self.held_at = QDateTimeEdit()
+        self.held_at.setCalendarPopup(True)
+        self.held_at.setAccessibleName("Session held on")
+        self.held_at.setToolTip("When the session began, in local time")
+        self.held_minutes = QSpinBox()
+        self.held_minutes.setRange(0, 1440)
+        self.held_minutes.setSingleStep(5)
+        self.held_minutes.setSuffix(" minutes")
+        self.held_minutes.setAccessibleName("Session length")
+        self.held_how = QComboBox()
+        self.held_how.setAccessibleName("How the session was held")
+        for modality, text in MODALITY_LABELS.items():
+            self.held_how.addItem(text, str(modality))
+        self.header_fields = QWidget()
+        fields = QHBoxLayout(self.header_fields)
+        fields.setContentsMargins(0, 0, 0, 0)
+        for caption, field in (("Held", self.held_at), ("Length", self.held_minutes),
+                               ("How", self.held_how)):  # fmt: skip
+            caption_label = QLabel(caption)
+            caption_label.setBuddy(field)
+            fields.addWidget(caption_label)
+            fields.addWidget(field)
+        row.addWidget(self.header_fields)
+        row.addStretch(1)
+        self.held_at.dateTimeChanged.connect(self._header_changed)
+        self.held_minutes.valueChanged.connect(self._header_changed)
+        self.held_how.currentIndexChanged.connect(self._header_changed)
+        self._header_timer = QTimer(self)
+        self._header_timer.setSingleShot(True)
+        self._header_timer.setInterval(HEADER_SAVE_MS)
+        self._header_timer.timeout.connect(self.save_header)
+        self.header_fields.hide()
+        return box
+
+    def _show_header(self, note: Note) -> None:
+        header = note.header
+        draft = note.status is NoteStatus.DRAFT
+        self.header_fields.setVisible(draft and header is not None)
+        if header is None:
+            self.header_line.setText("" if not draft else "No session linked")
+            self.header_line.setVisible(draft)
+            return
+        if draft:
+            self._loading = True
+            self.held_at.setDisplayFormat(formats.date_time_input_pattern())
+            self.held_at.setDateTime(formats.qdatetime(header.held_at))
+            self.held_minutes.setValue(header.duration_minutes)
+            self.held_how.setCurrentIndex(max(0, self.held_how.findData(str(header.modality))))
+            self._loading = False
+            self.header_line.hide()
+        else:
+            self.header_line.setText(header_text(header))
+            self.header_line.show()
+
+    def _header_changed(self, *_: object) -> None:
+        if not self._loading and self.is_draft:
+            self._header_timer.start()
+
+    def header_values(self) -> NoteHeader:
+        d, t = self.held_at.date(), self.held_at.time()
+        local = datetime(d.year(), d.month(), d.day(), t.hour(), t.minute()).astimezone()
+        return NoteHeader(local, self.held_minutes.value(), Modality(self.held_how.currentData()))
+
+    def save_header(self) -> None:
+        """Write the header fields now (they are saved a moment after each change)."""
+        self._header_timer.stop()
+        note = self.note
+        if note is None or note.status is not NoteStatus.DRAFT or note.header is None:
+            return
+        try:
+            header = self.ctx.practice.set_note_header(note.id, self.header_values())
+        except PracticeError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.note = replace(note, header=header)
+
+    # -- comparing an amendment with its original --------------------------------------------------
+    def compare(self) -> None:
+        note = self.note
+        if note is None or note.kind is not NoteKind.AMENDMENT or note.parent_id is None:
+            return
+        try:
+            if self.psychotherapy:
+                original = self.ctx.practice.open_psychotherapy_note(note.parent_id)
+            else:
+                original = self.ctx.practice.open_note(note.parent_id)
+        except PracticeError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        current = note if not self.editors else replace(note, sections=self._current_sections())
+        dialog = CompareDialog(self, original, current)
+        self.dialogs.append(dialog)
+        dialog.open()
+
+    def _current_sections(self) -> tuple[NoteSection, ...]:
+        assert self.note is not None
+        texts = self.texts()
+        return tuple(replace(s, text=texts.get(s.key, s.text)) for s in self.note.sections)
+
     # -- opening and closing ----------------------------------------------------------------------
     @property
     def is_draft(self) -> bool:
@@ -363,6 +565,8 @@ class NoteEditorPage(Page):
 
     def close_note(self) -> None:
         """Save and close the open draft (called before the page is left and before lock)."""
+        if self._header_timer.isActive() and self.ctx.practice.is_open:
+            self.save_header()
         note = self.note
         self.note = None
         self.timer.stop()
@@ -390,6 +594,10 @@ class NoteEditorPage(Page):
             label.clear()
             label.setToolTip("")
         self.signature.clear()
+        self._header_timer.stop()
+        self.header_line.clear()
+        self.header_fields.hide()
+        self.compare_button.hide()
         self.error.clear()
         self.error.hide()
         self.history.clear()
@@ -430,6 +638,8 @@ class NoteEditorPage(Page):
             self.title.setText(f"{note.template_name} note")
         else:
             self.title.setText(f"{note.template_name} {kind.lower()}")
+        if note.client_name:  # inside the window only; the window title stays "Quietroom"
+            self.title.setText(f"{self.title.text()} · {note.client_name}")
         compartment = "Psychotherapy note" if self.psychotherapy else "Progress note"
         state = "draft" if note.status is NoteStatus.DRAFT else "signed"
         about = f"{compartment} · {state} · written {local_time(note.created_at)}"
@@ -440,6 +650,8 @@ class NoteEditorPage(Page):
             about += f"\nReason for this {kind.lower()}: {note.reason}"
         self.subtitle.setText(about)
         self._fill_history(note)
+        self._show_header(note)
+        self.compare_button.setVisible(note.kind is NoteKind.AMENDMENT)
         if note.status is NoteStatus.DRAFT:
             self._show_draft(note)
         else:
@@ -527,6 +739,13 @@ class NoteEditorPage(Page):
         self.reader.setFocus()
 
     def _fill_history(self, note: Note) -> None:
+        self._filling_history = True
+        try:
+            self._add_history(note)
+        finally:
+            self._filling_history = False
+
+    def _add_history(self, note: Note) -> None:
         for number, entry in enumerate(note.history, start=1):
             item = QListWidgetItem(self._history_text(number, entry))
             item.setData(Qt.ItemDataRole.UserRole, entry.id)
@@ -553,6 +772,14 @@ class NoteEditorPage(Page):
             reason = first_line if len(first_line) <= 120 else first_line[:119] + "…"
             lines.append(f"Reason: {reason}")
         return "\n".join(lines)
+
+    def _history_selected(
+        self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None
+    ) -> None:
+        """Selecting a version in the history shows that version (an audited opening)."""
+        if item is None or self._filling_history:
+            return
+        self._history_activated(item)
 
     def _history_activated(self, item: QListWidgetItem) -> None:
         note_id = item.data(Qt.ItemDataRole.UserRole)

@@ -17,7 +17,7 @@ from desktop.core.calls import (
     SessionCancelledError,
     VideoCall,
     VideoSessionError,
-    call_note_header,
+    call_header,
     record_ended,
 )
 from desktop.core.clients import ClientDetails
@@ -27,7 +27,8 @@ from desktop.core.errors import (
     PracticeError,
     SessionNotFoundError,
 )
-from desktop.core.notes import Compartment, NoteStatus
+from desktop.core.note_header import NoteHeader
+from desktop.core.notes import Compartment, NoteStatus, SignatureCheck
 from desktop.core.practice import Practice
 from desktop.core.sessions import Attendance, Modality, Session
 from desktop.core.settings import PracticeSettings
@@ -360,48 +361,36 @@ def test_the_call_note_is_prefilled_and_linked(
     assert note.session_id == video.id and note.client_id == video.client_id
     assert note.compartment is Compartment.PROGRESS and note.status is NoteStatus.DRAFT
     assert note.template_key == "soap" and note.author == "Dr Ada Test, PsyD"
-    first, *rest = note.sections
-    assert first.key == "subjective"
-    assert first.text == (
-        "Date: 2026-01-05\n"
-        "Time: 10:03 to 10:53 (UTC+01:00)\n"
-        "Duration: 50 min 12 s\n"
-        "Modality: video (Quietroom, end-to-end encrypted)\n"
-        "\n"
-    )
-    assert all(s.text == "" for s in rest)
+    # date, time, duration and modality are the note's header fields, not text in Subjective
+    assert note.header == NoteHeader(started, 50, Modality.VIDEO)
+    assert all(s.text == "" for s in note.sections)
     record = practice.open_client(video.client_id)
     assert [s.note_ids for s in record.sessions if s.id == video.id] == [(note.id,)]
-    # It is an ordinary draft: found by search, editable, signable.
-    assert any(hit.note_id == note.id for hit in practice.search("Quietroom").notes)
-    practice.save_draft(note.id, {"subjective": first.text + "Client reports better sleep."})
+    # It is an ordinary draft: editable, signable; the header is signed with it.
+    practice.save_draft(note.id, {"subjective": "Client reports better sleep."})
     signed = practice.sign_note(note.id)
-    assert signed.text("subjective").startswith("Date: 2026-01-05\n")
-    assert "Quietroom" not in all_details()  # note text never reaches the log
+    assert signed.header == note.header
+    assert signed.text("subjective") == "Client reports better sleep."
+    assert practice.open_note(note.id).signature_check is SignatureCheck.VALID
+    assert "better sleep" not in all_details()  # note text never reaches the log
 
 
-def test_call_note_with_another_template_and_in_utc(practice: Practice, video: Session) -> None:
+def test_call_note_with_another_template(practice: Practice, video: Session) -> None:
     note = practice.create_call_note(
         video.id, datetime(2026, 1, 5, 23, 40, tzinfo=UTC), 3 * 3600 + 5, "dap"
     )
     assert note.template_key == "dap"
-    assert note.sections[0].text.splitlines()[:3] == [
-        "Date: 2026-01-05",
-        "Time: 23:40 to 02:40 (UTC)",
-        "Duration: 3 h 00 min 05 s",
-    ]
+    assert note.header == NoteHeader(datetime(2026, 1, 5, 23, 40, tzinfo=UTC), 180, Modality.VIDEO)
 
 
-def test_call_note_header_refuses_nonsense() -> None:
+def test_call_header_refuses_nonsense() -> None:
     with pytest.raises(InvalidFieldError):
-        call_note_header(datetime(2026, 1, 5, 9), 60)
+        call_header(datetime(2026, 1, 5, 9), 60)
     with pytest.raises(InvalidFieldError):
-        call_note_header(datetime(2026, 1, 5, 9, tzinfo=UTC), -1)
+        call_header(datetime(2026, 1, 5, 9, tzinfo=UTC), -1)
     with pytest.raises(InvalidFieldError):
-        call_note_header(datetime(2026, 1, 5, 9, tzinfo=UTC), 25 * 3600)
-    assert "Duration: 0 min 09 s" in call_note_header(datetime(2026, 1, 5, 9, tzinfo=UTC), 9.4)
-    west = timezone(-timedelta(hours=4, minutes=30))
-    assert "(UTC-04:30)" in call_note_header(datetime(2026, 1, 5, 9, tzinfo=west), 60)
+        call_header(datetime(2026, 1, 5, 9, tzinfo=UTC), 25 * 3600)
+    assert call_header(datetime(2026, 1, 5, 9, tzinfo=UTC), 9.4).duration_minutes == 0
 
 
 def test_an_impossible_duration_is_refused(

@@ -19,10 +19,10 @@ def tables(conn: object) -> set[str]:
     return {r[0] for r in rows}
 
 
-def test_v0_to_v1_creates_every_table(tmp_path: Path) -> None:
+def test_v0_to_latest_creates_every_table(tmp_path: Path) -> None:
     conn = open_database(tmp_path / "v.db", KEY)
     assert current_version(conn, COMPONENT) == 0
-    assert migrate(conn, COMPONENT, PRACTICE_MIGRATIONS) == len(PRACTICE_MIGRATIONS) == 1
+    assert migrate(conn, COMPONENT, PRACTICE_MIGRATIONS) == len(PRACTICE_MIGRATIONS) == 2
     assert {
         "clients",
         "sessions",
@@ -33,8 +33,9 @@ def test_v0_to_v1_creates_every_table(tmp_path: Path) -> None:
         "clients_fts",
         "notes_fts",
         "psychotherapy_fts",
+        "note_headers",
     } <= tables(conn)
-    assert migrate(conn, COMPONENT, PRACTICE_MIGRATIONS) == 1  # a second run changes nothing
+    assert migrate(conn, COMPONENT, PRACTICE_MIGRATIONS) == 2  # a second run changes nothing
     conn.close()
 
 
@@ -55,7 +56,10 @@ def test_each_migration_from_the_previous_version(tmp_path: Path) -> None:
 
 def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     conn = open_database(tmp_path / "v.db", KEY)
-    newer = (*PRACTICE_MIGRATIONS, Migration(2, "future", statements("CREATE TABLE future(x)")))
+    newer = (
+        *PRACTICE_MIGRATIONS,
+        Migration(len(PRACTICE_MIGRATIONS) + 1, "future", statements("CREATE TABLE future(x)")),
+    )
     migrate(conn, COMPONENT, newer)
     with pytest.raises(SchemaError, match="newer"):
         migrate(conn, COMPONENT, PRACTICE_MIGRATIONS)

@@ -18,7 +18,7 @@ from desktop.core.notes import Note, NoteKind, NoteStatus, SignatureCheck
 from desktop.core.practice import ClientDetails, Practice
 from desktop.core.sessions import Attendance
 from desktop.ui.main_window import MainWindow
-from desktop.ui.pages.note_editor import NoteEditorPage, ReasonDialog, local_time
+from desktop.ui.pages.note_editor import CompareDialog, NoteEditorPage, ReasonDialog, local_time
 from desktop.ui.qt import QApplication, QMessageBox, QPlainTextEdit, Qt, QWidget
 
 PASSPHRASE = "lantern meadow copper tide"  # as in conftest.py
@@ -100,7 +100,7 @@ def test_write_autosave_sign_amend_and_history(
         "Subjective", "Objective", "Assessment", "Plan",
     ]  # fmt: skip
     assert editor.editors[0].placeholderText().startswith("What the client reports")
-    assert editor.title.text() == "SOAP note"
+    assert editor.title.text() == "SOAP note · Rosalind Quarrie"  # the note screen names the client
     assert main_window.windowTitle() == "Quietroom"
     assert not editor.late.isVisible()  # the session ended 1 h ago
 
@@ -181,7 +181,7 @@ def test_write_autosave_sign_amend_and_history(
     amendment = editor.note
     assert amendment is not None and amendment.kind is NoteKind.AMENDMENT
     assert amendment.status is NoteStatus.DRAFT and amendment.parent_id == note.id
-    assert editor.title.text() == "SOAP amendment"
+    assert editor.title.text() == "SOAP amendment · Rosalind Quarrie"
     assert "Reason for this amendment: wrong PHQ-9 score" in editor.subtitle.text()
     objective = editor.editors[1]
     assert objective.toPlainText() == SOAP["objective"]
@@ -205,9 +205,29 @@ def test_write_autosave_sign_amend_and_history(
         "Reason: wrong PHQ-9 score",
     ]  # fmt: skip
     assert items[1].toolTip() == "Reason: wrong PHQ-9 score"
-    editor.history.itemActivated.emit(items[0])  # Enter on the first entry opens it
+    # Compare the amendment with what it amends, side by side, the changed words marked.
+    qtbot.mouseClick(editor.compare_button, Qt.MouseButton.LeftButton)
+    compare = editor.dialogs[-1]
+    assert isinstance(compare, CompareDialog)
+    qtbot.waitUntil(compare.isVisible)
+    left, right = compare.texts()
+    assert "PHQ-9 of 9" in left and "PHQ-9 of 10" not in left
+    assert "PHQ-9 of 10" in right and "PHQ-9 of 9" not in right
+    assert "line-through" in compare.left.toHtml() and "line-through" not in compare.right.toHtml()
+    compare.reject()
+
+    # Selecting a version in the history shows that version's text (arrow keys or a click).
+    editor.history.setFocus()
+    editor.history.setCurrentItem(items[0])
     assert editor.note is not None and editor.note.id == note.id
     assert "PHQ-9 of 9" in editor.reader.toPlainText()
+    assert "PHQ-9 of 10" not in editor.reader.toPlainText()
+    assert not editor.compare_button.isVisible()  # an original has nothing to compare with
+    qtbot.keyClick(editor.history, Qt.Key.Key_Down)
+    assert editor.note is not None and editor.note.id == amendment.id
+    assert "PHQ-9 of 10" in editor.reader.toPlainText()
+    editor.history.itemActivated.emit(editor.history.item(0))  # Enter opens one too
+    assert editor.note is not None and editor.note.id == note.id
     assert practice.open_note(note.id).text("objective") == SOAP["objective"]  # unchanged
 
 
@@ -258,7 +278,7 @@ def test_psychotherapy_note_is_opened_through_its_compartment(
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     addendum = editor.note
     assert addendum is not None and addendum.kind is NoteKind.ADDENDUM
-    assert editor.title.text() == "Addendum"
+    assert editor.title.text() == "Addendum · Ottoline Brisk"
     assert [e.accessibleName() for e in editor.editors] == ["Addendum"]
     assert "psychotherapy_note.opened" in actions_for(practice, addendum.id)  # same compartment
 
