@@ -109,6 +109,11 @@ class AuditAction(StrEnum):
     MEASURE_PRINTED = "measure.printed"  # a disclosure: recipient, purpose
     MEASURE_EXPORTED = "measure.exported"
 
+    # The calendar (desktop.core.calendar): recurring series, against the series (object) and its
+    # client (details). Single appointments keep the session.* actions.
+    APPOINTMENTS_SCHEDULED = "appointment.series_created"
+    APPOINTMENTS_CHANGED = "appointment.series_changed"
+
 
 class Outcome(StrEnum):
     SUCCESS = "success"

@@ -172,8 +172,8 @@ def record_started(vault: Vault, session_id: str) -> Session:
     session = sessions.load_session(vault, session_id)
     mark = session.attendance in (Attendance.SCHEDULED, Attendance.NO_SHOW)
     _record(vault, session, AuditAction.CALL_STARTED, attendance_marked=mark)
-    if mark:
-        return sessions.update_session(vault, session_id, attendance=Attendance.ATTENDED)
+    if mark:  # (moved to now if it was booked for later: next and last session stay right)
+        return sessions.mark_held(vault, session_id, vault.options.clock())
     return session
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
@@ -35,8 +35,8 @@ from crypto.paths import default_state_dir, default_vault_dir
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import HEADER_NAME, PendingRekey, UnlockInfo, Vault, VaultOptions, vault_exists
 from crypto.vault_keys import RekeyConfirmationError
+from desktop.core import calendar, clients, disclosure, note_header, notes, sessions, templates
 from desktop.core import calls as video_calls
-from desktop.core import clients, disclosure, note_header, notes, sessions, templates
 from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
 from desktop.core.autosave import DraftAutosaver, DraftSaveState
 from desktop.core.backup_settings import BackupSettingsStore
@@ -165,6 +165,7 @@ class Practice:
     def __init__(self, vault: Vault) -> None:
         self._vault = vault
         vault.migrate(COMPONENT, PRACTICE_MIGRATIONS)
+        vault.migrate(calendar.COMPONENT, calendar.MIGRATIONS)
         vault.migrate(RECORDS_COMPONENT, BILLING_MIGRATIONS)
         vault.migrate(CALLS_COMPONENT, CALL_MIGRATIONS)
         self._settings = load_settings(vault)
@@ -464,6 +465,56 @@ class Practice:
 
     def close_draft(self, note_id: str) -> None:
         self._autosaver.close(note_id)
+
+    # -- calendar (day) ----------------------------------------------------------------------
+    def appointments(self, start: datetime, end: datetime) -> tuple[calendar.Appointment, ...]:
+        """Every appointment between two times, across clients (audited as a look at the
+        schedule); recurring series are extended first."""
+        return calendar.appointments(self._vault, start, end)
+
+    def create_appointment(
+        self,
+        client_id: str,
+        starts_at: datetime,
+        *,
+        duration_minutes: int = sessions.DEFAULT_MINUTES,
+        modality: Modality = Modality.IN_PERSON,
+        repeat: calendar.Repeat = calendar.Repeat.NONE,
+        until: date | None = None,
+        tzid: str = "UTC",
+    ) -> Session:
+        return calendar.create_appointment(
+            self._vault, client_id, starts_at, duration_minutes=duration_minutes,
+            modality=modality, repeat=repeat, until=until, tzid=tzid,
+        )  # fmt: skip
+
+    def move_appointment(
+        self,
+        session_id: str,
+        starts_at: datetime,
+        *,
+        scope: calendar.Scope = calendar.Scope.THIS,
+        duration_minutes: int | None = None,
+        tzid: str = "UTC",
+    ) -> Session:
+        return calendar.move_appointment(
+            self._vault, session_id, starts_at, scope=scope,
+            duration_minutes=duration_minutes, tzid=tzid,
+        )  # fmt: skip
+
+    def cancel_appointment(
+        self, session_id: str, *, scope: calendar.Scope = calendar.Scope.THIS, late: bool = False
+    ) -> Session:
+        return calendar.cancel_appointment(self._vault, session_id, scope=scope, late=late)
+
+    def set_attendance(self, session_id: str, attendance: Attendance) -> Session:
+        return calendar.set_attendance(self._vault, session_id, attendance)
+
+    def booking_conflicts(
+        self, starts_at: datetime, duration_minutes: int, *, ignore: tuple[str, ...] = ()
+    ) -> tuple[ScheduledSession, ...]:
+        """Appointments that overlap this time (a double booking to warn about)."""
+        return calendar.conflicts(self._vault, starts_at, duration_minutes, ignore=ignore)
 
     # -- note header fields (day) --------------------------------------------------------------
     def set_note_header(self, note_id: str, header: NoteHeader) -> NoteHeader:

@@ -11,6 +11,7 @@ the psychotherapy compartment only when asked.
 from __future__ import annotations
 
 from crypto.migrations import Migration, statements
+from desktop.core.calendar import SESSION_STATEMENTS as CALENDAR_SESSION_STATEMENTS
 from desktop.core.note_header import MIGRATION_STATEMENTS as NOTE_HEADER_STATEMENTS
 
 COMPONENT = "practice"
@@ -142,4 +143,5 @@ _V1 = (
 PRACTICE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "clients, sessions, notes, search indexes, templates, settings", statements(*_V1)),
     Migration(2, "note header fields (when, how long, how)", NOTE_HEADER_STATEMENTS),
+    Migration(3, "sessions: series, occurrence, late cancellation", CALENDAR_SESSION_STATEMENTS),
 )

@@ -190,3 +190,12 @@ def list_sessions(vault: Vault, start: datetime, end: datetime) -> tuple[Schedul
         ).fetchall()
         tx.audit(AuditAction.SESSIONS_LISTED, object_type="session", details={"count": len(rows)})
     return tuple(ScheduledSession(from_row(r[:8]), r[8]) for r in rows)
+
+
+def mark_held(vault: Vault, session_id: str, started_at: datetime) -> Session:
+    """The session was held (a video call connected at ``started_at``): attended, and, when the
+    appointment still lay in the future (the call began early), moved to when it was held, so
+    that the client's last and next session are right."""
+    session = load_session(vault, session_id)
+    moved = started_at if session.starts_at > started_at else None
+    return update_session(vault, session_id, attendance=Attendance.ATTENDED, starts_at=moved)

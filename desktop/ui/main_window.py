@@ -21,6 +21,7 @@ from desktop.ui.idle_lock import Clock, IdleLock
 from desktop.ui.pages.audit_page import AuditPage
 from desktop.ui.pages.backups_page import BackupsPage
 from desktop.ui.pages.base import Page
+from desktop.ui.pages.calendar_page import CalendarPage
 from desktop.ui.pages.client_page import ClientPage
 from desktop.ui.pages.clients_page import ClientsPage
 from desktop.ui.pages.note_editor import NoteEditorPage
@@ -133,12 +134,14 @@ class MainWindow(QMainWindow):
         self.audit_page = AuditPage(ctx)
         self.backups_page = BackupsPage(ctx)
         self.settings_page = SettingsPage(ctx)
+        self.calendar_page = CalendarPage(ctx)
         self.pages: list[Page] = [
             self.clients_page,
             self.search_page,
             self.audit_page,
             self.backups_page,
             self.settings_page,
+            self.calendar_page,  # (last in the side bar so that Alt+1..5 keep their pages)
             self.client_page,
             self.note_editor,
         ]
@@ -314,6 +317,9 @@ class MainWindow(QMainWindow):
 
     def show_settings(self) -> None:
         self.show_page(self.settings_page)
+
+    def show_calendar(self) -> None:
+        self.show_page(self.calendar_page)
 
     def show_backups(self) -> None:
         self.show_page(self.backups_page)
