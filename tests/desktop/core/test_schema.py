@@ -22,7 +22,7 @@ def tables(conn: object) -> set[str]:
 def test_v0_to_latest_creates_every_table(tmp_path: Path) -> None:
     conn = open_database(tmp_path / "v.db", KEY)
     assert current_version(conn, COMPONENT) == 0
-    assert migrate(conn, COMPONENT, PRACTICE_MIGRATIONS) == len(PRACTICE_MIGRATIONS) == 2
+    assert migrate(conn, COMPONENT, PRACTICE_MIGRATIONS) == len(PRACTICE_MIGRATIONS) == 3
     assert {
         "clients",
         "sessions",
@@ -35,7 +35,7 @@ def test_v0_to_latest_creates_every_table(tmp_path: Path) -> None:
         "psychotherapy_fts",
         "note_headers",
     } <= tables(conn)
-    assert migrate(conn, COMPONENT, PRACTICE_MIGRATIONS) == 2  # a second run changes nothing
+    assert migrate(conn, COMPONENT, PRACTICE_MIGRATIONS) == 3  # a second run changes nothing
     conn.close()
 
 
