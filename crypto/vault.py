@@ -80,6 +80,7 @@ from crypto.vault_files import (
     read_header,
     read_rekey_marker,
     remove_rekey_marker,
+    remove_stray_staging,
     remove_strays,
     set_aside_orphans,
     vault_exists,
@@ -310,7 +311,10 @@ class Vault(KeyChanges, SnapshotAccess):
         key_change = self._complete_passphrase_change(heads)
         self._prepare()
         key_change = self._settle_rekey() or key_change
-        cleaned = tuple(remove_strays(self.path, self._header.database))
+        cleaned = tuple(
+            remove_strays(self.path, self._header.database)
+            + remove_stray_staging(self.path.resolve().parent)
+        )
         self._record_unlock(method, failures, damage)
         self.unlock_info = UnlockInfo(
             method,

@@ -61,6 +61,7 @@ from crypto.vault import (
     unwrap_with_recovery_key,
     vault_exists,
 )
+from crypto.vault_files import STAGING_PREFIX, STRAY_AFTER_S, remove_stray_staging
 
 SUFFIX = ".qrbackup"
 MANIFEST_FORMAT = "quietroom-vault-backup"
@@ -144,6 +145,8 @@ def create_backup(
         raise BackupIOError(
             "reach the backup folder", FileNotFoundError(2, "folder not found", str(destination))
         )
+    remove_stray_staging(destination)  # left by a verification a crash interrupted
+    _remove_stray_partials(destination)
     problems = vault.structure_problems()  # on a snapshot: writers go on meanwhile
     if problems:
         raise DatabaseDamagedError("; ".join(problems[:5]))
@@ -509,6 +512,15 @@ def list_backups(folder: Path) -> list[ListedBackup]:
     return sorted(found, key=lambda b: b.path.name, reverse=True)
 
 
+def _remove_stray_partials(destination: Path) -> None:
+    """Half-written backups a crash left (``.<name>.partial``), untouched for an hour."""
+    now = datetime.now(UTC).timestamp()
+    for partial in destination.glob(f".quietroom-*{SUFFIX}.partial"):
+        with contextlib.suppress(OSError):
+            if now - partial.stat().st_mtime >= STRAY_AFTER_S:
+                partial.unlink()
+
+
 def _private_file(path: Path) -> BinaryIO:
     """A new file only its owner can read (0600), open for writing."""
     return open(path, "wb", opener=_owner_only)
@@ -521,7 +533,7 @@ def _owner_only(path: str, flags: int) -> int:
 def _staging_dir(near: Path) -> Path:
     """A private folder next to the target (same disk, so the final rename is atomic)."""
     try:
-        return Path(tempfile.mkdtemp(prefix=".qr-staging-", dir=near))
+        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=near))
     except OSError:
         return Path(tempfile.mkdtemp(prefix="qr-staging-"))
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -95,6 +97,34 @@ def remove_strays(path: Path, current: str) -> list[str]:
     for temporary in path.glob(f".{HEADER_NAME}.*.tmp"):
         temporary.unlink(missing_ok=True)
         removed.append(temporary.name)
+    return removed
+
+
+STAGING_PREFIX = ".qr-staging-"
+STRAY_AFTER_S = 3600.0
+
+
+def remove_stray_staging(folder: Path, *, older_than_s: float = STRAY_AFTER_S) -> list[str]:
+    """Remove staging folders that a restore or a backup verification interrupted by a crash left
+    in ``folder`` (the vault's parent, or a backup folder): named ``.qr-staging-*``, untouched for
+    an hour, and not held open (their vault lock is free). Returns the names removed."""
+    removed = []
+    now = time.time()
+    for staging in sorted(folder.glob(STAGING_PREFIX + "*")):
+        try:
+            if not staging.is_dir() or now - staging.stat().st_mtime < older_than_s:
+                continue
+            if (staging / LOCK_NAME).exists():
+                held = filelock.FileLock(str(staging / LOCK_NAME), timeout=0)
+                try:
+                    held.acquire()
+                except filelock.Timeout:
+                    continue  # a restore in another process is using it
+                held.release()
+            shutil.rmtree(staging)
+        except OSError:
+            continue
+        removed.append(staging.name)
     return removed
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,3 +134,32 @@ def test_caps_are_what_calibration_can_write() -> None:
     assert fastest.memory_kib == kdf.MAX_MEMORY_KIB
     assert fastest.time_cost == kdf.MAX_TIME_COST
     assert fastest.parallelism == kdf.MAX_PARALLELISM
+
+
+def test_leftovers_of_interrupted_operations_are_cleaned(
+    make_vault: Callable[[], Vault], options: VaultOptions, tmp_path: Path
+) -> None:
+    """A restore or verification killed mid-way leaves a staging folder; a backup killed mid-way
+    leaves a .partial file. An hour later they are removed (the next unlock, the next backup)."""
+    from crypto.vault_backup import create_backup
+
+    vault = make_vault()
+    folder = vault.path
+    vault.lock()
+    hour_ago = time.time() - 3700
+    old, fresh = folder.parent / ".qr-staging-old", folder.parent / ".qr-staging-fresh"
+    for staging in (old, fresh):
+        staging.mkdir()
+        (staging / "vault-0.db").write_bytes(b"encrypted pages")
+    os.utime(old, (hour_ago, hour_ago))
+    vault = Vault.unlock(folder, PASSPHRASE, options=options)
+    assert vault.unlock_info is not None and ".qr-staging-old" in vault.unlock_info.cleaned
+    assert not old.exists() and fresh.exists()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    partial = backups / ".quietroom-0123abcd-20260101T000000Z-0123456789ab.qrbackup.partial"
+    partial.write_bytes(b"half a backup")
+    os.utime(partial, (hour_ago, hour_ago))
+    create_backup(vault, backups)
+    assert not partial.exists() and len(list(backups.iterdir())) == 1
+    vault.lock()
