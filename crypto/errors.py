@@ -138,6 +138,15 @@ class RollbackDetectedError(AuditIntegrityError):
         )
 
 
+class RekeyConfirmationError(CryptoError):
+    """The recovery key typed back is not the new one that was just shown, so the new key was not
+    put in force and nothing changed. Type the new recovery key exactly as shown (or start
+    again)."""
+
+    def __init__(self) -> None:
+        super().__init__("that is not the new recovery key shown; nothing was changed")
+
+
 class KeyFormatError(CryptoError):
     """A database key must be exactly 32 raw bytes. Anything else is refused, because SQLCipher
     silently runs its own PBKDF2 over any key string that is not a raw hex key."""

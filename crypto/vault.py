@@ -42,6 +42,7 @@ from crypto.database import (
 )
 from crypto.errors import (
     AuditIntegrityError,
+    RekeyConfirmationError,
     RollbackDetectedError,
     StaleHeaderError,
     UnlockError,
@@ -85,7 +86,7 @@ from crypto.vault_files import (
     set_aside_orphans,
     vault_exists,
 )
-from crypto.vault_keys import KeyChanges, PendingRekey, RekeyConfirmationError
+from crypto.vault_keys import KeyChanges, PendingRekey
 from crypto.vault_snapshot import Snapshot, SnapshotAccess
 
 __all__ = [

@@ -23,7 +23,12 @@ from crypto.audit import store
 from crypto.audit.actions import AuditAction, Outcome
 from crypto.audit.chain import make_checkpoint
 from crypto.database import attach_encrypted, open_database
-from crypto.errors import PassphrasePolicyError, RecoveryKeyFormatError, UnlockError
+from crypto.errors import (
+    PassphrasePolicyError,
+    RecoveryKeyFormatError,
+    RekeyConfirmationError,
+    UnlockError,
+)
 from crypto.header import VaultHeader
 from crypto.kdf import KdfParams, new_salt
 from crypto.key_slots import (
@@ -49,10 +54,6 @@ def _no_crash(step: str) -> None:
 
 
 step = _no_crash
-
-
-class RekeyConfirmationError(UnlockError):
-    """The recovery key typed back is not the new one that was shown. Nothing was changed."""
 
 
 @dataclass

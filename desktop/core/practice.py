@@ -22,6 +22,7 @@ from crypto.errors import (
     AuditIntegrityError,
     CryptoError,
     PassphrasePolicyError,
+    RekeyConfirmationError,
     RollbackDetectedError,
     UnlockError,
     UnlockThrottledError,
@@ -34,7 +35,6 @@ from crypto.kdf import PROFILES, KdfParams, calibrate
 from crypto.paths import default_state_dir, default_vault_dir
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import HEADER_NAME, PendingRekey, UnlockInfo, Vault, VaultOptions, vault_exists
-from crypto.vault_keys import RekeyConfirmationError
 from desktop.core import calendar, clients, disclosure, note_header, notes, sessions, templates
 from desktop.core import calls as video_calls
 from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
