@@ -65,14 +65,20 @@ def runtime_distributions(pyproject: Path = REPO / "pyproject.toml") -> list[str
     return sorted(set(names))
 
 
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503
+
+
 def top_level_modules(distribution: str) -> list[str]:
     """The importable top-level names a distribution installs (``pyside6`` -> ``PySide6``...)."""
-    found: set[str] = set()
-    for module, dists in metadata.packages_distributions().items():
-        if any(d.lower().replace("_", "-") == distribution.lower().replace("_", "-") for d in dists):
-            if module.isidentifier() and not module.startswith("_"):
-                found.add(module)
-    return sorted(found)
+    wanted = _normalized(distribution)
+    return sorted(
+        module
+        for module, dists in metadata.packages_distributions().items()
+        if module.isidentifier()
+        and not module.startswith("_")
+        and any(_normalized(d) == wanted for d in dists)
+    )
 
 
 def collection() -> Collection:

@@ -81,7 +81,8 @@ def test_the_collection_resolves() -> None:
     # is our own metadata (quietroom --version in the bundle reads it).
     resources = ROOT / "resources"
     for path in resources.rglob("*"):
-        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts:
+        skipped = path.suffix in (".py", ".pyc") or "__pycache__" in path.parts
+        if path.is_file() and not skipped:
             folder = path.parent.relative_to(ROOT).as_posix()
             assert folder in dests, f"{path.relative_to(ROOT)} is not collected"
     assert any(re.fullmatch(r"quietroom-[^/]+\.dist-info", d) for d in dests)

@@ -24,7 +24,9 @@ SHIPPED = ("desktop", "crypto", "telehealth", "resources")
 RUN_SECONDS = 6.0
 
 # A network call in strace's output: the syscall, and the address family it names.
-_NETWORK_CALL = re.compile(r"\b(connect|sendto|sendmsg)\(.*sa_family=(AF_INET6?|AF_UNIX|AF_NETLINK)")
+_NETWORK_CALL = re.compile(
+    r"\b(connect|sendto|sendmsg)\(.*sa_family=(AF_INET6?|AF_UNIX|AF_NETLINK)"
+)
 
 
 def internet_calls(strace_log: str) -> list[str]:
