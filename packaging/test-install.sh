@@ -227,8 +227,48 @@ as_user "$root" /home/therapist/.local/lib/quietroom/uninstall.sh >/dev/null || 
 [ -f "$root/home/therapist/vault/vault.header" ] || fail "$TARBALL: uninstalling removed the vault"
 ok "$TARBALL: uninstalled; no files left; the vault is still there"
 
-if ls "$DIST"/quietroom-relay_*.deb >/dev/null 2>&1; then
-  bash packaging/relay/test-relay-deb.sh "$DIST" "$BASE" "$OUT"
+RELAY_DEB=$(cd "$DIST" && find . -maxdepth 1 -name 'quietroom-relay_*.deb' -printf '%f\n' | head -1)
+if [ -n "$RELAY_DEB" ]; then
+  echo "== $RELAY_DEB"
+  root=$(fresh_root)
+  stage_download "$root" "$RELAY_DEB"
+  check_signatures "$root" "$RELAY_DEB"
+  apt_in "$root" install --no-install-recommends "/home/therapist/Downloads/$RELAY_DEB" \
+    || fail "$RELAY_DEB: apt could not install it"
+  ok "$RELAY_DEB: installed with apt"
+  for heavy in PySide6 shiboken6 aiortc av sqlcipher3; do
+    [ ! -e "$root/usr/lib/quietroom-relay/_internal/$heavy" ] || fail "$RELAY_DEB: carries $heavy"
+  done
+  python_absent "$root" || fail "$RELAY_DEB: the clean root has a Python"
+  ok "$RELAY_DEB: no Qt, aiortc, PyAV or SQLCipher in it; no Python on the system"
+  grep -q '^ExecStart=/usr/bin/quietroom-relay ' "$root/lib/systemd/system/quietroom-relay@.service" \
+    || fail "$RELAY_DEB: the systemd unit does not start /usr/bin/quietroom-relay"
+  for example in caddy/Caddyfile.in coturn/turnserver.conf.in relay.toml.in; do
+    [ -f "$root/usr/share/quietroom-relay/examples/$example" ] || fail "$RELAY_DEB: no $example"
+  done
+  chroot "$root" getent passwd quietroom-relay >/dev/null || fail "$RELAY_DEB: no service user"
+  [ "$(stat -c %a "$root/var/lib/quietroom-relay")" = 700 ] || fail "$RELAY_DEB: state folder mode"
+  ok "$RELAY_DEB: systemd unit, Caddy/coturn/relay examples, service user, state folder 0700"
+  chroot "$root" quietroom-relay --help >"$OUT/relay-help.txt" || fail "$RELAY_DEB: --help failed"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  creds=/var/lib/quietroom-relay/credentials.json
+  chroot --userspec=quietroom-relay:quietroom-relay "$root" quietroom-relay \
+    --credentials-file "$creds" credentials issue --label "test-install" >"$OUT/relay-credential.txt" 2>&1 \
+    || { cat "$OUT/relay-credential.txt" >&2; fail "$RELAY_DEB: credentials issue failed"; }
+  chroot --userspec=quietroom-relay:quietroom-relay "$root" quietroom-relay --host 127.0.0.1 \
+    --port "$port" --credentials-file "$creds" >"$OUT/relay.log" 2>&1 &
+  health=""
+  for _ in $(seq 100); do
+    health=$(curl -fsS "http://127.0.0.1:$port/healthz" 2>/dev/null) && break
+    sleep 0.1
+  done
+  pkill_root "$root"
+  [ -n "$health" ] || { cat "$OUT/relay.log" >&2; fail "$RELAY_DEB: /healthz did not answer"; }
+  ok "$RELAY_DEB: started as the service user; /healthz answered: $health"
+  apt_in "$root" purge quietroom-relay || fail "$RELAY_DEB: apt purge failed"
+  [ ! -e "$root/usr/lib/quietroom-relay" ] && [ ! -e "$root/var/lib/quietroom-relay" ] \
+    || fail "$RELAY_DEB: files left after purge"
+  ok "$RELAY_DEB: purged"
 fi
 
 # ---------------------------------------------------------------------------------------------

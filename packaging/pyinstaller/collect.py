@@ -81,21 +81,27 @@ def top_level_modules(distribution: str) -> list[str]:
     )
 
 
-def collection() -> Collection:
+def collection(
+    pyproject: Path = REPO / "pyproject.toml",
+    own_packages: tuple[str, ...] = OWN_PACKAGES,
+) -> Collection:
+    """What to collect for the distribution described by ``pyproject`` (the app's by default;
+    the relay's spec passes deploy/python/pyproject.toml and its two packages)."""
     from PyInstaller.utils.hooks import collect_data_files, collect_submodules, copy_metadata
 
     hidden: list[str] = []
     datas: list[tuple[str, str]] = []
-    for package in OWN_PACKAGES:
+    for package in own_packages:
         hidden += collect_submodules(package)
     # Every file inside our packages that is not Python: templates, the client's web page, icons
     # and whatever a later feature adds under resources/ (or beside a module).
-    for package in OWN_PACKAGES:
+    for package in own_packages:
         datas += collect_data_files(package)
     # importlib.metadata must answer for us (``quietroom --version``) and for our dependencies
     # (some read their own version at import time).
-    datas += copy_metadata("quietroom")
-    for dist in runtime_distributions():
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    datas += copy_metadata(project["name"])
+    for dist in runtime_distributions(pyproject):
         datas += copy_metadata(dist, recursive=True)
         for module in top_level_modules(dist):
             if module.startswith("PySide6") or module == "shiboken6":

@@ -180,3 +180,16 @@ def test_the_packaging_scripts_pass_shellcheck() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_the_relay_spec_compiles_and_its_inputs_exist() -> None:
+    source = (PACKAGING / "relay" / "relay.spec").read_text(encoding="utf-8")
+    compile(source, "relay.spec", "exec")
+    relay_project = ROOT / "deploy" / "python" / "pyproject.toml"
+    names = collect.runtime_distributions(relay_project)
+    assert "aiohttp" in names and not {"pyside6", "aiortc", "sqlcipher3"} & set(names)
+    # make-relay-deb.sh rewrites this exact ExecStart to /usr/bin/quietroom-relay.
+    unit = (ROOT / "deploy" / "systemd" / "quietroom-relay@.service").read_text(encoding="utf-8")
+    assert re.search(r"^ExecStart=/opt/quietroom-relay/bin/quietroom-relay ", unit, re.M)
+    for example in ("caddy/Caddyfile.in", "coturn/turnserver.conf.in", "relay.toml.in"):
+        assert (ROOT / "deploy" / example).is_file(), example
