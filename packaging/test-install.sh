@@ -60,10 +60,19 @@ cleanup() {
   [ -n "${XVFB_PID:-}" ] && kill "$XVFB_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 pkill_root() {  # end the processes this script started inside a root (found by their root link)
-  local proc
-  for proc in /proc/[0-9]*; do
-    [ "$(readlink "$proc/root" 2>/dev/null)" = "$1" ] && kill "${proc#/proc/}" 2>/dev/null || true
+  local proc left _
+  for _ in $(seq 50); do
+    left=0
+    for proc in /proc/[0-9]*; do
+      if [ "$(readlink "$proc/root" 2>/dev/null)" = "$1" ]; then
+        kill "${proc#/proc/}" 2>/dev/null || true
+        left=1
+      fi
+    done
+    [ "$left" = 0 ] && return 0
+    sleep 0.1
   done
 }
 fresh_root() {  # unpack the cached base into a new folder, echo its path
@@ -71,6 +80,7 @@ fresh_root() {  # unpack the cached base into a new folder, echo its path
   root=$(mktemp -d /tmp/packaging-root.XXXXXX)
   ROOTS+=("$root")
   tar -C "$root" -xf "$BASE"
+  chmod 755 "$root"  # it is the new system's /, which every user must be able to enter
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   mount -t proc proc "$root/proc"
   chroot "$root" useradd --create-home --shell /bin/bash therapist
@@ -100,7 +110,9 @@ for _ in $(seq 50); do xdpyinfo -display ":$DISPLAY_NUM" >/dev/null 2>&1 && brea
 
 # ---------------------------------------------------------------------------------------------
 # Signatures: what a person does before installing (docs/install.md, "Checking a download").
-PUB=$(ls "$DIST"/minisign.pub "$DIST"/THROWAWAY-KEY-minisign.pub 2>/dev/null | head -1)
+PUB=$DIST/minisign.pub
+[ -f "$PUB" ] || PUB=$DIST/THROWAWAY-KEY-minisign.pub
+[ -f "$PUB" ] || PUB=""
 [ -n "$PUB" ] || fail "no public key in $DIST"
 verify_in() {  # verify_in ROOT FOLDER ARTIFACT: the documented check, inside the clean root
   local root=$1 folder=$2 artifact=$3
@@ -165,6 +177,20 @@ check_app() {  # check_app ROOT COMMAND NAME: the checks common to the .deb and 
   python_absent "$root" || fail "$name: the clean root has a Python"
   ok "$name: no Python in the clean root"
   screenshot_first_run "$root" "$cmd" "$name"
+  # Nothing phones home: the installed app, traced for 8 s from its start, opens no connection
+  # to an internet address (tests/packaging/test_no_phone_home.py does the same from source).
+  strace -f -qq -e trace=connect,sendto,sendmsg -o "$OUT/$name-strace.txt" \
+    chroot --userspec=therapist:therapist "$root" env -i HOME=/home/therapist LANG=C.UTF-8 \
+    DISPLAY=":$DISPLAY_NUM" "$cmd" --vault /home/therapist/strace-vault >/dev/null 2>&1 &
+  local tracer=$!
+  sleep 8
+  pkill_root "$root"
+  wait "$tracer" 2>/dev/null || true
+  grep -q 'connect(' "$OUT/$name-strace.txt" || fail "$name: strace saw no connect at all (no X?)"
+  if grep -E 'sa_family=AF_INET6?[,}]' "$OUT/$name-strace.txt" >&2; then
+    fail "$name: the app opened a connection to an internet address"
+  fi
+  ok "$name: running 8 s, it connected to nothing but local sockets (strace)"
   printf '%s\n' "a calm river under seven quiet lanterns" > "$root/home/therapist/passphrase.txt"
   as_user "$root" "$cmd" --vault /home/therapist/vault init --kdf-profile owasp-min \
     --passphrase-file /home/therapist/passphrase.txt >"$OUT/$name-init.txt" 2>&1 \
@@ -178,9 +204,11 @@ check_app() {  # check_app ROOT COMMAND NAME: the checks common to the .deb and 
     --vault "/home/therapist/probe-vault"
 }
 
-VERSION=$(ls "$DIST"/quietroom_*.deb | sed -E 's/.*quietroom_([^_]+)_.*/\1/' | head -1)
-DEB=$(basename "$(ls "$DIST"/quietroom_"$VERSION"_*.deb)")
-TARBALL=$(basename "$(ls "$DIST"/quietroom-"$VERSION"-linux-*.tar.xz)")
+DEB=$(cd "$DIST" && find . -maxdepth 1 -name 'quietroom_*.deb' -printf '%f\n' | head -1)
+[ -n "$DEB" ] || fail "no quietroom_*.deb in $DIST: run packaging/build.sh first"
+VERSION=$(echo "$DEB" | sed -E 's/^quietroom_([^_]+)_.*/\1/')
+TARBALL=$(cd "$DIST" && find . -maxdepth 1 -name "quietroom-$VERSION-linux-*.tar.xz" -printf '%f\n' | head -1)
+[ -n "$TARBALL" ] || fail "no tarball in $DIST"
 : > "$OUT/start-times.txt"
 
 echo "== $DEB"
