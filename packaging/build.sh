@@ -21,7 +21,7 @@ REPO=$PWD
 
 DIST=${QUIETROOM_DIST:-$REPO/dist}
 WORK=${QUIETROOM_BUILD:-$REPO/build/packaging}
-VENV=$REPO/build/packaging-venv
+VENV=${QUIETROOM_BUILD_VENV:-$REPO/build/packaging-venv}
 ARCH=$(dpkg --print-architecture)
 
 # Tools for the build, and the X/xcb libraries the Qt platform plugin links (they are bundled).

@@ -200,7 +200,7 @@ check_app() {  # check_app ROOT COMMAND NAME: the checks common to the .deb and 
   [ -f "$root/home/therapist/vault/vault.header" ] || fail "$name: no vault.header after init"
   ok "$name: 'quietroom init' created a vault (owasp-min profile); 'quietroom status' reads it"
   start_times "$name (in the clean root)" chroot --userspec=therapist:therapist "$root" env -i \
-    HOME=/home/therapist DISPLAY=":$DISPLAY_NUM" LANG=C.UTF-8 "$cmd" \
+    HOME=/home/therapist DISPLAY=":$DISPLAY_NUM" LANG=C.UTF-8 QUIETROOM_STARTUP_PROBE=1 "$cmd" \
     --vault "/home/therapist/probe-vault"
 }
 
@@ -306,10 +306,11 @@ host_bundle=$(mktemp -d /tmp/packaging-bundle.XXXXXX)
 ROOTS+=("$host_bundle")
 tar -C "$host_bundle" -xf "$DIST/$TARBALL"
 probe_env=(env -i HOME="$host_bundle" DISPLAY=":$DISPLAY_NUM" LANG=C.UTF-8 PATH=/usr/bin:/bin
+  QUIETROOM_STARTUP_PROBE=1
   XDG_STATE_HOME="$host_bundle/state" XDG_CONFIG_HOME="$host_bundle/config")
 start_times "bundle (this machine)" "${probe_env[@]}" "$host_bundle/${TARBALL%.tar.xz}/quietroom/quietroom" \
   --vault "$host_bundle/probe-vault"
-VENV=$REPO/build/packaging-venv
+VENV=${QUIETROOM_BUILD_VENV:-$REPO/build/packaging-venv}
 if [ -x "$VENV/bin/quietroom" ]; then
   start_times "virtual environment (this machine)" "${probe_env[@]}" "$VENV/bin/quietroom" \
     --vault "$host_bundle/probe-vault"

@@ -8,6 +8,7 @@ line. Prints the seconds of each run on one line; exits 1 if a run shows no wind
 from __future__ import annotations
 
 import os
+import selectors
 import subprocess
 import sys
 import time
@@ -20,6 +21,11 @@ def one_start(command: list[str]) -> float:
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     assert proc.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    if not selector.select(timeout=120):
+        proc.kill()
+        raise SystemExit("time_start: no window within 120 s")
     line = proc.stdout.readline().strip()
     shown = time.perf_counter() - start
     proc.wait(60)

@@ -10,7 +10,7 @@ set -euo pipefail
 ARCH=$3 DIST=$4 WORK=$5
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-VENV=$REPO/build/relay-venv
+VENV=${QUIETROOM_RELAY_VENV:-$REPO/build/relay-venv}
 stamp=$(cat "$REPO/deploy/python/pyproject.toml" "$REPO/packaging/requirements-build.txt" | sha256sum | cut -c1-16)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$VENV"

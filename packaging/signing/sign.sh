@@ -4,7 +4,7 @@
 # Release key: QUIETROOM_MINISIGN_KEY=/path/to/secret.key (password-protected: minisign asks for
 # the password once, on the terminal or from standard input), QUIETROOM_MINISIGN_PUB=its public
 # key (default packaging/signing/quietroom-release.pub). Without a release key, a throwaway key
-# pair is generated for this build in build/signing/ (no password) and its public key is copied
+# pair is generated for this build in build/packaging/signing/ (no password) and its public key is copied
 # to DIST/THROWAWAY-KEY-minisign.pub, so that nobody mistakes it for the release key.
 set -euo pipefail
 DIST=$1 VERSION=$2
@@ -22,7 +22,7 @@ if [ -n "${QUIETROOM_MINISIGN_KEY:-}" ]; then
   cp "$PUB" minisign.pub
   echo "sign.sh: signing with the release key $KEY" >&2
 else
-  WORKKEY=$REPO/build/signing
+  WORKKEY=${QUIETROOM_BUILD:-$REPO/build/packaging}/signing
   rm -rf "$WORKKEY" && mkdir -p "$WORKKEY" && chmod 700 "$WORKKEY"
   minisign -G -W -p "$WORKKEY/throwaway.pub" -s "$WORKKEY/throwaway.key" >/dev/null
   KEY=$WORKKEY/throwaway.key
