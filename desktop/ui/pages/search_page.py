@@ -200,6 +200,7 @@ class SearchPage(Page):
     def __init__(self, ctx: UiContext) -> None:
         super().__init__(ctx)
         self._generation = 0  # bumped by every search started (and by clearing)
+        self._running: int | None = None  # the generation of the search in flight
         self._results: SearchResults | None = None
 
         layout = QVBoxLayout(self)
@@ -287,6 +288,11 @@ class SearchPage(Page):
         """A search is waiting for a pause in typing."""
         return self._timer.isActive()
 
+    @property
+    def searching(self) -> bool:
+        """A search is waiting for a pause or running."""
+        return self.pending or self._running == self._generation
+
     def _text_changed(self, text: str) -> None:
         if not text.strip():
             self._timer.stop()
@@ -308,6 +314,7 @@ class SearchPage(Page):
             self._drop_results()
             return
         generation = self._generation
+        self._running = generation
         include = self.psychotherapy.isChecked()
         practice = self.ctx.practice
         if self._results is None:
@@ -323,6 +330,7 @@ class SearchPage(Page):
         """The answer to search ``generation``; dropped unless it is the newest."""
         if generation != self._generation:
             return
+        self._running = None
         self._results = results
         self.results.clear()
         for title, hits in (("Clients", results.clients), ("Notes", results.notes)):
@@ -353,6 +361,7 @@ class SearchPage(Page):
     def _search_failed(self, generation: int, exc: Exception) -> None:
         if generation != self._generation:
             return
+        self._running = None
         self._drop_results()
         self.status.setText(f"The search could not run: {exc}")
 
