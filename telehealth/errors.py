@@ -90,3 +90,14 @@ class RoomsUnavailableError(TelehealthError):
 class CallConnectionError(TelehealthError):
     """The video connection could not be established or was lost for too long. Both people should
     check their internet connection; a firewall may be blocking calls. Then start the call again."""
+
+
+class FormRefusedError(TelehealthError):
+    """A filled-in form was refused: a required answer is missing, a signature has no typed
+    name, or an answer does not fit its question. The message names the question; nothing of
+    it was kept."""
+
+
+class MailboxError(TelehealthError):
+    """The session service's mailbox could not take or give a form: it may be unreachable, the
+    link may have expired, or the form was already answered. The message says which."""

@@ -17,6 +17,8 @@ ice         ``candidate`` (0..1024 chars, empty = end of candidates), ``sdpMid``
 commit      ``hash``: SHA-256 commitment to the offerer's verification nonce (32 bytes, base64url)
 reveal      ``nonce``: a verification nonce (32 bytes, base64url)
 bye         ``reason``: one of ``hangup``, ``declined``, ``timeout``, ``error``
+form        ``form``: a form for the client to fill in (:mod:`telehealth.forms`), therapist only
+form_reply  ``reply``: the client's filled-in form (:mod:`telehealth.forms`), client only
 ==========  ======================================================================================
 
 Chat is not here: it travels over the WebRTC data channel, end to end.
@@ -30,6 +32,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final
 
+import telehealth.forms as forms
 from telehealth.encoding import b64url_decode, b64url_encode
 from telehealth.errors import MessageFormatError
 
@@ -214,8 +217,36 @@ class Bye:
             raise MessageFormatError("bye reason is not one of the known reasons")
 
 
+@dataclass(frozen=True)
+class Form:
+    """The therapist sends a form to fill in (an intake questionnaire, a consent, a measure):
+    in the waiting room, or sealed into the session service's mailbox between sessions."""
+
+    document: forms.FormDocument
+
+
+@dataclass(frozen=True)
+class FormReply:
+    """The client's filled-in form. Its answers are checked against the form by the app
+    before anything is kept (``forms.check_reply``)."""
+
+    reply: forms.FormReply
+
+
 Message = (
-    Hello | Details | Admit | Decline | Offer | Answer | Ice | Commit | Reveal | MediaMode | Bye
+    Hello
+    | Details
+    | Admit
+    | Decline
+    | Offer
+    | Answer
+    | Ice
+    | Commit
+    | Reveal
+    | MediaMode
+    | Bye
+    | Form
+    | FormReply
 )
 
 
@@ -244,6 +275,10 @@ def _fields(message: Message) -> dict[str, Any]:
             return {"type": "reveal", "nonce": b64url_encode(nonce)}
         case Bye(reason=reason):
             return {"type": "bye", "reason": reason}
+        case Form(document=document):
+            return {"type": "form", "form": forms.document_obj(document)}
+        case FormReply(reply=reply):
+            return {"type": "form_reply", "reply": forms.reply_obj(reply)}
     raise MessageFormatError("not a signalling message")  # pragma: no cover - exhaustive
 
 
@@ -264,6 +299,8 @@ _FIELDS: Final[dict[str, frozenset[str]]] = {
     "commit": frozenset({"hash"}),
     "reveal": frozenset({"nonce"}),
     "bye": frozenset({"reason"}),
+    "form": frozenset({"form"}),
+    "form_reply": frozenset({"reply"}),
 }
 
 
@@ -341,5 +378,9 @@ def from_json(text: str) -> Message:
             return Commit(digest=_decode_b64(obj["hash"], "hash"))
         case "reveal":
             return Reveal(nonce=_decode_b64(obj["nonce"], "nonce"))
+        case "form":
+            return Form(document=forms.document_from_obj(obj["form"]))
+        case "form_reply":
+            return FormReply(reply=forms.reply_from_obj(obj["reply"]))
         case _:
             return Bye(reason=obj["reason"])

@@ -50,6 +50,7 @@ from aiohttp import WSMsgType, web
 from telehealth.errors import RelayConfigError, RoomsUnavailableError
 from telehealth.ice import IceConfig, ice_servers, ice_transport_policy, load_ice_config
 from telehealth.invite import ROOM_ID_PATTERN
+from telehealth.mailbox import Mailbox, MailboxStore, MemoryMailbox, add_mailbox_routes
 from telehealth.ratelimit import TokenBucket
 from telehealth.relay_config import IPNetwork, RelayLimits
 from telehealth.relay_credentials import Credential, bearer_token
@@ -591,9 +592,11 @@ def create_relay_app(
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     random_id: Callable[[], str] = lambda: secrets.token_hex(8),
+    mailbox: MailboxStore | None = None,
 ) -> web.Application:
     """Build the relay application. ``static_dir`` is served at ``/j/`` if it exists.
-    ``credentials=None`` is open admission (whoever comes first opens a room)."""
+    ``credentials=None`` is open admission (whoever comes first opens a room). ``mailbox`` keeps
+    the sealed forms of :mod:`telehealth.mailbox` (in memory unless given)."""
     relay = Relay(
         limits=limits or RelayLimits(),
         ice_config=ice_config,
@@ -617,6 +620,10 @@ def create_relay_app(
     app.router.add_get("/j/", relay.handle_page)
     if relay.static_dir is not None:
         app.router.add_static("/j/", relay.static_dir, follow_symlinks=False)
+    # Forms filled in between sessions (the sealed mailbox): its own routes, its own sweeper.
+    add_mailbox_routes(app, Mailbox(mailbox or MemoryMailbox(), credentials=credentials,
+                                    address_of=relay.address_of, wall_clock=wall_clock,
+                                    clock=clock, static_dir=relay.static_dir))  # fmt: skip
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await relay.rooms.start(relay)
@@ -693,6 +700,7 @@ async def start_relay(
     metrics_from: Sequence[IPNetwork] = (),
     instance: str | None = None,
     clock: Callable[[], float] = time.monotonic,
+    mailbox: MailboxStore | None = None,
 ) -> RelayServer:
     """Start the relay on the running loop; ``port=0`` picks a free port."""
     context = tls_context(tls_cert, tls_key)
@@ -707,6 +715,7 @@ async def start_relay(
         metrics_from=metrics_from,
         instance=instance,
         clock=clock,
+        mailbox=mailbox,
     )
     # No access log: request paths carry room ids. The keep-alive timer doubles as the header
     # timeout (it runs from accept until a whole request has arrived).

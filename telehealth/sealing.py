@@ -32,7 +32,7 @@ from typing import Final, Literal
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from telehealth import protocol
+import telehealth.protocol as protocol
 from telehealth.encoding import b64url_decode, b64url_encode
 from telehealth.errors import MessageFormatError, MessageRejectedError, ReplayedMessageError
 

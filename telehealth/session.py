@@ -29,7 +29,7 @@ from typing import Any, Final, TypeVar
 
 import aiohttp
 
-from telehealth import protocol
+from telehealth import forms, protocol
 from telehealth.engine import (
     CallEngine,
     EngineCallbacks,
@@ -106,6 +106,9 @@ class SessionCallbacks:
     on_client_details: Callable[[str, str], None] = _ignore
     # The client switched the call to sound only (False) or back to video (True).
     on_peer_video: Callable[[bool], None] = _ignore
+    # A form the client filled in from the waiting room (untrusted: check it against the form
+    # sent, ``telehealth.forms.check_reply``, before keeping anything).
+    on_form_reply: Callable[[forms.FormReply], None] = _ignore
 
 
 class TherapistSession:
@@ -237,6 +240,11 @@ class TherapistSession:
         """Tell the client the call goes to sound only (``False``) or back to video (``True``);
         the caller stops or restarts its own camera (see the call window)."""
         return self._submit(self._send(protocol.MediaMode(video=on)))
+
+    def send_form(self, document: forms.FormDocument) -> concurrent.futures.Future[None]:
+        """Send a form for the client to fill in (the waiting room shows it); the answers come
+        back through ``on_form_reply``."""
+        return self._submit(self._send(protocol.Form(document)))
 
     def send_chat(self, text: str) -> concurrent.futures.Future[None]:
         """Send a chat message over the call's data channel (never through the relay)."""
@@ -502,6 +510,8 @@ class TherapistSession:
                 self._verifier.receive_reveal(reveal)
                 self._peer_revealed = True
                 await self._maybe_reveal()
+            case protocol.FormReply(reply=reply):
+                self._callbacks.on_form_reply(reply)
             case protocol.Bye(reason=reason):
                 # The client pressed Leave or closed the page: they may come back with the same
                 # link. Any other goodbye (an error, a timeout on their side) ends the session.

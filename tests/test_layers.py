@@ -29,6 +29,12 @@ CORE_MAY_IMPORT_FROM_TELEHEALTH = {
     "telehealth.invite",
     "telehealth.errors",
     "telehealth.relay_credentials",  # the credential's format, for the practice's setting
+    # forms through the sealed link: their format, and sealing the mailbox's two envelopes
+    "telehealth.forms",
+    "telehealth.mailbox_box",
+    "telehealth.sealing",
+    "telehealth.protocol",
+    "telehealth.encoding",
 }
 PURE_TELEHEALTH_MAY_IMPORT = {"telehealth", "cryptography"}
 

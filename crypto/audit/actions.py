@@ -108,6 +108,18 @@ class AuditAction(StrEnum):
     MEASURE_FLAG_ACKNOWLEDGED = "measure.flag_acknowledged"
     MEASURE_PRINTED = "measure.printed"  # a disclosure: recipient, purpose
     MEASURE_EXPORTED = "measure.exported"
+    # Forms through the sealed link (desktop.core.clinical.forms): kinds and channels only, never
+    # a title, a question, an answer or a typed name.
+    FORM_DEFINED = "form.defined"  # the therapist's own form, a new version
+    FORM_ARCHIVED = "form.archived"
+    FORM_SENT = "form.sent"  # to the waiting room or through the mailbox
+    FORM_ANSWERED = "form.answered"
+    FORM_REFUSED = "form.refused"  # a reply that did not check out: nothing kept
+    FORM_EXPIRED = "form.expired"
+    FORM_WITHDRAWN = "form.withdrawn"
+    FORMS_LISTED = "form.listed"
+    FORM_RESPONSE_OPENED = "form.response_opened"
+    CONSENT_SIGNED = "consent.signed"  # with the document's hash
 
     # The calendar (desktop.core.calendar): recurring series, against the series (object) and its
     # client (details). Single appointments keep the session.* actions.

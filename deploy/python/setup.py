@@ -14,8 +14,12 @@ RELAY_MODULES = {
     "__init__",
     "encoding",
     "errors",
+    "forms",  # the sealed mailbox (mailbox.py) and what it carries
     "ice",
     "invite",
+    "mailbox",
+    "mailbox_box",
+    "protocol",
     "ratelimit",
     "relay",
     "relay_cli",
@@ -26,6 +30,7 @@ RELAY_MODULES = {
     "relay_redis",
     "relay_rooms",
     "relay_wire",
+    "sealing",
 }
 
 

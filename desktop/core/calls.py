@@ -43,6 +43,8 @@ from desktop.core.notes import Note
 from desktop.core.sessions import Attendance, Modality, Session
 from desktop.core.stamps import from_iso, to_iso
 from desktop.core.templates import Template
+from telehealth.errors import TelehealthError
+from telehealth.forms import FormReply
 from telehealth.invite import Invite, new_invite
 from telehealth.lifecycle import TERMINAL_STATES, CallEvent, CallState
 
@@ -271,6 +273,8 @@ class CallObserver(Protocol):
     def on_client_details(self) -> Callable[[str, str], None]: ...
     @property
     def on_peer_video(self) -> Callable[[bool], None]: ...
+    @property
+    def on_form_reply(self) -> Callable[[FormReply], None]: ...
 
 
 ObserverT = TypeVar("ObserverT", bound=CallObserver)
@@ -327,6 +331,9 @@ class VideoCall:
         self._closed = False  # no more records (the app locks or quits)
         self._problems: list[str] = []
         self._on_problem: Callable[[str], None] = lambda _text: None
+        # Where a form filled in from the waiting room goes (the clinical record, which checks
+        # it against the form sent and keeps it): set by Practice.open_video_call.
+        self.form_sink: Callable[[FormReply], object] | None = None
 
     # -- what the call is now -----------------------------------------------------------------
 
@@ -466,6 +473,10 @@ class VideoCall:
             self.set_audio_only(not video)
             ui.on_peer_video(video)
 
+        def on_form_reply(reply: FormReply) -> None:
+            self.form_replied(reply)
+            ui.on_form_reply(reply)
+
         return cast(
             ObserverT,
             replace(
@@ -476,6 +487,7 @@ class VideoCall:
                 on_unverified=on_unverified,
                 on_client_details=on_client_details,
                 on_peer_video=on_peer_video,
+                on_form_reply=on_form_reply,
             ),
         )
 
@@ -572,6 +584,20 @@ class VideoCall:
                 vault, session_id, duration, verified=verified, failed=failed
             )
         )
+
+    def form_replied(self, reply: FormReply) -> None:
+        """A form the client filled in from the waiting room: handed to ``form_sink``; a reply
+        that does not check out (or cannot be kept) is a problem the window hears of."""
+        sink = self.form_sink
+        if sink is None or self._closed:
+            return
+        try:
+            sink(reply)
+        except (PracticeError, CryptoError, TelehealthError) as exc:
+            text = f"A form from the waiting room was not kept: {exc}."
+            with self._lock:
+                self._problems.append(text)
+            self._on_problem(text)
 
     def _write(self, record: Callable[[Vault, str], object]) -> None:
         """Write the step now (the caller holds the lock)."""

@@ -631,9 +631,12 @@ class Practice:
     ) -> video_calls.VideoCall:
         """Check the appointment, make its invitation on ``relay_origin``
         (``call.invite_created``) and return the call to hand to a session."""
-        return video_calls.open_video_call(
+        call = video_calls.open_video_call(
             self._vault, session_id, relay_origin, clock=clock, now=now
         )
+        # Forms filled in from the waiting room go to the clinical record, checked.
+        call.form_sink = lambda reply: self._clinical.receive_waiting_room_reply(session_id, reply)
+        return call
 
     def write_call_note(
         self, call: video_calls.VideoCall, template_key: str = "soap"

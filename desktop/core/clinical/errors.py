@@ -49,3 +49,7 @@ class MeasureNotFoundError(NotFoundError):
 
 class ResultNotFoundError(NotFoundError):
     """This measure result is not in the vault. Refresh the client's page and try again."""
+
+
+class FormNotFoundError(NotFoundError):
+    """This form is not in the vault. Refresh the client's page and try again."""

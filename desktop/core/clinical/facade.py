@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from crypto.audit.actions import AuditAction
 from crypto.vault import Vault
 from desktop.core.clients import load_client
-from desktop.core.clinical import diagnoses, goal_links, measures, plans
+from desktop.core.clinical import diagnoses, forms, goal_links, measures, plans
 from desktop.core.clinical.codeset import CodeEntry, lookup_code, search_codes
 from desktop.core.clinical.diagnoses import Diagnosis, DiagnosisDetails
 from desktop.core.clinical.goal_links import NoteGoals
@@ -34,6 +34,8 @@ from desktop.core.clinical.plans import (
 )
 from desktop.core.clinical.schema import CLINICAL_MIGRATIONS, COMPONENT
 from desktop.core.disclosure import DisclosureKind, Document
+from desktop.core.sessions import load_session
+from telehealth.forms import FormReply
 
 
 @dataclass(frozen=True)
@@ -228,3 +230,74 @@ class ClinicalRecords:
 
     def acknowledge_flag(self, result_id: str) -> None:
         measures.acknowledge_flag(self._vault, result_id, by=self._author())
+
+    # -- forms through the sealed link ---------------------------------------------------------
+    def form_templates(self) -> tuple[forms.FormTemplate, ...]:
+        """The built-in intake and telehealth consent, then the therapist's own (not audited:
+        no PHI)."""
+        return forms.templates(self._vault)
+
+    def form_template(self, key: str, version: int | None = None) -> forms.FormTemplate:
+        return forms.template(self._vault, key, version)
+
+    def save_form_template(self, template: forms.FormTemplate) -> forms.FormTemplate:
+        """A new form of one's own or a new version of one (``form.defined``)."""
+        return forms.save_template(self._vault, template)
+
+    def archive_form_template(self, key: str) -> None:
+        forms.archive_template(self._vault, key)
+
+    def _form_source(self, key: str) -> forms.FormTemplate | Instrument:
+        if key in forms.BUILT_IN or key.startswith("form:"):
+            return forms.template(self._vault, key)
+        return measures.instrument(self._vault, key)
+
+    def waiting_room_form(self, session_id: str, key: str) -> forms.FormRequest:
+        """A form (template or measure ``key``) for the client waiting in ``session_id``'s
+        video session; send ``request.document`` with the session (``form.sent``)."""
+        session = load_session(self._vault, session_id)
+        return forms.create_request(self._vault, session.client_id, self._form_source(key),
+                                    forms.Channel.WAITING_ROOM, session_id=session_id)  # fmt: skip
+
+    def receive_waiting_room_reply(self, session_id: str, reply: FormReply) -> forms.FormResponse:
+        """The client's answers from the waiting room, checked against the form (refused with
+        ``FormRefusedError`` otherwise) and kept; a measure's result is scored and a flagged
+        answer told to the flag listeners."""
+        return forms.receive_reply(self._vault, reply, channel=forms.Channel.WAITING_ROOM,
+                                   session_id=session_id, entered_by=self._author(),
+                                   on_measure=self._measure_arrived)  # fmt: skip
+
+    def mailbox_form(self, client_id: str, key: str, relay_origin: str) -> forms.FormRequest:
+        """A form for the client to fill in between sessions: ``request.box.link`` is the link
+        to send them, ``request.box.seal_form(request.document)`` what to put in the relay's
+        mailbox (``form.sent``). The link stays open for ``forms.MAILBOX_DAYS`` days."""
+        return forms.create_request(self._vault, client_id, self._form_source(key),
+                                    forms.Channel.MAILBOX, relay_origin=relay_origin)  # fmt: skip
+
+    def open_mailbox_forms(self) -> tuple[forms.FormRequest, ...]:
+        """Forms sent between sessions and not answered yet (to collect their answers)."""
+        return forms.open_mailbox_requests(self._vault)
+
+    def receive_mailbox_reply(self, request_id: str, envelope: str) -> forms.FormResponse:
+        """A sealed reply collected from the mailbox: opened with the request's key, checked
+        and kept (as ``receive_waiting_room_reply``)."""
+        return forms.receive_mailbox_envelope(self._vault, request_id, envelope,
+                                              entered_by=self._author(),
+                                              on_measure=self._measure_arrived)  # fmt: skip
+
+    def form_expired(self, request_id: str) -> forms.FormRequest:
+        return forms.set_status(self._vault, request_id, forms.RequestStatus.EXPIRED)
+
+    def withdraw_form(self, request_id: str) -> forms.FormRequest:
+        return forms.set_status(self._vault, request_id, forms.RequestStatus.WITHDRAWN)
+
+    def client_forms(self, client_id: str) -> forms.ClientForms:
+        """Forms sent to the client and the consents they signed (``form.listed``)."""
+        return forms.client_forms(self._vault, client_id)
+
+    def open_form_response(self, request_id: str) -> forms.FormResponse:
+        return forms.open_response(self._vault, request_id)
+
+    def _measure_arrived(self, result: MeasureResult) -> None:
+        if result.flagged:
+            self._flag_listeners.notify(measures.flag_notice(self._vault, result))

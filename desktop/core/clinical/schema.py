@@ -165,9 +165,90 @@ _V2 = (
     "DELETE FROM measure_results WHERE client_id = old.id; END",
 )
 
+_V3 = (
+    # Forms of the therapist's own (intake, consent); each change a new version.
+    "CREATE TABLE form_templates("
+    " seq INTEGER PRIMARY KEY,"
+    " key TEXT NOT NULL CHECK (key LIKE 'form:%'),"
+    " version INTEGER NOT NULL CHECK (version >= 1),"
+    " kind TEXT NOT NULL CHECK (kind IN ('intake', 'consent')),"
+    " definition TEXT NOT NULL,"
+    " archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)),"
+    " created_at TEXT NOT NULL,"
+    " UNIQUE (key, version))",
+    "CREATE TRIGGER form_templates_frozen BEFORE UPDATE ON form_templates "
+    "WHEN new.definition IS NOT old.definition OR new.key IS NOT old.key "
+    "OR new.version IS NOT old.version "
+    "BEGIN SELECT RAISE(ABORT, 'a form version never changes; save a new version'); END",
+    # One form sent to one client, with the exact document sent.
+    "CREATE TABLE form_requests("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"  # the form id in the document, hex
+    " client_id TEXT NOT NULL REFERENCES clients(id),"
+    " session_id TEXT,"  # the video session it was sent to (waiting room)
+    " channel TEXT NOT NULL CHECK (channel IN ('waiting_room', 'mailbox')),"
+    " kind TEXT NOT NULL CHECK (kind IN ('intake', 'consent', 'measure')),"
+    " title TEXT NOT NULL,"
+    " source_key TEXT NOT NULL,"
+    " source_version INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('sent', 'answered', 'expired', 'withdrawn')),"
+    " created_at TEXT NOT NULL,"
+    " expires_at TEXT,"
+    " answered_at TEXT,"
+    " document TEXT NOT NULL,"  # telehealth.forms wire JSON
+    " mailbox_secret TEXT,"  # b64url; only for the mailbox, to collect the answers
+    " relay_origin TEXT,"
+    " CHECK ((channel = 'mailbox') = (mailbox_secret IS NOT NULL)))",
+    "CREATE INDEX form_requests_client ON form_requests(client_id, created_at)",
+    "CREATE TRIGGER form_requests_fixed BEFORE UPDATE ON form_requests "
+    "WHEN new.document IS NOT old.document OR new.client_id IS NOT old.client_id "
+    "OR new.id IS NOT old.id OR new.channel IS NOT old.channel "
+    "OR old.status != 'sent' "
+    "BEGIN SELECT RAISE(ABORT, 'a sent form stays as it was sent'); END",
+    # The client's answers, as received and checked.
+    "CREATE TABLE form_responses("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " request_id TEXT NOT NULL UNIQUE REFERENCES form_requests(id),"
+    " client_id TEXT NOT NULL REFERENCES clients(id),"
+    " reply TEXT NOT NULL,"
+    " received_at TEXT NOT NULL,"
+    " measure_result_id TEXT)",
+    "CREATE TRIGGER form_responses_frozen BEFORE UPDATE ON form_responses "
+    "BEGIN SELECT RAISE(ABORT, 'answers never change'); END",
+    "CREATE TRIGGER form_responses_kept BEFORE DELETE ON form_responses "
+    "WHEN NOT EXISTS (SELECT 1 FROM retention_purge WHERE client_id = old.client_id) "
+    "BEGIN SELECT RAISE(ABORT, 'answers are kept until the retention action'); END",
+    # A signed consent: read-only.
+    "CREATE TABLE consents("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " client_id TEXT NOT NULL REFERENCES clients(id),"
+    " request_id TEXT NOT NULL REFERENCES form_requests(id),"
+    " title TEXT NOT NULL,"
+    " version TEXT NOT NULL,"
+    " document_hash TEXT NOT NULL CHECK (length(document_hash) = 64),"
+    " document_text TEXT NOT NULL,"
+    " signed_name TEXT NOT NULL CHECK (length(trim(signed_name)) >= 2),"
+    " signed_at_client TEXT NOT NULL,"
+    " received_at TEXT NOT NULL,"
+    " channel TEXT NOT NULL)",
+    "CREATE INDEX consents_client ON consents(client_id, received_at)",
+    "CREATE TRIGGER consents_read_only BEFORE UPDATE ON consents "
+    "BEGIN SELECT RAISE(ABORT, 'a signed consent is read-only'); END",
+    "CREATE TRIGGER consents_kept BEFORE DELETE ON consents "
+    "WHEN NOT EXISTS (SELECT 1 FROM retention_purge WHERE client_id = old.client_id) "
+    "BEGIN SELECT RAISE(ABORT, 'a signed consent is kept until the retention action'); END",
+    "CREATE TRIGGER clinical_client_deleted_forms BEFORE DELETE ON clients BEGIN "
+    "DELETE FROM consents WHERE client_id = old.id; "
+    "DELETE FROM form_responses WHERE client_id = old.id; "
+    "DELETE FROM form_requests WHERE client_id = old.id; END",
+)
+
 CLINICAL_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "diagnoses, treatment plans, goals addressed by notes", statements(*_V1)),
     Migration(
         2, "measures: the therapist's own definitions, results, voids, flags", statements(*_V2)
     ),
+    Migration(3, "forms: templates, requests, responses, signed consents", statements(*_V3)),
 )

@@ -28,6 +28,7 @@ import {
   unsupportedReason,
 } from "./media.js";
 import { describe, summarise } from "./quality.js";
+import { checkConsent, renderForm } from "./forms.js";
 
 const $ = (id) => document.getElementById(id);
 const SCREENS = ["screen-start", "screen-check", "screen-waiting", "screen-call", "screen-end"];
@@ -235,6 +236,8 @@ function cleanup() {
   s.stream = null;
   for (const card of [s.cameraCard, s.audioCard]) if (card) card.stop();
   s.cameraCard = s.audioCard = null;
+  $("waiting-forms").replaceChildren(); // forms and their answers go with the session
+  $("waiting-forms").hidden = true;
   for (const id of ["preview", "waiting-preview", "self", "remote"]) $(id).srcObject = null;
   if (s.ws) s.ws.close(1000);
   s.ws = null;
@@ -471,6 +474,9 @@ async function handle(message) {
     case "media":
       setAudioOnly(!message.video, false);
       break;
+    case "form":
+      if (s.phase === "waiting") await showForm(message.form);
+      break;
     case "bye":
       end(message.reason === "declined" ? "declined" : "ended");
       break;
@@ -480,6 +486,17 @@ async function handle(message) {
 }
 
 // ---- waiting room -------------------------------------------------------------------------
+
+/** A form the therapist sent to the waiting room (an intake questionnaire, a consent, a
+ * measure): shown under the safety details; the answers go back sealed, like everything else. */
+async function showForm(doc) {
+  if (document.querySelector(`form[data-form-id="${doc.id}"]`)) return; // sent again on a re-sync
+  await checkConsent(doc);
+  const box = $("waiting-forms");
+  box.hidden = false;
+  const form = renderForm(box, doc, (reply) => send({ type: "form_reply", reply }));
+  form.dataset.formId = doc.id;
+}
 
 function join(event) {
   event.preventDefault();

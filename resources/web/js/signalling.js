@@ -8,6 +8,8 @@ const td = new TextDecoder("utf-8", { fatal: true });
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const B64URL_INDEX = new Map([...B64URL].map((ch, i) => [ch, i]));
 
+import * as forms from "./forms.js";
+
 export class FormatError extends Error {}
 export class RejectedError extends Error {
   constructor() {
@@ -110,6 +112,8 @@ const FIELDS = {
   commit: ["hash"],
   reveal: ["nonce"],
   bye: ["reason"],
+  form: ["form"],
+  form_reply: ["reply"],
 };
 export const BYE_REASONS = ["hangup", "declined", "timeout", "error"];
 const MAX_SDP = 32768;
@@ -199,6 +203,12 @@ export function checkMessage(obj) {
       break;
     case "bye":
       check(BYE_REASONS.includes(obj.reason), "bad bye reason");
+      break;
+    case "form":
+      forms.checkDocument(obj.form);
+      break;
+    case "form_reply":
+      forms.checkReplyShape(obj.reply);
       break;
   }
   return obj;

@@ -205,6 +205,7 @@ def test_the_session_callbacks_reach_the_call_first(practice: Practice, video: S
         on_client_details: Callable[[str, str], None]
         on_peer_video: Callable[[bool], None]
         on_chat: Callable[[str], None]
+        on_form_reply: Callable[[object], None] = lambda _reply: None
 
     call = open_call(practice, video.id)
     seen: list[object] = []
@@ -260,6 +261,7 @@ class Callbacks3:
     on_unverified: Callable[[], None] = lambda: None
     on_client_details: Callable[[str, str], None] = lambda _where, _phone: None
     on_peer_video: Callable[[bool], None] = lambda _video: None
+    on_form_reply: Callable[[object], None] = lambda _reply: None
 
 
 def test_call_started_marks_the_appointment_attended(

@@ -90,7 +90,7 @@ def test_a_vault_at_clinical_version_1_gains_the_measures(
     assert current_version(vault._require_open(), COMPONENT) == 1
     vault.lock()
     practice = Practice.unlock(folder, PASSPHRASE, options=options)
-    assert current_version(practice._vault._require_open(), COMPONENT) == 2
+    assert current_version(practice._vault._require_open(), COMPONENT) == len(CLINICAL_MIGRATIONS)
     assert [d.code for d in practice.clinical.list_diagnoses(client.id)] == ["F43.10"]
     result = practice.clinical.record_measure(client.id, "pcl5", {str(n): 2 for n in range(1, 21)})
     assert result.total == 40
