@@ -38,6 +38,7 @@ from telehealth.errors import RelayConfigError
 from telehealth.ice import IceConfig
 from telehealth.invite import relay_origin
 from telehealth.relay import DEFAULT_STATIC_DIR, RelayLimits, RelayServer, start_relay
+from telehealth.relay_credentials import SingleCredential
 from telehealth.self_signed import SelfSignedCert, make_self_signed
 
 LOOPBACK: Final = "127.0.0.1"
@@ -94,7 +95,10 @@ class LocalRelay:
         timeout: float = 10.0,
         self_signed: bool = False,
         cert_dir: Path | None = None,
+        require_credential: bool = False,
     ) -> None:
+        """``require_credential``: only this app (holding :attr:`credential`, made in memory for
+        this relay) may open rooms; a stranger on the network cannot fill it."""
         if self_signed and (tls_cert is not None or tls_key is not None):
             raise RelayConfigError("give a TLS certificate or ask for a self-signed one, not both")
         self.host = host
@@ -107,6 +111,7 @@ class LocalRelay:
         self.timeout = timeout
         self.self_signed = self_signed
         self.cert_dir = cert_dir
+        self._credentials = SingleCredential() if require_credential else None
         self._certificate: SelfSignedCert | None = None
         self._temporary_dir: Path | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,6 +129,7 @@ class LocalRelay:
         ice_config: IceConfig | Path | str | None = None,
         limits: RelayLimits | None = None,
         timeout: float = 10.0,
+        require_credential: bool = False,
     ) -> LocalRelay:
         """The "same network" mode: listen on this machine's LAN address (:func:`lan_address`,
         ``127.0.0.1`` when there is no network) over https, with a self-signed certificate."""
@@ -136,9 +142,15 @@ class LocalRelay:
             timeout=timeout,
             self_signed=True,
             cert_dir=cert_dir,
+            require_credential=require_credential,
         )
 
     # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def credential(self) -> str | None:
+        """What this app presents to open rooms here (``require_credential``), else ``None``."""
+        return self._credentials.token if self._credentials is not None else None
 
     @property
     def running(self) -> bool:
@@ -225,6 +237,7 @@ class LocalRelay:
                 ice_config=self.ice_config,
                 static_dir=self.static_dir,
                 limits=self.limits,
+                credentials=self._credentials,
             ),
             loop,
         )

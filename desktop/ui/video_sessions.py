@@ -161,7 +161,9 @@ class VideoSessions:
             ssl_context=local.client_ssl_context() if local is not None else None,
             relay_note=self._relay_note(local),
             relay_credential=(
-                None if local is not None else practice.settings.relay_credential or None
+                local.credential
+                if local is not None
+                else practice.settings.relay_credential or None
             ),
             local_only=local is not None and local.on_loopback,
         )
@@ -198,7 +200,10 @@ class VideoSessions:
             static = DEFAULT_STATIC_DIR if self.static_dir == PACKAGED_WEB_PAGE else self.static_dir
             assert not isinstance(static, str)
             relay = (
-                LocalRelay.on_network(self.network_cert_dir, static_dir=static)
+                # On the network strangers can reach it: only this app may open rooms.
+                LocalRelay.on_network(
+                    self.network_cert_dir, static_dir=static, require_credential=True
+                )
                 if network
                 else LocalRelay(self.local_host, static_dir=static)
             )

@@ -173,3 +173,53 @@ def test_a_refused_key_is_not_a_silent_failure(
     qtbot.waitUntil(lambda: "could not continue" in window.status.text(), timeout=5000)
     assert "did not accept your practice's key" in window.status.text()
     assert "Test connection" in window.status.text()
+
+
+def test_the_in_app_relay_on_the_network_opens_rooms_only_for_this_app(
+    qtbot: QtBot,
+    main_window: MainWindow,
+    practice: Practice,
+    video: VideoSessions,
+    appointment_id: str,
+) -> None:
+    """Clients on this network can join, but a stranger on it cannot open rooms to fill it:
+    the in-app relay holds a credential made in memory that only this app presents."""
+    import asyncio
+    from dataclasses import replace
+
+    import aiohttp
+
+    from telehealth.relay_wire import parse_presence_notice
+
+    practice.update_settings(replace(practice.settings, local_relay_network=True))
+    main_window.start_video_session(appointment_id)
+    window = video.window
+    local = video.local_relay
+    assert window is not None and local is not None and local.credential is not None
+    qtbot.waitUntil(lambda: window.state is CallState.INVITED, timeout=10_000)
+    context = local.client_ssl_context()
+
+    async def stranger() -> tuple[int | None, int]:
+        room = "5" * 32
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(f"{local.origin}/ws/{room}", ssl=context or False)
+            msg = await ws.receive(timeout=5)
+            count = parse_presence_notice(msg.data)
+            async with s.get(f"{local.origin}/ice/{room}", ssl=context or False) as r:
+                status = r.status  # 404: no room was opened for the stranger
+            await ws.close()
+            return count, status
+
+    count, status = asyncio.run(stranger())
+    assert (count, status) == (1, 404)
+    # The window's own session did open its room (a stranger's socket only waits).
+    own = parse_invite_link(window.link_field.text()).keys.room_id
+
+    async def own_room() -> int:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(f"{local.origin}/ice/{own}", ssl=context or False) as r,
+        ):
+            return r.status
+
+    assert asyncio.run(own_room()) == 200
