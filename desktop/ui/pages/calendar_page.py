@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from desktop.core.calendar import Appointment, Repeat, Scope
 from desktop.core.clients import ClientSummary
+from desktop.core.clinical.plans import PlanReview
 from desktop.core.errors import PracticeError
 from desktop.core.sessions import DEFAULT_MINUTES, Attendance, Modality, ScheduledSession, Session
 from desktop.ui import formats
@@ -27,6 +28,7 @@ from desktop.ui.client_forms import (
     error_text,
     next_full_hour,
 )
+from desktop.ui.clinical.calendar_reviews import review_client, review_item
 from desktop.ui.context import UiContext
 from desktop.ui.pages.base import Page
 from desktop.ui.qt import (
@@ -306,9 +308,14 @@ class CalendarPage(Page):
         practice = self.ctx.practice
         start, stop = local_start_of(first), local_start_of(end)
         keep = select or self.current_id()
+        last = end - timedelta(days=1)
         run_in_background(
-            lambda: practice.appointments(start, stop),
-            lambda found: self._loaded(generation, found, keep),
+            # with the treatment plans due for review in the same days (desktop.ui.clinical)
+            lambda: (
+                practice.appointments(start, stop),
+                practice.clinical.plan_reviews_between(first, last),
+            ),
+            lambda found: self._loaded(generation, found[0], keep, found[1]),
             lambda exc: self._failed(generation, exc),
             owner=self,
         )
@@ -318,7 +325,13 @@ class CalendarPage(Page):
             self._loading = False
             self.empty.setText(f"The calendar could not be read. {error_text(exc)}")
 
-    def _loaded(self, generation: int, found: Sequence[Appointment], keep: str | None) -> None:
+    def _loaded(
+        self,
+        generation: int,
+        found: Sequence[Appointment],
+        keep: str | None,
+        reviews: Sequence[PlanReview] = (),
+    ) -> None:
         if generation != self._generation:
             return
         self._loading = False
@@ -370,6 +383,12 @@ class CalendarPage(Page):
                     and session.ends_at >= self.ctx.now()
                 ):
                     wanted = item
+            for review in (r for r in reviews if r.review_on == day):
+                line = review_item(review)
+                if parent is None:
+                    self.tree.addTopLevelItem(line)
+                else:
+                    parent.addChild(line)
         if wanted is None:
             wanted = self._first_appointment()
         if wanted is not None:
@@ -427,6 +446,8 @@ class CalendarPage(Page):
         chosen = self.current()
         if chosen is not None:
             self.ctx.nav.open_client(chosen.session.client_id)
+        elif (client_id := review_client(self.tree.currentItem())) is not None:
+            self.ctx.nav.open_client(client_id)  # a treatment plan due for review
 
     def start_video(self) -> None:
         chosen = self.current()

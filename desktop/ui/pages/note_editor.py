@@ -32,6 +32,7 @@ from desktop.core.notes import (
 from desktop.core.sessions import Modality
 from desktop.ui import formats
 from desktop.ui.client_forms import MODALITY_LABELS
+from desktop.ui.clinical.note_goals import GoalsAddressed
 from desktop.ui.context import UiContext
 from desktop.ui.disclosure_dialog import start_disclosure
 from desktop.ui.pages.base import Page
@@ -380,6 +381,8 @@ class NoteEditorPage(Page):
         self.compare_button.clicked.connect(self.compare)
         self.compare_button.hide()
         side.addWidget(self.compare_button)
+        self.goals = GoalsAddressed(ctx)  # which treatment-plan goals the note addressed
+        side.addWidget(self.goals)
 
         side.addSpacing(10)
         history_title = QLabel("History")
@@ -598,6 +601,7 @@ class NoteEditorPage(Page):
         self.header_line.clear()
         self.header_fields.hide()
         self.compare_button.hide()
+        self.goals.clear()
         self.error.clear()
         self.error.hide()
         self.history.clear()
@@ -652,6 +656,7 @@ class NoteEditorPage(Page):
         self._fill_history(note)
         self._show_header(note)
         self.compare_button.setVisible(note.kind is NoteKind.AMENDMENT)
+        self.goals.show_note(note, psychotherapy=self.psychotherapy)
         if note.status is NoteStatus.DRAFT:
             self._show_draft(note)
         else:

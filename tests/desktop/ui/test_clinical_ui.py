@@ -298,3 +298,68 @@ def test_screenshots(
         qtbot.wait(50)
         editor.grab().save(str(screenshot_dir / "treatment-plan-editor.png"))
         editor.reject()
+
+
+def test_a_plan_due_for_review_is_on_the_calendar(
+    qtbot: QtBot, main_window: MainWindow, practice: Practice
+) -> None:
+    from datetime import datetime
+
+    client_id = practice.create_client(ClientDetails(name=NAME)).id
+    plan = practice.clinical.start_plan(client_id)
+    review_day = datetime.now().astimezone().date() + timedelta(days=1)
+    content = PlanContent(
+        (Problem("Panic attacks on the commute", (Goal("Take the train", "Trips logged",
+            review_day, interventions=(Intervention("Exposure"),)),)),),
+        plan.content.start_on,
+        review_day,
+    )  # fmt: skip
+    practice.clinical.save_plan(plan.id, content)
+    practice.clinical.sign_plan(plan.id)
+    main_window.activateWindow()
+    main_window.show_calendar()
+    page = main_window.calendar_page
+    page.set_week(True)
+    qtbot.waitUntil(lambda: not page.loading, timeout=10_000)
+    lines = [item for item in page.tree.findItems("Plan review", Qt.MatchFlag.MatchRecursive)]
+    assert len(lines) == 1
+    line = lines[0]
+    assert (line.text(1), line.text(2)) == (NAME, "Treatment plan review due")
+    assert line.parent() is not None and "Tomorrow" in line.parent().text(0)  # type: ignore[union-attr]
+    assert "treatment_plan.reviews_listed" in actions(practice)
+    assert words_on_screen([main_window]) == []
+    page.tree.setCurrentItem(line)
+    page.open_client()
+    assert main_window.current_page() is main_window.client_page
+    assert main_window.client_page.name_label.text() == NAME
+
+
+def test_a_note_says_which_goals_it_addressed(
+    qtbot: QtBot, main_window: MainWindow, practice: Practice
+) -> None:
+    client_id = practice.create_client(ClientDetails(name=NAME)).id
+    plan_id = signed_plan(practice, client_id)
+    note = practice.create_note(client_id, "free")
+    main_window.open_note(note.id)
+    goals = main_window.note_editor.goals
+    assert goals.isVisible() and goals.goals.count() == 1
+    item = goals.goals.item(0)
+    assert item is not None and item.text() == "Return to full days at work"
+    assert item.checkState() == Qt.CheckState.Unchecked
+    item.setCheckState(Qt.CheckState.Checked)  # saved at once
+    assert practice.clinical.note_goals(note.id).addressed == {
+        practice.clinical.open_plan(plan_id).content.goals[0].id
+    }
+    assert "note.goals_addressed" in actions(practice)
+    practice.save_draft(note.id, {"note": "Planned the first half-day back."})
+    practice.sign_note(note.id)
+    main_window.open_note(note.id)
+    item = goals.goals.item(0)
+    assert item is not None and item.checkState() == Qt.CheckState.Checked
+    assert not item.flags() & Qt.ItemFlag.ItemIsUserCheckable
+    assert goals.note_label.text() == "Signed with the note; it cannot change."
+    assert words_on_screen([main_window]) == []
+    # a psychotherapy note has no goals list
+    private = practice.create_psychotherapy_note(client_id)
+    main_window.open_note(private.id, psychotherapy=True)
+    assert not goals.isVisible()
