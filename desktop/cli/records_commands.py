@@ -13,9 +13,8 @@ from typing import Any
 from desktop.cli.secrets_input import InputError, ask
 from desktop.cli.session import unlocked
 from desktop.core.errors import ClientNotFoundError
-from desktop.core.practice import Practice
+from desktop.core.practice import Practice, check_new_passphrase
 from desktop.core.records.access_request import ExportFormat, ExportRequest
-from desktop.core.records.facade import Records
 from desktop.core.records.import_layouts import LAYOUT_BY_KEY, LAYOUTS, ImportKind, fields_of
 from desktop.core.records.importer import RowAction
 
@@ -52,13 +51,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--encrypt",
         action="store_true",
-        help="write one encrypted package that opens with a passphrase you choose",
+        help="write one PDF protected by a passphrase you choose (any PDF reader opens it; "
+        "with FHIR, the Bundle is attached inside)",
     )
     p.add_argument(
         "--package-passphrase-file",
         type=Path,
         metavar="PATH",
-        help="read the package passphrase from PATH (implies --encrypt)",
+        help="read the copy's passphrase from PATH (implies --encrypt)",
     )
     _passphrase(p)
 
@@ -106,14 +106,6 @@ def register(sub: Any) -> None:
     p.add_argument("--purpose", default="Insurance claim")
     _passphrase(p)
 
-    p = r_sub.add_parser(
-        "open-package", help="unpack an encrypted record package (no vault needed)"
-    )
-    p.set_defaults(func=open_package)
-    p.add_argument("file", type=Path)
-    p.add_argument("--to", required=True, type=Path, metavar="DIR", help="folder to unpack into")
-    p.add_argument("--package-passphrase-file", type=Path, metavar="PATH")
-
 
 def _passphrase(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -154,10 +146,9 @@ def export(args: argparse.Namespace) -> int:
         client_id = resolve_client(practice, args.client)
         if args.encrypt or args.package_passphrase_file:
             package_passphrase = ask(
-                "Passphrase for the package: ", args.package_passphrase_file, confirm=True
+                "Passphrase for the copy: ", args.package_passphrase_file, confirm=True
             )
-            if len(package_passphrase) < 10:
-                raise InputError("use at least 10 characters for the package passphrase")
+            check_new_passphrase(package_passphrase)  # the vault's rule: PDF's KDF is cheap
         result = practice.records.export_record(
             client_id,
             ExportRequest(
@@ -177,14 +168,6 @@ def export(args: argparse.Namespace) -> int:
         f"{result.included['progress_notes']} notes{left_out}. Recorded as a disclosure.",
         file=sys.stderr,
     )
-    return 0
-
-
-def open_package(args: argparse.Namespace) -> int:
-    passphrase = ask("Package passphrase: ", args.package_passphrase_file)
-    args.to.mkdir(parents=True, exist_ok=True)
-    for path in Records.open_package(args.file, passphrase, args.to):
-        print(f"Wrote {path}")
     return 0
 
 

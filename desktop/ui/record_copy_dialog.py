@@ -109,8 +109,8 @@ class RecordCopyDialog(QDialog):
             "",
             paragraph(
                 "Tell the client the passphrase in person or by phone, never in the same "
-                "message as the file. They open it with Quietroom's free 'records "
-                "open-package' command or any program that reads the documented format."
+                "message as the file. It is a PDF: any PDF reader opens it after asking for the "
+                "passphrase, and the FHIR file, if chosen, is attached inside it."
             ),
         )
         self.passphrase_box.hide()
@@ -181,7 +181,7 @@ class RecordCopyDialog(QDialog):
         self.error.hide()
         day = self.ctx.now().astimezone().date().isoformat()
         if request.package_passphrase is not None:
-            suggested, name_filter = f"record-{day}.qrpackage", "Protected copies (*.qrpackage)"
+            suggested, name_filter = f"record-{day}.pdf", "PDF documents (*.pdf)"
         elif request.formats == {ExportFormat.FHIR}:
             suggested, name_filter = f"record-{day}.fhir.json", "FHIR files (*.json)"
         elif request.formats == {ExportFormat.PDF}:

@@ -1,5 +1,6 @@
 """A client's copy of their record (HIPAA §164.524, GDPR Articles 15 and 20): the designated
-record set as a PDF, a FHIR R4 Bundle, or both, optionally in an encrypted package. Every export
+record set as a PDF, a FHIR R4 Bundle, or both, optionally as one passphrase-protected PDF with
+the Bundle attached inside. Every export
 is a disclosure, audited with its recipient, purpose and what it held."""
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crypto.audit.actions import AuditAction
-from crypto.kdf import RFC9106_LOW_MEMORY, KdfParams
 from crypto.vault import Vault
 from desktop.core.disclosure import MAX_DISCLOSURE_TEXT
 from desktop.core.errors import InvalidFieldError
@@ -22,8 +22,6 @@ from desktop.core.records.record_set import RecordSet
 
 if TYPE_CHECKING:
     from desktop.core.records.formats import Formats
-
-SUFFIX = ".qrpackage"  # an encrypted record package (package.py)
 
 
 class ExportFormat(StrEnum):
@@ -40,7 +38,8 @@ class ExportRequest:
     recipient: str
     purpose: str
     include_psychotherapy: bool = False
-    package_passphrase: str | None = None  # set: one encrypted package instead of plain files
+    # set: one passphrase-protected PDF (package.py), the FHIR Bundle attached inside it
+    package_passphrase: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,10 @@ def check_text(text: str, what: str) -> str:
 
 
 def targets(to: Path, formats: Collection[ExportFormat], encrypted: bool) -> dict[str, Path]:
-    """Where each part goes: one package file; one plain file at ``to``; or, for both formats,
+    """Where each part goes: one protected PDF; one plain file at ``to``; or, for both formats,
     ``to``'s name with ``.pdf`` and ``.fhir.json``."""
     if encrypted:
-        return {"package": to if to.suffix == SUFFIX else to.with_name(to.name + SUFFIX)}
+        return {"package": to if to.suffix == ".pdf" else to.with_name(to.name + ".pdf")}
     if len(formats) == 1:
         return {str(next(iter(formats))): to}
     stem = to.name.removesuffix(".json").removesuffix(".fhir").removesuffix(".pdf")
@@ -79,13 +78,12 @@ def export_record(
     *,
     npi: str = "",
     formats: Formats | None = None,
-    package_kdf: KdfParams = RFC9106_LOW_MEMORY,
 ) -> ExportResult:
     """Build, validate, write, then audit. Nothing is written when building fails; written files
     are removed again if the audit entry cannot be recorded."""
     # The FHIR models and the PDF writer load on first use, not with the app or every command.
     from desktop.core.records.fhir_bundle import build_bundle, bundle_json
-    from desktop.core.records.package import write_package
+    from desktop.core.records.package import write_protected_pdf
     from desktop.core.records.record_pdf import record_pdf
 
     if not request.formats:
@@ -95,21 +93,20 @@ def export_record(
     contents: dict[str, bytes] = {}
     if ExportFormat.FHIR in request.formats:
         contents[ExportFormat.FHIR] = bundle_json(build_bundle(record, npi=npi)).encode("utf-8")
-    if ExportFormat.PDF in request.formats:
+    encrypted = request.package_passphrase is not None
+    if ExportFormat.PDF in request.formats or encrypted:  # a protected copy is always a PDF
         contents[ExportFormat.PDF] = record_pdf(
             record, recipient=recipient, purpose=purpose, formats=formats
         )
-    encrypted = request.package_passphrase is not None
     where = targets(to, request.formats, encrypted)
     written: list[Path] = []
     try:
         if encrypted:
             assert request.package_passphrase is not None
-            write_package(
-                where["package"],
-                {FILE_NAMES[ExportFormat(k)]: v for k, v in contents.items()},
-                request.package_passphrase,
-                kdf=package_kdf,
+            fhir = contents.get(ExportFormat.FHIR)
+            attached = {FILE_NAMES[ExportFormat.FHIR]: fhir} if fhir is not None else {}
+            write_protected_pdf(
+                where["package"], contents[ExportFormat.PDF], attached, request.package_passphrase
             )
             written.append(where["package"])
         else:

@@ -8,7 +8,6 @@ from datetime import date, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crypto.kdf import RFC9106_LOW_MEMORY, KdfParams
 from crypto.vault import Vault
 from desktop.core.records import importer, ledger
 from desktop.core.records.access_request import ExportRequest, ExportResult, export_record
@@ -34,7 +33,6 @@ class Records:
         # Diagnoses and treatment plans from the clinical record (desktop.core.clinical); a test
         # or a later feature (measures) can put another source here.
         self.clinical: ClinicalSource = ClinicalRecordSource()
-        self.package_kdf: KdfParams = RFC9106_LOW_MEMORY  # tests use a cheap profile
 
     # -- access requests --------------------------------------------------------------------
     def record_set(
@@ -62,7 +60,7 @@ class Records:
         *,
         formats: Formats | None = None,
     ) -> ExportResult:
-        """Write the client's copy (PDF, FHIR or both, maybe encrypted); audited as a
+        """Write the client's copy (PDF, FHIR or both, or one protected PDF); audited as a
         disclosure (``record.exported``)."""
         record = self.record_set(client_id, include_psychotherapy=request.include_psychotherapy)
         return export_record(
@@ -72,15 +70,15 @@ class Records:
             to,
             npi=self.billing_profile().npi,
             formats=formats,
-            package_kdf=self.package_kdf,
         )
 
     @staticmethod
-    def open_package(path: Path, passphrase: str, folder: Path) -> list[Path]:
-        """Unpack an encrypted record package (no vault needed: this is the recipient's side)."""
-        from desktop.core.records.package import unpack_to
+    def read_protected_copy(path: Path, passphrase: str) -> tuple[int, dict[str, bytes]]:
+        """What the client's PDF reader sees in a protected copy: its page count and attached
+        files (no vault needed: this is the recipient's side)."""
+        from desktop.core.records.package import read_protected_pdf
 
-        return unpack_to(path, passphrase, folder)
+        return read_protected_pdf(path, passphrase)
 
     # -- the whole practice -------------------------------------------------------------------
     def export_practice(self, to: Path, *, include_psychotherapy: bool = True) -> PracticeExport:

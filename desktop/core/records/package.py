@@ -1,87 +1,64 @@
-"""An encrypted record package: what an export wrote (the PDF, the FHIR Bundle), in a ZIP, inside
-Quietroom's backup file format with a passphrase slot (Argon2id, then ChaCha20-Poly1305 chunks;
-docs/backup-format.md). No cryptography of its own: ``crypto.backup`` does all of it.
+"""A protected copy of a client's record: one PDF encrypted for a passphrase with AES-256 (the
+standard security handler of PDF 2.0, revision 6), which every PDF reader opens after asking for
+the passphrase (Acrobat Reader, Preview, browsers, phones); when the FHIR Bundle was chosen it is
+inside, as an attached file (PDF's embedded files, the attachments panel of most readers, or
+``pdfdetach -saveall``). The client needs nothing from Quietroom to open it. pypdf does the
+encryption; nothing here is cryptography of our own.
 
-The person who receives it opens it with the passphrase, told to them another way (in person, by
-phone), with ``quietroom records open-package`` or any implementation of the documented format."""
+The trade-off, written down in docs/records.md: PDF's key derivation is iterated SHA-2, far
+cheaper to guess against than the Argon2id of Quietroom's own files, so the passphrase must pass
+the same strength rule as the vault's, and goes to the client by another way (in person, by
+phone)."""
 
 from __future__ import annotations
 
 import io
-import zipfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from crypto.backup import open_backup, read_manifest, write_backup_with_manifest
-from crypto.errors import CryptoError
-from crypto.kdf import RFC9106_LOW_MEMORY, KdfParams
-from crypto.vault import passphrase_bytes
+from pypdf import PdfReader, PdfWriter
+from pypdf.constants import UserAccessPermissions
+from pypdf.errors import PdfReadError
+
 from desktop.core.records.errors import PackageError
 from desktop.core.records.files import write_private
 
-PACKAGE_KIND = "quietroom-record-package"
-PACKAGE_VERSION = 1
-MAX_FILES = 64
-MAX_UNPACKED = 512 * 1024 * 1024
+SUFFIX = ".pdf"
 
 
-def write_package(
-    path: Path,
-    files: Mapping[str, bytes],
-    passphrase: str,
-    *,
-    kdf: KdfParams = RFC9106_LOW_MEMORY,
+def write_protected_pdf(
+    path: Path, pdf: bytes, attachments: Mapping[str, bytes], passphrase: str
 ) -> None:
-    """Encrypt ``files`` (name -> bytes) to ``path`` for ``passphrase``."""
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-        for name, data in files.items():
-            zipped.writestr(name, data)
-    out = io.BytesIO()
+    """``pdf`` with ``attachments`` (file name -> bytes) embedded, encrypted for ``passphrase``.
+    Printing and copying stay allowed: it is the client's own record. The owner password is
+    random and forgotten, so nobody can lift the encryption without the passphrase."""
     try:
-        write_backup_with_manifest(
-            {"kind": PACKAGE_KIND, "version": PACKAGE_VERSION, "files": sorted(files)},
-            [archive.getvalue()],
-            out,
-            passphrase=passphrase_bytes(passphrase),
-            kdf_params=kdf,
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+        for name, data in attachments.items():
+            writer.add_attachment(name, data)
+        writer.encrypt(
+            user_password=passphrase,
+            owner_password=secrets.token_urlsafe(32),
+            permissions_flag=UserAccessPermissions.all(),
+            algorithm="AES-256",
         )
-    except CryptoError as exc:
-        raise PackageError(str(exc)) from exc
+        out = io.BytesIO()
+        writer.write(out)
+    except (PdfReadError, ValueError) as exc:
+        raise PackageError(f"the protected copy could not be written: {exc}") from exc
     write_private(path, out.getvalue())
 
 
-def read_package(path: Path, passphrase: str) -> dict[str, bytes]:
-    """The files inside a package; ``PackageError`` for a wrong passphrase or a damaged file."""
+def read_protected_pdf(path: Path, passphrase: str) -> tuple[int, dict[str, bytes]]:
+    """What the client's reader sees: the number of pages and the attached files; ``PackageError``
+    for a wrong passphrase or a file that is not a readable protected copy."""
     try:
-        with path.open("rb") as src:
-            reader = open_backup(src, passphrase=passphrase_bytes(passphrase))
-            manifest = read_manifest(reader)
-            if manifest.get("kind") != PACKAGE_KIND or manifest.get("version") != PACKAGE_VERSION:
-                raise PackageError("this file is not a Quietroom record package")
-            payload = reader.read()
-    except CryptoError as exc:
-        raise PackageError(f"could not open the package: {exc}") from exc
-    except OSError as exc:
-        raise PackageError(f"could not read {path}: {exc.strerror or exc}") from exc
-    try:
-        with zipfile.ZipFile(io.BytesIO(payload)) as zipped:
-            infos = zipped.infolist()
-            if len(infos) > MAX_FILES or sum(i.file_size for i in infos) > MAX_UNPACKED:
-                raise PackageError("the package holds more than a record package can")
-            return {i.filename: zipped.read(i) for i in infos}
-    except zipfile.BadZipFile as exc:
-        raise PackageError("the package's contents are damaged") from exc
-
-
-def unpack_to(path: Path, passphrase: str, folder: Path) -> list[Path]:
-    """Write a package's files into ``folder`` (0600 each); names are taken as plain file names."""
-    written = []
-    for name, data in read_package(path, passphrase).items():
-        safe = Path(name).name
-        if not safe or safe in {".", ".."}:
-            raise PackageError("the package holds a file with an unusable name")
-        target = folder / safe
-        write_private(target, data)
-        written.append(target)
-    return written
+        reader = PdfReader(path)
+        if not reader.is_encrypted or not reader.decrypt(passphrase):
+            raise PackageError("that passphrase does not open this copy")
+        pages = len(reader.pages)
+        attached = {name: datas[0] for name, datas in reader.attachments.items()}
+    except (OSError, PdfReadError) as exc:
+        raise PackageError(f"could not read {path.name}: {exc}") from exc
+    return pages, attached

@@ -115,12 +115,10 @@ def test_copy_of_the_record_from_the_client_page(
     with qtbot.waitSignal(dialog.finished, timeout=20_000):
         dialog.go()
     assert chooser.path is not None
-    package = chooser.path.with_name("file.qrpackage")
-    assert package.is_file()
-    out = chooser.path.parent / "opened"
-    out.mkdir()
-    opened = practice.records.open_package(package, "amber orchard whistles at noon", out)
-    assert sorted(p.name for p in opened) == ["record.fhir.json", "record.pdf"]
+    copy = chooser.path.with_name(chooser.path.name + ".pdf")  # a protected copy is a PDF
+    assert copy.read_bytes().startswith(b"%PDF-")
+    pages, attached = practice.records.read_protected_copy(copy, "amber orchard whistles at noon")
+    assert pages >= 1 and sorted(attached) == ["record.fhir.json"]
     entry = [e for e in practice.audit_entries() if e.action == "record.exported"][-1]
     details = json.loads(entry.details)
     assert details["recipient"] == "The client" and details["encrypted"] is True

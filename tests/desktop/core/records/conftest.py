@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from crypto.kdf import TEST_ONLY
 from desktop.core.clients import ClientDetails
 from desktop.core.practice import Practice
 from desktop.core.sessions import Attendance, Modality
@@ -30,7 +29,6 @@ class RichClient:
 
 @pytest.fixture
 def rich_client(practice: Practice) -> RichClient:
-    practice.records.package_kdf = TEST_ONLY
     client = practice.create_client(
         ClientDetails(
             name="Zoë Ångström-Novak",

@@ -180,7 +180,7 @@ def test_recipient_and_purpose_are_required(
     assert sum(1 for _ in practice.audit_entries()) == before
 
 
-def test_encrypted_package_opens_with_its_passphrase_only(
+def test_protected_copy_is_a_pdf_that_opens_with_its_passphrase_only(
     practice: Practice, rich_client: RichClient, tmp_path: Path
 ) -> None:
     target = tmp_path / "for-zoe"
@@ -192,18 +192,50 @@ def test_encrypted_package_opens_with_its_passphrase_only(
         ),
         target,
     )
-    (package,) = result.paths
-    assert package.name == "for-zoe.qrpackage"
-    raw = package.read_bytes()
-    assert b"%PDF" not in raw and b"Bundle" not in raw and "Zoë".encode() not in raw
+    (copy,) = result.paths
+    assert copy.name == "for-zoe.pdf"
+    raw = copy.read_bytes()
+    assert raw.startswith(b"%PDF-")  # any PDF reader opens it
+    assert b"/AESV3" in raw  # AES-256 (PDF 2.0 standard security handler, revision 6)
+    assert b"Bundle" not in raw and "Zoë".encode() not in raw and b"Zo" not in raw
     assert json.loads(list(practice.audit_entries())[-1].details)["encrypted"] is True
     with pytest.raises(PackageError):
-        practice.records.open_package(package, "wrong passphrase entirely", tmp_path)
-    out = tmp_path / "opened"
-    out.mkdir()
-    files = practice.records.open_package(package, "plum kettle arrives on tuesday", out)
-    assert sorted(p.name for p in files) == ["record.fhir.json", "record.pdf"]
-    parse_bundle((out / "record.fhir.json").read_bytes())
+        practice.records.read_protected_copy(copy, "wrong passphrase entirely")
+    pages, attached = practice.records.read_protected_copy(copy, "plum kettle arrives on tuesday")
+    assert pages >= 1
+    assert sorted(attached) == ["record.fhir.json"]
+    parse_bundle(attached["record.fhir.json"])
+
+
+def test_protected_copy_renders_in_a_real_reader(
+    practice: Practice, rich_client: RichClient, tmp_path: Path
+) -> None:
+    """poppler (the engine of Evince, Okular and many others) opens it with the passphrase only."""
+    import shutil
+    import subprocess
+
+    pdftoppm = shutil.which("pdftoppm")
+    assert pdftoppm is not None, "poppler-utils is installed by .ci/test"
+    (copy,) = practice.records.export_record(
+        rich_client.id,
+        _request(
+            frozenset({ExportFormat.PDF}), package_passphrase="plum kettle arrives on tuesday"
+        ),
+        tmp_path / "copy",
+    ).paths
+    refused = subprocess.run(
+        [pdftoppm, "-png", "-r", "30", "-f", "1", "-l", "1", str(copy), str(tmp_path / "no")],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode != 0 and not list(tmp_path.glob("no*.png"))
+    opened = subprocess.run(
+        [pdftoppm, "-png", "-r", "30", "-f", "1", "-l", "1", "-upw",
+         "plum kettle arrives on tuesday", str(copy), str(tmp_path / "yes")],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    (page,) = tmp_path.glob("yes*.png")
+    assert page.stat().st_size > 1000
 
 
 class _Clinical:
