@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from desktop.core.calls import VideoCall
 from desktop.core.errors import NotFoundError, PracticeError
 from desktop.core.practice import CryptoError
+from desktop.ui.clinical.waiting_room_forms import attach_to_call_window
 from desktop.ui.context import UiContext
 from desktop.ui.qt import QAbstractButton, QMessageBox, QPushButton, Qt, QWidget
 from telehealth.errors import TelehealthError
@@ -169,6 +170,7 @@ class VideoSessions:
         )
         if local is not None and local.certificate is not None:
             window.relay_note.setToolTip(f"SHA-256 fingerprint: {local.certificate.fingerprint}")
+        attach_to_call_window(window, practice)  # forms for the waiting room (clinical record)
         call = _Call(video_call, window)
         self._call = call
         window.call_started.connect(partial(self._on_started, call))
