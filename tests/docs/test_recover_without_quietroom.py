@@ -37,10 +37,13 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
     note = practice.create_note(client.id, "soap")
     practice.save_draft(note.id, {"subjective": CANARY_NOTE})
     practice.flush_drafts()
+    # Two folders: in one, daily retention would prune the first backup whenever the two are
+    # made in different seconds (a slow machine).
     (root / "usb").mkdir()
+    (root / "usb2").mkdir()
     service = practice.backup_service()
     plain = service.back_up_now(root / "usb").path
-    with_passphrase = service.back_up_now(root / "usb", backup_passphrase=BACKUP_PASSPHRASE).path
+    with_passphrase = service.back_up_now(root / "usb2", backup_passphrase=BACKUP_PASSPHRASE).path
     tables = [
         row[0]
         for row in practice._vault.query(
