@@ -16,6 +16,7 @@ from desktop.core.unlock_notices import ROLLBACK_ACCEPTED, key_change_notice
 from desktop.ui import formats
 from desktop.ui.background import run_in_background
 from desktop.ui.clinical.flag_alert import FlagAlert
+from desktop.ui.clinical.mailbox_sync import collect_at_unlock
 from desktop.ui.context import UiContext
 from desktop.ui.idle_lock import Clock, IdleLock
 from desktop.ui.pages.audit_page import AuditPage
@@ -258,6 +259,7 @@ class MainWindow(QMainWindow):
         self.refresh_backup_warning()
         self.show_page(self.clients_page)
         self.flag_alert.load()
+        collect_at_unlock(ctx, self)  # forms answered by link while the app was closed
 
     def _shortcut(self, keys: str, slot: Callable[[], object]) -> None:
         shortcut = QShortcut(QKeySequence(keys), self)

@@ -30,7 +30,7 @@ import json
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -141,17 +141,25 @@ class FormResponse:
     measure_result_id: str | None
     consent_id: str | None
 
-    def answer_lines(self) -> list[tuple[str, str]]:
-        """(question, answer in words) for every field, as the client answered it."""
+    def answer_lines(
+        self,
+        day_text: Callable[[date], str] = date.isoformat,
+        moment_text: Callable[[datetime], str] = datetime.isoformat,
+    ) -> list[tuple[str, str]]:
+        """(question, answer in words) for every field, as the client answered it; dates and
+        signing times written with ``day_text`` and ``moment_text`` (the screen's formats)."""
         lines = []
         for field in self.request.document.fields:
             value = self.reply.answers.get(field.key)
             if value is None:
                 shown = "—"
             elif isinstance(value, wire.Signature):
-                shown = f"Signed “{value.name}” ({value.at})"
+                at = datetime.fromisoformat(value.at.replace("Z", "+00:00"))
+                shown = f"Signed “{value.name}” ({moment_text(at)} on their device's clock)"
             elif field.kind is wire.FieldKind.CHOICE and isinstance(value, int):
                 shown = field.options[value]
+            elif field.kind is wire.FieldKind.DATE and isinstance(value, str):
+                shown = day_text(date.fromisoformat(value))
             else:
                 shown = str(value)
             lines.append((field.label, shown))

@@ -11,6 +11,7 @@ from desktop.core.errors import PracticeError
 from desktop.ui import formats
 from desktop.ui.client_forms import error_text
 from desktop.ui.clinical.diagnoses_tab import DiagnosesTab
+from desktop.ui.clinical.forms_tab import FormsTab
 from desktop.ui.clinical.labels import REVIEW
 from desktop.ui.clinical.measures_tab import MeasuresTab
 from desktop.ui.clinical.plan_tab import PlanTab
@@ -27,6 +28,7 @@ class ClinicalSection:
         self.diagnoses = DiagnosesTab(ctx, self.reload)
         self.plan = PlanTab(ctx, self.reload)
         self.measures = MeasuresTab(ctx)
+        self.forms = FormsTab(ctx)
         self.banner = paragraph("")
         self.banner.setAccessibleName("Treatment plan review")
         self.banner.setObjectName("reviewDue")
@@ -44,6 +46,8 @@ class ClinicalSection:
         tabs.setTabToolTip(index, "Problems, goals, objectives, interventions; signed (Alt+M)")
         index = tabs.addTab(self.measures, "Meas&ures")
         tabs.setTabToolTip(index, "PHQ-9, GAD-7, PCL-5 and your own, charted over time (Alt+U)")
+        index = tabs.addTab(self.forms, "&Forms")
+        tabs.setTabToolTip(index, "Intake forms, consents and measures to fill in (Alt+F)")
         tabs.currentChanged.connect(self._tab_changed)
 
     def _tab_changed(self, index: int) -> None:
@@ -51,6 +55,8 @@ class ClinicalSection:
             self.plan.load()
         if self._tabs is not None and self._tabs.widget(index) is self.measures:
             self.measures.load()
+        if self._tabs is not None and self._tabs.widget(index) is self.forms:
+            self.forms.load()
 
     def show_client(self, client: Client) -> None:
         """After the client page read the record: the clinical summary (one audited read)."""
@@ -80,6 +86,9 @@ class ClinicalSection:
             self.plan.load()
         if self._tabs is not None and self._tabs.currentWidget() is self.measures:
             self.measures.load()
+        self.forms.set_client(client.id, client.display_name, archived=client.archived)
+        if self._tabs is not None and self._tabs.currentWidget() is self.forms:
+            self.forms.load()
 
     def reload(self) -> None:
         if self._client is not None:
@@ -90,5 +99,6 @@ class ClinicalSection:
         self.diagnoses.clear()
         self.plan.clear()
         self.measures.clear()
+        self.forms.clear()
         self.banner.clear()
         self.banner.hide()

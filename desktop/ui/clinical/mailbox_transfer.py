@@ -7,12 +7,14 @@ request is withdrawn, so the record never claims a form was sent that was not.
 ``collect_answers`` runs at every unlock and on "Check for answers": for each form still open it
 asks the relay for the sealed reply, hands it to the vault (which opens, checks and keeps it) and
 then deletes the box; a box the relay no longer has marks the request expired, and an answer
-that does not check out (recorded as refused, nothing kept) closes the request.
+that does not check out (recorded as refused, nothing kept) closes the request. ``withdraw``
+closes a link the therapist no longer wants answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -74,6 +76,20 @@ def post_form(
     except MailboxError:
         practice.clinical.withdraw_form(request.id)
         raise
+    return request
+
+
+def withdraw(
+    practice: Practice, request_id: str, credential: str | None, *, ssl: object = None
+) -> FormRequest:
+    """Close a link sent between sessions: withdrawn in the record first, then the relay's box
+    is deleted (if the service cannot be reached the box simply expires unanswered; an answer
+    that still arrives there is never collected)."""
+    request = practice.clinical.withdraw_form(request_id)
+    box = request.box
+    if box is not None:
+        with contextlib.suppress(MailboxError):
+            _run(MailboxClient(credential, ssl=ssl).delete(box))
     return request
 
 

@@ -21,6 +21,7 @@ from desktop.ui.client_forms import ClientFormDialog, FormDialog, NewNoteDialog,
 from desktop.ui.main_window import MainWindow
 from desktop.ui.pages.client_page import ClientPage
 from desktop.ui.qt import QApplication, QEvent, QLocale, Qt, QWidget
+from telehealth.forms import FormReply, Signature
 
 D = TypeVar("D", bound=FormDialog[Any])
 
@@ -475,6 +476,12 @@ def test_lock_leaves_no_client_text_anywhere(
     practice.clinical.add_diagnosis(client_id, DiagnosisDetails("F41.1"))
     plan = practice.clinical.start_plan(client_id)
     practice.clinical.save_plan(plan.id, PlanContent((Problem("Sleeplessness since the move"),)))
+    sent = practice.clinical.mailbox_form(client_id, "telehealth-consent", "https://relay.test")
+    consent = sent.document.consent
+    assert sent.box is not None and consent is not None
+    signature = Signature("Marisol Q. Vance", "2026-01-04T20:00:00Z")  # a consent on Forms
+    reply = FormReply(sent.document.id, {"signature": signature}, consent_hash=consent.hash)
+    practice.clinical.receive_mailbox_reply(sent.id, sent.box.seal_reply(reply))
     main_window.show_clients()
     qtbot.keyClicks(main_window.clients_page.filter, "Quintero")
     main_window.open_client(client_id)
@@ -487,7 +494,8 @@ def test_lock_leaves_no_client_text_anywhere(
     assert FULL.name not in form.windowTitle() and main_window.windowTitle() == "Quietroom"
     text = widget_text()
     for value in (FULL.name, FULL.phone, FULL.email, "Demo Lane", "Tomas", "Quintero",
-                  "Generalized anxiety disorder", "Sleeplessness since the move"):  # fmt: skip
+                  "Generalized anxiety disorder", "Sleeplessness since the move",
+                  "Marisol Q. Vance"):  # fmt: skip
         assert value in text
 
     main_window.lock()
@@ -496,7 +504,7 @@ def test_lock_leaves_no_client_text_anywhere(
     text = widget_text()
     for value in (FULL.name, "Mari", FULL.phone, FULL.email, "Demo Lane", "Tomas", "Quintero",
                   "F41.1", "she/her", "1988", "SOAP", "Free form", "Generalized anxiety",
-                  "Sleeplessness"):  # fmt: skip
+                  "Sleeplessness", "Marisol Q. Vance"):  # fmt: skip
         assert value not in text, value
     assert main_window.windowTitle() == "Quietroom"
 

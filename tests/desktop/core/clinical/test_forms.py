@@ -111,6 +111,9 @@ def test_waiting_room_forms_arrive_checked_in_the_vault(
     lines = dict(response.answer_lines())
     assert lines["Have you seen a therapist or counsellor before?"] == "No"
     assert lines["Pronouns"] == "—"
+    assert lines["Date of birth"] == "1990-04-01"
+    shown = dict(response.answer_lines(day_text=lambda day: day.strftime("%d/%m/%Y")))
+    assert shown["Date of birth"] == "01/04/1990"  # the screen's format
     with pytest.raises(FormRefusedError, match="already answered"):
         clinical.receive_waiting_room_reply(session_id, intake_reply(document.id))
     opened = clinical.open_form_response(request.id)
