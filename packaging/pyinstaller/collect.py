@@ -150,6 +150,26 @@ def is_dropped_plugin(dest: str) -> bool:
 Entry = tuple[str, str, str]
 
 
+def reproducible_datas(datas: list[Entry]) -> list[Entry]:
+    """Leave out the metadata files that differ from one build environment to the next and that
+    nothing reads at run time (found by packaging/check-reproducible.sh):
+
+    - ``*.dist-info/RECORD``: it lists the hashes of the console scripts pip wrote into the
+      environment's ``bin/``, whose first line names that environment's path;
+    - ``__pycache__`` folders inside ``*.dist-info`` (PyAV ships a licence as ``AUTHORS.py``;
+      pip compiles it at install time, with the install time in the header).
+
+    ``importlib.metadata`` needs only METADATA (and entry_points.txt, top_level.txt).
+    """
+
+    def unstable(dest: str) -> bool:
+        parts = Path(dest.replace("\\", "/")).parts
+        in_metadata = any(part.endswith(".dist-info") for part in parts)
+        return in_metadata and (parts[-1] == "RECORD" or "__pycache__" in parts)
+
+    return [entry for entry in datas if not unstable(entry[0])]
+
+
 def prune_binaries(binaries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
     """Remove the dropped Qt plugins, and the libraries that only they needed.
 

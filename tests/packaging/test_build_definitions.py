@@ -104,6 +104,22 @@ def test_every_dropped_qt_plugin_pattern_still_matches_a_plugin() -> None:
     assert not collect.is_dropped_plugin("_internal/PySide6/Qt/lib/libQt6Gui.so.6")
 
 
+def test_metadata_that_varies_between_build_environments_is_left_out() -> None:
+    datas = [
+        ("idna-3.21.dist-info/RECORD", "/venv/x/RECORD", "DATA"),
+        ("idna-3.21.dist-info/METADATA", "/venv/x/METADATA", "DATA"),
+        ("av-18.1.0.dist-info/licenses/__pycache__/AUTHORS.cpython-311.pyc", "/v/a.pyc", "DATA"),
+        ("resources/templates/soap.toml", "/v/soap.toml", "DATA"),
+        ("somepkg/RECORD", "/v/RECORD", "DATA"),
+    ]
+    kept = [dest for dest, _src, _type in collect.reproducible_datas(datas)]
+    assert kept == [
+        "idna-3.21.dist-info/METADATA",
+        "resources/templates/soap.toml",
+        "somepkg/RECORD",
+    ]
+
+
 def test_the_desktop_entry_validates() -> None:
     entry = PACKAGING / "linux" / "quietroom.desktop"
     result = subprocess.run(
