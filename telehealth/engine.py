@@ -44,6 +44,7 @@ from typing import Any, Final, Literal, TypeVar
 import av
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCDataChannel,
     RTCIceServer,
@@ -78,6 +79,15 @@ class IceServer:
     urls: tuple[str, ...]
     username: str | None = None
     credential: str | None = field(default=None, repr=False)
+
+
+def ice_ufrag(sdp: str) -> str | None:
+    """The first ``a=ice-ufrag`` of an SDP: an offer with the same one as before renegotiates
+    the live connection; a new one comes from a new connection (RFC 8839: a restart)."""
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            return line.removeprefix("a=ice-ufrag:").strip()
+    return None
 
 
 def ice_servers_from_json(servers: Sequence[dict[str, Any]]) -> list[IceServer]:
@@ -268,9 +278,21 @@ class CallEngine:
         return self._submit(self._restart_offer())
 
     def accept_offer(self, sdp: str) -> concurrent.futures.Future[str]:
-        """Answerer: apply the remote offer; returns the SDP answer to send. A later offer (the
-        offerer reconnecting) replaces the peer connection, keeping certificate and tracks."""
+        """Answerer: apply the remote offer; returns the SDP answer to send. A later offer with
+        new ICE credentials (the offerer reconnecting on a new connection) replaces the peer
+        connection, keeping certificate and tracks; one with the same credentials renegotiates
+        the live connection in place (the offerer added tracks: see :meth:`extend_media`)."""
         return self._submit(self._accept_offer(sdp))
+
+    def extend_media(self, media: MediaFactory) -> concurrent.futures.Future[str | None]:
+        """Offerer: send more tracks from now on (another client device's picture and voice in
+        a couples session). Returns a new offer of the live connection that carries them (an
+        in-place renegotiation: same ICE and DTLS, nothing drops), or ``None`` when there is no
+        connected, settled connection to renegotiate; the next offer (a reconnect) then carries
+        them."""
+        if self._side != "offerer":
+            raise RuntimeError("only the offerer adds media")
+        return self._submit(self._extend_media(media))
 
     def accept_answer(self, sdp: str) -> concurrent.futures.Future[None]:
         """Offerer: apply the remote answer."""
@@ -304,8 +326,17 @@ class CallEngine:
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
             for s in self._ice_servers
         ]
+        # One transport for every media section from the start (max-bundle, as browsers do).
+        # aiortc's default ("balanced") gives a second track of one kind, made before the first
+        # negotiation, the first one's *own* transport, which the negotiated bundle then
+        # replaces for the first track only: the second never sends or receives (a couples
+        # session's second voice). One transport also gathers fewer candidates.
         pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=servers, iceTransportPolicy=self._policy)
+            RTCConfiguration(
+                iceServers=servers,
+                iceTransportPolicy=self._policy,
+                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+            )
         )
         self._generation += 1
         generation = self._generation
@@ -511,9 +542,29 @@ class CallEngine:
         await pc.setLocalDescription(await pc.createOffer())
         return str(pc.localDescription.sdp)
 
+    async def _extend_media(self, media: MediaFactory) -> str | None:
+        tracks = list(media())
+        self._sources.extend(tracks)
+        pc = self._pc
+        if (
+            pc is None
+            or self._fallback is not None
+            or pc.remoteDescription is None
+            or pc.signalingState != "stable"
+            or pc.connectionState != "connected"
+        ):
+            return None
+        for track in tracks:
+            pc.addTrack(_BorrowedTrack(track))
+        await pc.setLocalDescription(await pc.createOffer())
+        return str(pc.localDescription.sdp)
+
     async def _accept_offer(self, sdp: str) -> str:
         pc = self._require_pc()
-        if pc.remoteDescription is not None:  # the offerer reconnects with a new connection
+        current = pc.remoteDescription
+        if current is not None and (
+            ice_ufrag(current.sdp) != ice_ufrag(sdp) or pc.connectionState in ("failed", "closed")
+        ):  # the offerer reconnects with a new connection
             pc = await self._replace_pc()
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())

@@ -19,6 +19,11 @@ reveal      ``nonce``: a verification nonce (32 bytes, base64url)
 bye         ``reason``: one of ``hangup``, ``declined``, ``timeout``, ``error``
 form        ``form``: a form for the client to fill in (:mod:`telehealth.forms`), therapist only
 form_reply  ``reply``: the client's filled-in form (:mod:`telehealth.forms`), client only
+others      ``people``: 0..3 objects, each exactly ``name`` (what that person typed, 0..64
+            characters; empty until they knock), ``state`` (``expected``, ``here`` or ``away``),
+            ``video`` and ``audio`` (the offer's ``mid`` values, 1..64 printable characters, that
+            carry their picture and voice); therapist only: the other client devices of a couples
+            or family session, forwarded by the therapist's app
 ==========  ======================================================================================
 
 Chat is not here: it travels over the WebRTC data channel, end to end.
@@ -45,6 +50,8 @@ DIGEST_BYTES: Final = 32
 NONCE_BYTES: Final = 32
 DEVICE_BYTES: Final = 16
 BYE_REASONS: Final = frozenset({"hangup", "declined", "timeout", "error"})
+PERSON_STATES: Final = frozenset({"expected", "here", "away"})
+MAX_OTHERS: Final = 3
 MAX_LOCATION_CHARS: Final = 200
 MAX_PHONE_CHARS: Final = 32
 _PHONE = re.compile(r"[0-9+() .\-]+")
@@ -233,6 +240,54 @@ class FormReply:
     reply: forms.FormReply
 
 
+@dataclass(frozen=True)
+class OtherPerson:
+    """Another client device of the same session (a couples or family session), as the
+    therapist's app forwards it to this client: the name that person typed in their waiting room
+    (empty until they knock; untrusted text the therapist has seen), whether they are
+    ``expected`` (invited, not in yet), ``here`` or ``away`` (left or dropped for now), and the
+    ``mid`` of the offer's media sections that carry their picture and their voice."""
+
+    name: str
+    state: str
+    video: str
+    audio: str
+
+    def __post_init__(self) -> None:
+        name = _check_text(self.name, "name", low=0, high=MAX_NAME_CHARS)
+        _check_no_controls(name, "name")
+        if name and not name.strip():
+            raise MessageFormatError("name must not be blank")
+        if not isinstance(self.state, str) or self.state not in PERSON_STATES:
+            raise MessageFormatError("state is not one of the known states")
+        for what, mid in (("video", self.video), ("audio", self.audio)):
+            _check_text(mid, what, low=1, high=MAX_MID_CHARS)
+            if not mid.isascii() or any(not "!" <= ch <= "~" for ch in mid):
+                raise MessageFormatError(f"{what} must be a printable mid")
+        if self.video == self.audio:
+            raise MessageFormatError("video and audio are different media sections")
+
+
+@dataclass(frozen=True)
+class Others:
+    """The therapist tells a client who else is in the session and which of the offer's media
+    sections carry them (the page shows each in a tile of their own, with their name). Sent
+    before every offer that carries another person, and whenever someone comes or goes."""
+
+    people: tuple[OtherPerson, ...]
+
+    def __post_init__(self) -> None:
+        if (
+            not isinstance(self.people, tuple)
+            or len(self.people) > MAX_OTHERS
+            or not all(isinstance(p, OtherPerson) for p in self.people)
+        ):
+            raise MessageFormatError(f"people must be at most {MAX_OTHERS} people")
+        mids = [m for p in self.people for m in (p.video, p.audio)]
+        if len(set(mids)) != len(mids):
+            raise MessageFormatError("each person has media sections of their own")
+
+
 Message = (
     Hello
     | Details
@@ -247,6 +302,7 @@ Message = (
     | Bye
     | Form
     | FormReply
+    | Others
 )
 
 
@@ -279,6 +335,14 @@ def _fields(message: Message) -> dict[str, Any]:
             return {"type": "form", "form": forms.document_obj(document)}
         case FormReply(reply=reply):
             return {"type": "form_reply", "reply": forms.reply_obj(reply)}
+        case Others(people=people):
+            return {
+                "type": "others",
+                "people": [
+                    {"name": p.name, "state": p.state, "video": p.video, "audio": p.audio}
+                    for p in people
+                ],
+            }
     raise MessageFormatError("not a signalling message")  # pragma: no cover - exhaustive
 
 
@@ -301,7 +365,9 @@ _FIELDS: Final[dict[str, frozenset[str]]] = {
     "bye": frozenset({"reason"}),
     "form": frozenset({"form"}),
     "form_reply": frozenset({"reply"}),
+    "others": frozenset({"people"}),
 }
+_PERSON_FIELDS: Final = frozenset({"name", "state", "video", "audio"})
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -345,6 +411,17 @@ def _decode_b64(value: object, what: str) -> bytes:
         raise MessageFormatError(f"{what} must be unpadded base64url") from None
 
 
+def _people(value: object) -> tuple[OtherPerson, ...]:
+    if not isinstance(value, list) or len(value) > MAX_OTHERS:
+        raise MessageFormatError(f"people must be a list of at most {MAX_OTHERS}")
+    people = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != _PERSON_FIELDS:
+            raise MessageFormatError("a person has exactly name, state, video and audio")
+        people.append(OtherPerson(item["name"], item["state"], item["video"], item["audio"]))
+    return tuple(people)
+
+
 def from_json(text: str) -> Message:
     """Parse and validate one message; raise :class:`MessageFormatError` on anything unexpected."""
     obj = parse_json_object(text, max_chars=MAX_MESSAGE_JSON_CHARS)
@@ -382,5 +459,7 @@ def from_json(text: str) -> Message:
             return Form(document=forms.document_from_obj(obj["form"]))
         case "form_reply":
             return FormReply(reply=forms.reply_from_obj(obj["reply"]))
+        case "others":
+            return Others(people=_people(obj["people"]))
         case _:
             return Bye(reason=obj["reason"])

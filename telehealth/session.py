@@ -111,6 +111,29 @@ class SessionCallbacks:
     on_form_reply: Callable[[forms.FormReply], None] = _ignore
 
 
+@dataclass(frozen=True)
+class OtherDevice:
+    """Another client device of the same session, as this session's client is told of it: the
+    name that person typed in their waiting room (empty until they knock) and whether they are
+    ``expected``, ``here`` or ``away``."""
+
+    name: str = ""
+    state: str = "expected"
+
+
+def media_sections(sdp: str) -> list[tuple[str, str]]:
+    """``(kind, mid)`` of each media section of an SDP, in order."""
+    sections: list[tuple[str, str]] = []
+    kind: str | None = None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            kind = line[2:].split(" ", 1)[0]
+        elif line.startswith("a=mid:") and kind is not None:
+            sections.append((kind, line.removeprefix("a=mid:").strip()))
+            kind = None
+    return sections
+
+
 class TherapistSession:
     """One invitation's session on the therapist's side. Create, :meth:`start`, then react."""
 
@@ -206,6 +229,11 @@ class TherapistSession:
         self.client_location: str | None = None
         self.client_emergency_phone: str | None = None
         self.verification_code: str | None = None
+        # Other client devices of a couples session: their media (forwarded by the app, see
+        # telehealth.forwarding) goes to this client on tracks of their own, after our own.
+        self._forwarded: list[MediaFactory] = []
+        self._engine_forwarded = 0  # how many of them the current connection carries
+        self._others: tuple[OtherDevice, ...] = ()
 
     # -- public, thread-safe API ---------------------------------------------------------------
 
@@ -240,6 +268,19 @@ class TherapistSession:
         """Tell the client the call goes to sound only (``False``) or back to video (``True``);
         the caller stops or restarts its own camera (see the call window)."""
         return self._submit(self._send(protocol.MediaMode(video=on)))
+
+    def add_forwarded(self, media: MediaFactory) -> concurrent.futures.Future[None]:
+        """Send this client another client device's picture and voice from now on (a video and
+        an audio track, after our own; a couples session). A connected call is renegotiated in
+        place (nothing drops); a call being set up carries them once it connects; the next
+        admission's connection carries them from the start."""
+        return self._submit(self._add_forwarded(media))
+
+    def set_others(self, people: Sequence[OtherDevice]) -> concurrent.futures.Future[None]:
+        """Who the forwarded tracks carry, in the order they were added (their names and
+        whether they are here): the client's page labels each picture with it. Told now, and
+        again before every offer."""
+        return self._submit(self._set_others(tuple(people)))
 
     def send_form(self, document: forms.FormDocument) -> concurrent.futures.Future[None]:
         """Send a form for the client to fill in (the waiting room shows it); the answers come
@@ -568,6 +609,7 @@ class TherapistSession:
             if self._commit is not None:
                 await self._send(self._commit)
             if self._offer is not None:
+                await self._send_others()
                 await self._send(protocol.Offer(sdp=self._offer))
         else:
             self._restart_wakeup.set()  # reconnecting: a new offer now reaches it
@@ -619,6 +661,13 @@ class TherapistSession:
 
     async def _open_media(self) -> None:
         servers = await self._ice_servers()  # also takes the relay's transport policy
+        forwarded = list(self._forwarded)
+        self._engine_forwarded = len(forwarded)
+        own = self._media
+
+        def media() -> list[Any]:
+            return [*own(), *(track for extra in forwarded for track in extra())]
+
         engine = CallEngine(
             "offerer",
             ice_servers=servers,
@@ -632,7 +681,7 @@ class TherapistSession:
                 on_error=lambda error: self._from_engine(self._media_failed, error),
                 on_link=lambda link: self._from_engine(self._media_link, link),
             ),
-            media=self._media,
+            media=media,
             connect_timeout=self._connect_timeout,
             stats_interval=self._stats_interval,
             media_timeout=self._media_timeout,
@@ -647,6 +696,7 @@ class TherapistSession:
         offer = await asyncio.wrap_future(engine.create_offer())
         self._verifier.set_local_sdp(offer)
         self._offer = offer
+        await self._send_others()
         await self._send(protocol.Offer(sdp=offer))
         self._queue.append(CallEvent.NEGOTIATION_STARTED)
 
@@ -670,7 +720,7 @@ class TherapistSession:
 
     def _media_state(self, state: str) -> None:
         if state == "connected":
-            self._loop.create_task(self._event(CallEvent.MEDIA_CONNECTED))
+            self._loop.create_task(self._media_connected())
         elif state in ("disconnected", "failed", "closed"):
             # "closed": the peer connection went away under us (aiortc closes it when DTLS or
             # ICE end for good); without this the call would stay "connected" with no media.
@@ -678,6 +728,69 @@ class TherapistSession:
                 self._restart_wakeup.set()  # this attempt is lost: try a new offer
             else:
                 self._loop.create_task(self._event(CallEvent.MEDIA_INTERRUPTED))
+
+    async def _media_connected(self) -> None:
+        await self._event(CallEvent.MEDIA_CONNECTED)
+        await self._sync_forwarded()  # a device added while this call was being set up
+
+    # -- other client devices (a couples session) ----------------------------------------------
+
+    async def _add_forwarded(self, media: MediaFactory) -> None:
+        self._forwarded.append(media)
+        await self._sync_forwarded()
+
+    async def _set_others(self, people: tuple[OtherDevice, ...]) -> None:
+        self._others = people
+        if self.state not in TERMINAL_STATES:
+            await self._send_others()  # (only once an offer carries them)
+
+    def _others_message(self) -> protocol.Others | None:
+        """Which of the current offer's media sections carry whom (the forwarded tracks come
+        after our own, so they are the last video and audio sections)."""
+        count, offer = self._engine_forwarded, self._offer
+        if not count or offer is None:
+            return None
+        sections = media_sections(offer)
+        videos = [mid for kind, mid in sections if kind == "video"][-count:]
+        audios = [mid for kind, mid in sections if kind == "audio"][-count:]
+        if len(videos) != count or len(audios) != count:
+            return None
+        people = list(self._others[:count])
+        people += [OtherDevice()] * (count - len(people))
+        return protocol.Others(
+            tuple(
+                protocol.OtherPerson(p.name, p.state, video, audio)
+                for p, video, audio in zip(people, videos, audios, strict=True)
+            )
+        )
+
+    async def _send_others(self) -> None:
+        message = self._others_message()
+        if message is not None:
+            await self._send(message)
+
+    async def _sync_forwarded(self) -> None:
+        """Give the current connection the forwarded tracks it does not carry yet: a connected
+        call gets a new offer of the same connection (the page answers it in place); a call
+        that is reconnecting gets them in its next new connection's offer."""
+        engine = self._engine
+        if engine is None or self._engine_forwarded >= len(self._forwarded):
+            return
+        connected = self.state is CallState.CONNECTED and self._answer_applied
+        if not (connected or self.state is CallState.RECONNECTING):
+            return  # being set up: done once it connects
+        pending = self._forwarded[self._engine_forwarded :]
+        self._engine_forwarded = len(self._forwarded)
+        offer = await asyncio.wrap_future(
+            engine.extend_media(lambda: [track for media in pending for track in media()])
+        )
+        if offer is None or engine is not self._engine or self._verifier is None:
+            return
+        self._verifier.set_local_sdp(offer)  # the same certificate, or VerificationError
+        self._answer_applied = False
+        self._offer = offer
+        await self._send_others()
+        await self._send(protocol.Offer(sdp=offer))
 
     def _media_link(self, link: MediaLink) -> None:
         # A dead link (failed, or closed by the network) never comes back by itself: treat it as
@@ -730,6 +843,7 @@ class TherapistSession:
         self.restart_count += 1
         log.info("sent a new offer to reconnect (attempt %d)", self.restart_count)
         self._offer = offer
+        await self._send_others()
         await self._send(protocol.Offer(sdp=offer))
 
     def _media_failed(self, error: TelehealthError) -> None:
@@ -748,6 +862,7 @@ class TherapistSession:
         # A later admission (the client came back, or another device) starts a new exchange.
         self._verifier = None
         self._commit = self._offer = None
+        self._engine_forwarded = 0
         self._answer_applied = self._peer_revealed = False
         self.verification_code = None
         engine, self._engine = self._engine, None

@@ -26,6 +26,11 @@ MESSAGES: list[p.Message] = [
     p.Commit(digest=bytes(32)),
     p.Reveal(nonce=b"\xff" * 32),
     p.Bye(reason="hangup"),
+    p.Others(people=()),
+    p.Others(people=(p.OtherPerson("Alex 👋", "here", "3", "4"),)),
+    p.Others(
+        people=(p.OtherPerson("", "expected", "2", "3"), p.OtherPerson("Sam", "away", "4", "5"))
+    ),
 ]
 
 
@@ -56,6 +61,7 @@ def _j(obj: Any) -> str:
     return json.dumps(obj)
 
 
+PERSON = {"name": "Alex", "state": "here", "video": "3", "audio": "4"}
 BAD: list[tuple[str, str]] = [
     ("not json", "{"),
     ("array", "[]"),
@@ -96,6 +102,31 @@ BAD: list[tuple[str, str]] = [
     ("reveal wrong size", _j({"type": "reveal", "nonce": "A" * 44})),
     ("bye free text", _j({"type": "bye", "reason": "my client cried"})),
     ("admit with payload", _j({"type": "admit", "name": "x"})),
+    ("others not a list", _j({"type": "others", "people": {"name": "A"}})),
+    (
+        "others too many",
+        _j(
+            {
+                "type": "others",
+                "people": [
+                    PERSON | {"video": str(2 * i), "audio": str(2 * i + 1)} for i in range(4)
+                ],
+            }
+        ),
+    ),
+    ("person extra field", _j({"type": "others", "people": [PERSON | {"x": 1}]})),
+    (
+        "person missing field",
+        _j({"type": "others", "people": [{"name": "A", "state": "here", "video": "2"}]}),
+    ),
+    ("person unknown state", _j({"type": "others", "people": [PERSON | {"state": "gone"}]})),
+    ("person blank name", _j({"type": "others", "people": [PERSON | {"name": "  "}]})),
+    ("person name with bidi", _j({"type": "others", "people": [PERSON | {"name": "a\u202eb"}]})),
+    ("person empty mid", _j({"type": "others", "people": [PERSON | {"video": ""}]})),
+    ("person mid with space", _j({"type": "others", "people": [PERSON | {"audio": "a b"}]})),
+    ("person mid a number", _j({"type": "others", "people": [PERSON | {"audio": 4}]})),
+    ("person same mid twice", _j({"type": "others", "people": [PERSON | {"audio": "3"}]})),
+    ("people sharing a mid", _j({"type": "others", "people": [PERSON, PERSON | {"name": "B"}]})),
     ("too long overall", " " * (p.MAX_MESSAGE_JSON_CHARS + 1)),
     ("deep nesting", "[" * 100_000 + "]" * 100_000),
 ]
@@ -114,6 +145,21 @@ def test_constructors_validate_too() -> None:
         p.Commit(digest=b"short")
     with pytest.raises(MessageFormatError):
         p.Bye(reason="whatever")
+
+
+def test_others_wire_form_and_size() -> None:
+    """The news of one other person (a couple) is sealed into the smallest padded size, like a
+    hello, whatever their name's length."""
+    person = p.OtherPerson("Alex", "here", "3", "4")
+    assert p.to_json(p.Others((person,))) == (
+        '{"type":"others","people":[{"name":"Alex","state":"here","video":"3","audio":"4"}]}'
+    )
+    longest = p.OtherPerson("\U0001f642" * p.MAX_NAME_CHARS, "expected", "v" * 64, "a" * 64)
+    assert len(p.to_json(p.Others((longest,))).encode()) <= 1024
+    with pytest.raises(MessageFormatError):
+        p.Others((person, person))  # one person's media sections are their own
+    with pytest.raises(MessageFormatError):
+        p.Others([person])  # type: ignore[arg-type]
 
 
 def test_largest_valid_message_fits_the_limit() -> None:

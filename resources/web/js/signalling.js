@@ -114,7 +114,11 @@ const FIELDS = {
   bye: ["reason"],
   form: ["form"],
   form_reply: ["reply"],
+  others: ["people"],
 };
+const PERSON_FIELDS = ["name", "state", "video", "audio"];
+export const PERSON_STATES = ["expected", "here", "away"];
+const MID = /^[\x21-\x7e]{1,64}$/;
 export const BYE_REASONS = ["hangup", "declined", "timeout", "error"];
 const MAX_SDP = 32768;
 const PRINTABLE = /^[\x20-\x7e]*$/;
@@ -156,6 +160,23 @@ function checkBytes(value, size) {
   const bytes = b64urlDecode(value);
   check(bytes.length === size, "wrong length");
   return bytes;
+}
+
+/** The other client devices of a couples or family session (telehealth.protocol.Others). */
+function checkPeople(people) {
+  check(Array.isArray(people) && people.length <= 3, "people must be a list of at most 3");
+  const mids = new Set();
+  for (const p of people) {
+    check(p !== null && typeof p === "object" && !Array.isArray(p), "a person is an object");
+    const keys = Object.keys(p);
+    check(keys.length === 4 && PERSON_FIELDS.every((f) => keys.includes(f)), "wrong person fields");
+    if (p.name !== "") checkName(p.name);
+    check(PERSON_STATES.includes(p.state), "bad person state");
+    for (const mid of [p.video, p.audio]) {
+      check(typeof mid === "string" && MID.test(mid) && !mids.has(mid), "bad mid");
+      mids.add(mid);
+    }
+  }
 }
 
 /** Validate a parsed message object strictly (same rules as telehealth/protocol.py). */
@@ -209,6 +230,9 @@ export function checkMessage(obj) {
       break;
     case "form_reply":
       forms.checkReplyShape(obj.reply);
+      break;
+    case "others":
+      checkPeople(obj.people);
       break;
   }
   return obj;
