@@ -27,8 +27,9 @@ route                          who          what
 Limits: envelopes as the signalling ones (printable ASCII starting ``{"v":``, at most 112 KiB);
 boxes expire after ``ttl`` seconds (default 14 days, at most 30); at most ``max_boxes`` boxes on
 an instance and ``max_boxes_per_credential`` per credential; each client address gets a token
-bucket for its requests. A box lives in memory (:class:`MemoryMailbox`) or, so that a restart
-loses nothing, as files in a directory (:class:`DirectoryMailbox`, mode 0700/0600).
+bucket for its requests. A box lives in memory (:class:`MemoryMailbox`), as files in a directory
+so that a restart loses nothing (:class:`DirectoryMailbox`, mode 0700/0600), or in Redis beside
+the rooms so that every instance sees every box (:mod:`telehealth.mailbox_redis`).
 
 The app's side of the same routes is :class:`MailboxClient` (aiohttp).
 """
@@ -385,6 +386,9 @@ def add_mailbox_routes(app: web.Application, mailbox: Mailbox) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        close = getattr(mailbox.store, "close", None)  # a Redis store's connections
+        if close is not None:
+            await close()
 
     app.cleanup_ctx.append(sweeper)
 

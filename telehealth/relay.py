@@ -754,6 +754,7 @@ def run_relay(
     rooms_factory: Callable[[], Rooms] | None = None,
     trusted_proxies: Sequence[IPNetwork] = (),
     metrics_from: Sequence[IPNetwork] = (),
+    mailbox_factory: Callable[[], MailboxStore] | None = None,
 ) -> None:
     """Run the relay until interrupted (for ``quietroom relay``). Config errors raise before the
     server starts: :class:`RelayConfigError` or :class:`telehealth.errors.IceConfigError`."""
@@ -773,6 +774,7 @@ def run_relay(
             rooms=rooms_factory() if rooms_factory is not None else None,
             trusted_proxies=trusted_proxies,
             metrics_from=metrics_from,
+            mailbox=mailbox_factory() if mailbox_factory is not None else None,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

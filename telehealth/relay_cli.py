@@ -243,6 +243,22 @@ def _rooms_factory(config: RelayConfig) -> Callable[[], Any] | None:
     return lambda: RedisRooms(url)
 
 
+def _mailbox_factory(config: RelayConfig) -> Callable[[], Any] | None:
+    """The sealed mailbox's store: in Redis beside the rooms (every instance sees every box),
+    else in ``mailbox_dir`` (kept across restarts), else in memory."""
+    if config.redis_url is not None:
+        from telehealth.mailbox_redis import RedisMailbox
+
+        url = config.redis_url
+        return lambda: RedisMailbox(url)
+    if config.mailbox_dir is not None:
+        from telehealth.mailbox import DirectoryMailbox
+
+        folder = config.mailbox_dir
+        return lambda: DirectoryMailbox(folder)
+    return None
+
+
 def run_relay_command(args: argparse.Namespace) -> int:
     """Run the relay until interrupted (or a credentials action). Exit status 0, or 2 for
     unusable settings."""
@@ -288,6 +304,7 @@ def run_relay_command(args: argparse.Namespace) -> int:
             limits=config.limits,
             credentials=credentials,
             rooms_factory=_rooms_factory(config),
+            mailbox_factory=_mailbox_factory(config),
             trusted_proxies=config.trusted_proxies,
             metrics_from=config.metrics_from,
         )

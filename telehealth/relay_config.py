@@ -68,6 +68,7 @@ class RelayConfig:
     open_admission: bool = False
     trusted_proxies: tuple[IPNetwork, ...] = ()
     redis_url: str | None = None
+    mailbox_dir: Path | None = None  # the sealed mailbox on disk (without Redis); else memory
     metrics_from: tuple[IPNetwork, ...] = field(
         default_factory=lambda: (
             ipaddress.ip_network("127.0.0.0/8"),
@@ -156,6 +157,11 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "addresses of reverse proxies whose X-Forwarded-For is believed (comma separated)",
     ),
     Setting("redis_url", _optional_text, "redis://host:port/db to share rooms between instances"),
+    Setting(
+        "mailbox_dir",
+        _path,
+        "folder for the sealed forms mailbox when redis_url is not set (else kept in memory)",
+    ),
     Setting("metrics_from", _networks, "client addresses allowed to read /metrics"),
     Setting("log_format", _log_format, "text, or json (one object a line)"),
     Setting("max_message_bytes", int, "largest signalling frame", limit=True),

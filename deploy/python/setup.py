@@ -19,6 +19,7 @@ RELAY_MODULES = {
     "invite",
     "mailbox",
     "mailbox_box",
+    "mailbox_redis",
     "protocol",
     "ratelimit",
     "relay",

@@ -7,11 +7,13 @@ own NSS database, as a browser trusts a public CA) open the invitation link, pas
 check, reach the waiting room, are admitted by the therapist's session (which holds the
 practice's operator-issued credential), and show the same verification code, with media relayed
 through coturn over TLS on both sides. Then the relay instance holding the call is stopped: both
-people reconnect through the other instance, and the call goes on.
+people reconnect through the other instance, and the call goes on. A form sent by link (the
+sealed mailbox, in Redis) is answered and collected through either instance.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -28,13 +30,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiortc import AudioStreamTrack
 from playwright.sync_api import Browser, expect
 
 from telehealth.engine import RgbFrame
+from telehealth.forms import Field, FieldKind, FormDocument, FormKind, FormReply, new_form_id
 from telehealth.invite import new_invite
 from telehealth.lifecycle import CallState
+from telehealth.mailbox import MailboxClient
+from telehealth.mailbox_box import MailboxBox, new_box
 from telehealth.session import SessionCallbacks, TherapistSession
 from telehealth.synthetic_media import ShadeVideo
 
@@ -279,6 +285,37 @@ def test_firefox_joins_through_caddy_two_relays_redis_and_turns(
         firefox.evaluate("document.getElementById('leave').click()")
     finally:
         therapist.session.stop()
+
+
+def test_a_form_sent_by_link_is_answered_and_collected_through_either_instance(
+    stack: Stack,
+) -> None:
+    """The sealed mailbox lives in Redis beside the rooms: the app puts a form in through one
+    instance, the client's page fetches and answers it through the other, and the app collects
+    the answers through Caddy (whichever instance it reaches)."""
+    one, two = (f"http://127.0.0.1:{port}" for port in stack.relay_ports[:2])
+    form = FormDocument(new_form_id(), FormKind.INTAKE, "Before we meet", "",
+                        (Field("story", FieldKind.TEXT, "What brings you?"),))  # fmt: skip
+    reply = FormReply(form.id, {"story": "I have not slept well since spring"})
+    app = MailboxClient(stack.credential, ssl=ssl.create_default_context(cafile=str(stack.ca)))
+    via_one = new_box(one)
+
+    async def scenario() -> None:
+        await app.put_form(via_one, via_one.seal_form(form))
+        via_two = MailboxBox(two, via_one.secret)
+        async with aiohttp.ClientSession() as http:  # the page, on the other instance
+            async with http.get(via_two.url("form")) as response:
+                assert response.status == 200
+                assert via_two.open_form(await response.text()) == form
+            async with http.put(via_two.url("reply"), data=via_two.seal_reply(reply)) as response:
+                assert response.status == 201
+        for _ in range(2):  # through Caddy: round robin over both instances
+            via_caddy = MailboxBox(stack.url, via_one.secret)
+            collected = await app.get_reply(via_caddy)
+            assert collected is not None and via_caddy.open_reply(collected) == reply
+        await app.delete(MailboxBox(stack.url, via_one.secret))
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=30))
 
 
 @pytest.mark.slow

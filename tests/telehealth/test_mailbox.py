@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from telehealth.errors import MailboxError
 from telehealth.forms import Field, FieldKind, FormDocument, FormKind, FormReply
 from telehealth.mailbox import (
+    Box,
     DirectoryMailbox,
     Mailbox,
     MailboxClient,
@@ -23,6 +25,9 @@ from telehealth.mailbox import (
     MemoryMailbox,
 )
 from telehealth.mailbox_box import MailboxBox, new_box
+from telehealth.mailbox_redis import RedisMailbox, box_hash
+from telehealth.relay_cli import _mailbox_factory
+from telehealth.relay_config import RelayConfig, build_config
 from telehealth.relay_credentials import CredentialStore
 
 TITLE = "CANARY-TITLE Sleep and worry questionnaire"
@@ -179,3 +184,83 @@ def test_a_practice_cannot_fill_the_relay(relay_server: Any, store: CredentialSt
                 await app.put_form(box, box.seal_form(document()))
 
     run(scenario())
+
+
+def test_instances_sharing_redis_share_the_mailbox(
+    relay_server: Any, store: CredentialStore, redis_url: str, tmp_path: Path
+) -> None:
+    """Behind a load balancer the app, the page and the app again may each reach a different
+    instance: a box made on A is fetched and answered on B and collected on A; Redis holds
+    ciphertext only, under half the box id's hash."""
+    _cred, token = store.issue("Dr Rivera", 5)
+    _other, other_token = store.issue("Dr Other", 5)
+
+    async def scenario() -> None:
+        a_store, b_store = RedisMailbox(redis_url), RedisMailbox(redis_url)
+        async with (
+            relay_server(credentials=store, mailbox=a_store) as (_a, a_base),
+            relay_server(credentials=store, mailbox=b_store) as (_b, b_base),
+            aiohttp.ClientSession() as http,
+        ):
+            app = MailboxClient(token)
+            on_a = box_on(a_base)
+            on_b = MailboxBox(b_base, on_a.secret)
+            form = document()
+            await app.put_form(on_a, on_a.seal_form(form))
+            with pytest.raises(MailboxError, match="409"):
+                await app.put_form(on_b, on_b.seal_form(form))  # one box per id, on any instance
+            async with http.get(on_b.url("form")) as response:
+                assert response.status == 200 and on_b.open_form(await response.text()) == form
+            reply = FormReply(form.id, {"story": ANSWER, "name": NAME})
+            async with http.put(on_b.url("reply"), data=on_b.seal_reply(reply)) as response:
+                assert response.status == 201
+            async with http.put(on_a.url("reply"), data=on_a.seal_reply(reply)) as response:
+                assert response.status == 409  # answered once, whichever instance is asked
+            with pytest.raises(MailboxError, match="expired"):
+                await MailboxClient(other_token).get_reply(on_b)  # another practice's box
+            collected = await app.get_reply(on_a)
+            assert collected is not None and on_a.open_reply(collected) == reply
+
+            # What Redis holds: no box id, no title, no answer, no name.
+            keys = sorted(await a_store.redis.keys("*"))
+            dump = repr(keys)
+            for key in keys:
+                kind = await a_store.redis.type(key)
+                if kind == "hash":
+                    dump += repr(await a_store.redis.hgetall(key))
+                elif kind == "zset":
+                    dump += repr(await a_store.redis.zrange(key, 0, -1))
+            assert f"qr:mb:{box_hash(on_a.box_id)}" in keys
+            for secret in (on_a.box_id, TITLE, ANSWER, NAME, "CANARY"):
+                assert secret not in dump
+
+            await app.delete(on_b)
+            with pytest.raises(MailboxError, match="expired"):
+                await app.get_reply(on_a)
+            assert await a_store.count() == 0
+
+            # Expiry: Redis forgets the box with it; the count follows.
+            later = box_on(a_base)
+            await a_store.create(later.box_id, Box(later.seal_form(form), time.time() + 0.3, ""))
+            assert await b_store.get(later.box_id, time.time()) is not None
+            assert await b_store.get(later.box_id, time.time() + 10) is None  # by our clock
+            await asyncio.sleep(0.5)
+            assert await b_store.get(later.box_id, time.time()) is None
+            assert await b_store.sweep(time.time()) == 1 and await b_store.count() == 0
+
+    run(scenario())
+
+
+def test_the_relay_command_picks_the_mailbox_store(tmp_path: Path) -> None:
+    """Redis when the rooms are shared (every instance sees every box), else the folder, else
+    memory."""
+    shared = _mailbox_factory(RelayConfig(redis_url="unix:///run/redis.sock",
+                                          mailbox_dir=tmp_path / "boxes"))  # fmt: skip
+    assert shared is not None and isinstance(shared(), RedisMailbox)
+    folder = _mailbox_factory(RelayConfig(mailbox_dir=tmp_path / "boxes"))
+    assert folder is not None and isinstance(folder(), DirectoryMailbox)
+    assert (tmp_path / "boxes").stat().st_mode & 0o777 == 0o700
+    assert _mailbox_factory(RelayConfig()) is None
+    config = build_config(environ={"QUIETROOM_RELAY_MAILBOX_DIR": str(tmp_path / "other"),
+                                   "QUIETROOM_RELAY_OPEN_ADMISSION": "true"})  # fmt: skip
+    assert config.mailbox_dir == tmp_path / "other"
