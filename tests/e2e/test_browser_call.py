@@ -299,6 +299,7 @@ def test_client_joins_from_chromium_and_talks_with_the_therapist(
 
         # -- leave ---------------------------------------------------------------------------
         page.get_by_role("button", name="Leave").click()
+        page.get_by_role("dialog").get_by_role("button", name="Leave").click()  # it asks first
         expect(page.locator("#end-title")).to_have_text("You have left the session")
         view.wait(lambda: view.state is CallState.INVITED, 10, "the therapist to see them leave")
         # The therapist's session stays open: "Join again" would knock again.

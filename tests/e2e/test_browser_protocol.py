@@ -149,6 +149,7 @@ def test_unverified_call_is_told_and_join_again_works(
 
         # -- 2. the client leaves, and joins again while the session is open -----------------
         page.get_by_role("button", name="Leave").click()
+        page.get_by_role("dialog").get_by_role("button", name="Leave").click()  # it asks first
         expect(page.locator("#end-title")).to_have_text("You have left the session")
         view.wait(lambda: view.states[-1][1] is CallEvent.PEER_LEFT, 10, "the client to leave")
         assert session.state is CallState.INVITED

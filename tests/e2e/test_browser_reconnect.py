@@ -170,6 +170,7 @@ def test_browser_call_survives_a_network_drop(
         view.wait(lambda: "Yes, I am back." in view.chat, 10, "the client's chat")
 
         page.get_by_role("button", name="Leave").click()
+        page.get_by_role("dialog").get_by_role("button", name="Leave").click()  # it asks first
         view.wait(lambda: view.count(CallState.INVITED) == 2, 10, "the client to leave")
         assert page.evaluate("window.__test.csp") == []
         assert page_errors == []

@@ -282,6 +282,8 @@ def test_client_joins_from_firefox_and_talks_with_the_therapist(
 
         # -- leave ---------------------------------------------------------------------------
         click(firefox, "leave")
+        firefox.poll("document.getElementById('leave-dialog').open", "Leave asks first")
+        click(firefox, "leave-confirm")
         firefox.poll(
             "document.getElementById('end-title').textContent === 'You have left the session'",
             "the end screen",

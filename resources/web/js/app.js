@@ -73,6 +73,11 @@ const s = {
   verifier: null,
   chat: null,
   remoteStream: null,
+  // A couples or family session: what the therapist's app said about the other people
+  // (protocol "others"), and every incoming track by the offer's mid, so that each goes to the
+  // right tile (the therapist's, or one person's).
+  others: [],
+  remoteTracks: new Map(),
   statsTimer: 0,
   previousStats: null,
   farewell: null,
@@ -216,6 +221,7 @@ function say(element, text, problem = false) {
 function end(reason, text) {
   if (s.phase === "ended") return;
   s.phase = "ended";
+  if ($("leave-dialog").open) $("leave-dialog").close(); // nothing left to leave
   cleanup();
   $("end-title").textContent =
     reason === "left" ? "You have left the session" : "The session has ended";
@@ -239,6 +245,9 @@ function cleanup() {
   $("waiting-forms").replaceChildren(); // forms and their answers go with the session
   $("waiting-forms").hidden = true;
   for (const id of ["preview", "waiting-preview", "self", "remote"]) $(id).srcObject = null;
+  s.others = [];
+  s.remoteTracks.clear();
+  layoutTiles(); // the other people's tiles (their pictures and names) go too
   if (s.ws) s.ws.close(1000);
   s.ws = null;
   $("chat-log").replaceChildren(); // nothing of the conversation stays on the page
@@ -456,8 +465,17 @@ async function handle(message) {
       }
       break;
     case "offer":
-      if (s.pc && s.pc.remoteDescription) await renewConnection();
+      // The same ICE credentials: the therapist's app added tracks to the live connection (another
+      // person joined a couples session): answer in place, nothing drops. New ones: its new
+      // connection after a dropped network.
+      if (s.pc && s.pc.remoteDescription && !sameConnection(s.pc, message.sdp)) {
+        await renewConnection();
+      }
       if (s.pc) await acceptOffer(message.sdp);
+      break;
+    case "others":
+      s.others = message.people;
+      layoutTiles();
       break;
     case "ice":
       if (s.pc && message.candidate) {
@@ -586,9 +604,14 @@ async function newConnection() {
   s.pc = pc;
   s.previousStats = null;
   s.remoteStream = new MediaStream();
+  s.remoteTracks = new Map();
   $("remote").srcObject = s.remoteStream;
+  layoutTiles();
   pc.ontrack = (event) => {
-    s.remoteStream.addTrack(event.track);
+    if (s.pc !== pc) return;
+    const mid = event.transceiver?.mid ?? `track-${s.remoteTracks.size}`;
+    s.remoteTracks.set(mid, event.track);
+    layoutTiles();
     playRemote();
   };
   pc.onicecandidate = (event) => {
@@ -645,6 +668,79 @@ function startVerifyDeadline() {
   }, VERIFY_MS);
 }
 
+/** The ICE credentials of an SDP: the same ones in a new offer mean the same connection. */
+function iceUfrag(sdp) {
+  const match = /^a=ice-ufrag:(.+)$/m.exec(sdp || "");
+  return match ? match[1].trim() : null;
+}
+
+function sameConnection(pc, sdp) {
+  return (
+    pc.connectionState !== "failed" &&
+    pc.connectionState !== "closed" &&
+    iceUfrag(pc.remoteDescription.sdp) === iceUfrag(sdp)
+  );
+}
+
+// ---- tiles: the therapist, and the other people of a couples or family session -------------
+
+/** Put each incoming track in its tile: the other people's (by the mids the therapist's app
+ * named) in a tile each, with their name; the rest is the therapist's. A person not yet in the
+ * session has no tile; one who left has a tile that says so. */
+function layoutTiles() {
+  const theirs = new Set(s.others.flatMap((p) => [p.video, p.audio]));
+  const therapist = [...s.remoteTracks].filter(([mid]) => !theirs.has(mid)).map(([, t]) => t);
+  if (s.remoteStream) {
+    for (const track of s.remoteStream.getTracks()) {
+      if (!therapist.includes(track)) s.remoteStream.removeTrack(track);
+    }
+    for (const track of therapist) {
+      if (!s.remoteStream.getTracks().includes(track)) s.remoteStream.addTrack(track);
+    }
+  }
+  const people = s.others.filter((p) => p.state !== "expected");
+  const tiles = $("tiles");
+  const existing = [...tiles.querySelectorAll(".person-tile")];
+  existing.slice(people.length).forEach((tile) => {
+    tile.querySelector("video").srcObject = null;
+    tile.remove();
+  });
+  people.forEach((person, i) => {
+    const tile = existing[i] || personTile(tiles);
+    const name = person.name || "The other person";
+    tile.querySelector(".tile-label").textContent = name;
+    const video = tile.querySelector("video");
+    video.setAttribute("aria-label", `${name}'s video`);
+    const tracks = [person.video, person.audio].map((mid) => s.remoteTracks.get(mid)).filter(Boolean);
+    const current = video.srcObject ? video.srcObject.getTracks() : [];
+    if (tracks.length !== current.length || tracks.some((t) => !current.includes(t))) {
+      attach(video, tracks.length ? new MediaStream(tracks) : null);
+    }
+    const status = tile.querySelector(".tile-status");
+    status.hidden = person.state === "here";
+    status.textContent =
+      person.state === "here" ? "" : `${name} is not connected right now. They may join again.`;
+  });
+  $("therapist-label").hidden = people.length === 0;
+  $("screen-call").querySelector(".stage").classList.toggle("with-others", people.length > 0);
+}
+
+function personTile(tiles) {
+  const tile = document.createElement("figure");
+  tile.className = "tile person-tile";
+  const video = document.createElement("video");
+  video.autoplay = true;
+  video.playsInline = true; // not muted: their voice plays from here
+  const label = document.createElement("figcaption");
+  label.className = "tile-label";
+  const status = document.createElement("p");
+  status.className = "tile-status";
+  status.setAttribute("role", "status");
+  tile.append(video, label, status);
+  tiles.append(tile);
+  return tile;
+}
+
 function playRemote() {
   const remote = $("remote");
   remote.play().catch(() => {
@@ -655,7 +751,7 @@ function playRemote() {
     button.type = "button";
     button.textContent = "Turn on your therapist's sound";
     button.addEventListener("click", () => {
-      remote.play().catch(() => {});
+      for (const video of document.querySelectorAll(".tile video")) video.play().catch(() => {});
       status.hidden = true;
     });
     status.replaceChildren(button);
@@ -772,6 +868,25 @@ function toggleChat() {
 
 // ---- leaving ------------------------------------------------------------------------------
 
+/** Leave asks first: a tap by mistake would cut the session off mid-sentence. "Stay" is the
+ * default (Enter and Escape keep the session). */
+function confirmLeave() {
+  if (s.phase !== "call" && s.phase !== "waiting") return;
+  const dialog = $("leave-dialog");
+  $("leave-title").textContent = s.phase === "call" ? "Leave the session?" : "Leave the waiting room?";
+  $("leave-text").textContent =
+    s.phase === "call"
+      ? "Your therapist keeps the session open for a while: you can join again with the same link."
+      : "Your therapist has not let you in yet. You can come back with the same link.";
+  if (!dialog.open) dialog.showModal();
+  $("leave-stay").focus();
+}
+
+function leaveAnswered(leaving) {
+  $("leave-dialog").close();
+  if (leaving) leave();
+}
+
 async function leave() {
   if (s.phase === "call" || s.phase === "waiting") {
     try {
@@ -795,8 +910,10 @@ $("details-form").addEventListener("submit", sendDetails);
 $("retry-devices").addEventListener("click", startDevices);
 $("camera-select").addEventListener("change", startDevices);
 $("mic-select").addEventListener("change", startDevices);
-$("waiting-leave").addEventListener("click", leave);
-$("leave").addEventListener("click", leave);
+$("waiting-leave").addEventListener("click", confirmLeave);
+$("leave").addEventListener("click", confirmLeave);
+$("leave-stay").addEventListener("click", () => leaveAnswered(false));
+$("leave-confirm").addEventListener("click", () => leaveAnswered(true));
 $("mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "Mute", "Unmute"));
 $("camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "Camera off", "Camera on"));
 $("flip-camera").addEventListener("click", async (e) => {
