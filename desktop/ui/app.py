@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from importlib.resources import as_file, files
 from pathlib import Path
 
 from desktop.core.backup_policy import Trigger
@@ -15,7 +16,7 @@ from desktop.ui.background import run_in_background
 from desktop.ui.gc_on_ui_thread import UiThreadCollector
 from desktop.ui.idle_lock import Clock
 from desktop.ui.main_window import MainWindow
-from desktop.ui.qt import QApplication, QTimer, QWidget
+from desktop.ui.qt import QApplication, QIcon, QPixmap, QTimer, QWidget
 from desktop.ui.setup_window import SetupWindow
 from desktop.ui.unlock_window import UnlockWindow
 
@@ -120,11 +121,21 @@ class AppController:
         return window
 
 
+def identify(app: QApplication) -> None:
+    """The window icon, and the desktop entry's name (quietroom.desktop) so that a Wayland
+    compositor shows Quietroom's icon and groups its windows under it."""
+    app.setDesktopFileName("quietroom")
+    icon = files("resources") / "icons" / "quietroom-256.png"
+    with as_file(icon) as path:
+        app.setWindowIcon(QIcon(QPixmap(str(path))))  # read now: the path may be temporary
+
+
 def run(vault_dir: Path) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Quietroom")
     app.setApplicationDisplayName("Quietroom")
+    identify(app)
     collector = UiThreadCollector()  # noqa: F841 (kept alive by this frame while the app runs)
     controller = AppController(vault_dir)
     controller.start()

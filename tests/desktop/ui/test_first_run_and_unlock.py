@@ -272,3 +272,15 @@ def test_an_unlock_typed_during_the_lock_waits_for_it(
     reopened.lock()
     qtbot.waitUntil(lambda: controller.locking is None, timeout=10_000)
     controller.window.close()
+
+
+def test_the_app_names_its_icon_and_desktop_entry(qtbot: QtBot) -> None:
+    from desktop.ui.app import identify
+    from desktop.ui.qt import QApplication
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    identify(app)
+    assert app.desktopFileName() == "quietroom"  # packaging/linux/quietroom.desktop
+    assert not app.windowIcon().isNull()
+    assert app.windowIcon().availableSizes()[0].width() >= 256
