@@ -308,6 +308,8 @@ class _Story:
             return self.call()
         if a.split(".")[0] in ("record", "practice", "import", "billing"):
             return self.records()
+        if a.split(".")[0] in CLINICAL or a == "note.goals_addressed":
+            return self.clinical()
         text = humanise(a)
         client_id = self.client_id()
         if client_id and client_id in self.names:
@@ -342,6 +344,78 @@ class _Story:
             length = f" after {minutes} minute{'s' if minutes != 1 else ''}" if minutes else ""
             broke = " (it broke off)" if self.failed else ""
             return f"The video session with {self.client()} ended{length}{broke}"
+        text = humanise(a)
+        return f"{text} ({self.client()})" if self.client_id() in self.names else text
+
+    def measure(self) -> str:
+        key = self.e.details.get("measure")
+        if not isinstance(key, str):
+            return "a measure"
+        return MEASURE_NAMES.get(key, "a measure of your own")
+
+    def clinical(self) -> str:
+        """Diagnoses, treatment plans, measures, forms and consents (desktop.core.clinical)."""
+        a, who, d = self.e.action, self.who, self.e.details
+        plan = f"{self.whose()} treatment plan"
+        version = self.number("version")
+        numbered = f" (version {version})" if version else ""
+        simple = {
+            "clinical.summary_viewed": f"{who} viewed {self.whose()} diagnoses and treatment plan",
+            "diagnosis.listed": f"{who} viewed {self.whose()} diagnoses",
+            "diagnosis.added": f"{who} added a diagnosis for {self.client()}",
+            "note.goals_addressed": f"{who} noted which treatment goals "
+            f"{self.thing('progress note')} addressed",
+            "treatment_plan.created": f"{who} started {plan}",
+            "treatment_plan.opened": f"{who} opened {plan}{numbered}",
+            "treatment_plan.edited": f"{who} wrote in {self.whose()} draft treatment plan",
+            "treatment_plan.signed": f"{who} signed {plan}{numbered}",
+            "treatment_plan.revised": f"{who} started a revision of {plan}{numbered}",
+            "treatment_plan.draft_discarded": f"{who} discarded a draft of {plan}",
+            "treatment_plan.signature_mismatch": f"{plan[:1].upper()}{plan[1:]} no longer "
+            "matches its signature",
+            "treatment_plan.goals_listed": f"{who} viewed {self.whose()} treatment goals",
+            "treatment_plan.reviews_listed": f"{who} viewed the treatment plans due for review",
+            "measure.defined": f"{who} saved a measure of your own",
+            "measure.archived": f"{who} archived a measure of your own",
+            "measure.listed": f"{who} viewed {self.whose()} measures",
+            "measure.viewed": f"{who} viewed {self.whose()} {self.measure()} over time",
+            "measure.voided": f"{who} marked one of {self.whose()} measure results as entered "
+            "in error",
+            "measure.flags_listed": f"{who} checked for flagged answers not yet seen",
+            "measure.flag_acknowledged": f"{who} saw {self.whose()} flagged answer",
+            "form.defined": f"{who} saved a form of your own",
+            "form.archived": f"{who} archived a form of your own",
+            "form.refused": f"Answers to a form sent to {self.client()} did not check out and "
+            "were not kept",
+            "form.expired": f"A form link sent to {self.client()} ran out unanswered",
+            "form.withdrawn": f"{who} withdrew a form link sent to {self.client()}",
+            "form.listed": f"{who} viewed the forms sent to {self.client()}",
+            "form.response_opened": f"{who} read {self.whose()} answers to a form",
+            "consent.signed": f"{self.client()[:1].upper()}{self.client()[1:]} signed a consent "
+            "(kept read-only, as signed)",
+        }
+        if a in simple:
+            return simple[a]
+        if a == "diagnosis.updated":
+            changed = _fields(d, "fields")
+            return f"{who} changed a diagnosis of {self.client()}" + (
+                f" ({changed})" if changed else ""
+            )
+        if a == "measure.recorded":
+            where = {"waiting_room": " (answered in the waiting room)",
+                     "mailbox": " (answered by link)"}.get(str(d.get("source")), "")  # fmt: skip
+            flagged = ", with a flagged answer" if d.get("flagged") is True else ""
+            return f"{who} recorded {self.whose()} {self.measure()}{where}{flagged}"
+        if a in ("measure.printed", "measure.exported"):
+            verb = "printed" if a == "measure.printed" else "exported"
+            return f"{who} {verb} {self.whose()} {self.measure()} with its chart{self.disclosure()}"
+        kind = FORM_KINDS.get(str(d.get("kind")), "a form")
+        how = " by link" if d.get("channel") == "mailbox" else " to the waiting room"
+        if a == "form.sent":
+            return f"{who} sent {self.client()} {kind}{how if d.get('channel') else ''}"
+        if a == "form.answered":
+            name = self.client()
+            return f"{name[:1].upper()}{name[1:]} answered {kind}"
         text = humanise(a)
         return f"{text} ({self.client()})" if self.client_id() in self.names else text
 
@@ -401,6 +475,10 @@ def sentence(entry: Entry, names: Mapping[str, str], date_text: DateText) -> str
         text += " (refused)" if entry.outcome == "denied" else " (it failed)"  # fmt: skip
     return text
 
+
+CLINICAL = ("clinical", "diagnosis", "treatment_plan", "measure", "form", "consent")
+MEASURE_NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7", "pcl5": "PCL-5"}
+FORM_KINDS = {"intake": "an intake form", "consent": "a consent form", "measure": "a measure"}
 
 ACTION_LABELS = {
     "vault.created": "Quietroom set up",
@@ -468,6 +546,40 @@ ACTION_LABELS = {
     "billing.payment_recorded": "Payments recorded",
     "billing.payment_deleted": "Payments removed",
     "billing.ledger_viewed": "Billing viewed",
+    "clinical.summary_viewed": "Diagnoses and treatment plans viewed",
+    "diagnosis.listed": "Diagnoses viewed",
+    "diagnosis.added": "Diagnoses added",
+    "diagnosis.updated": "Diagnoses changed",
+    "note.goals_addressed": "Treatment goals a note addressed",
+    "treatment_plan.created": "Treatment plans started",
+    "treatment_plan.opened": "Treatment plans opened",
+    "treatment_plan.edited": "Draft treatment plans written in",
+    "treatment_plan.signed": "Treatment plans signed",
+    "treatment_plan.revised": "Treatment plan revisions started",
+    "treatment_plan.draft_discarded": "Draft treatment plans discarded",
+    "treatment_plan.signature_mismatch": "Treatment plans that no longer match their signature",
+    "treatment_plan.goals_listed": "Treatment goals viewed",
+    "treatment_plan.reviews_listed": "Plans due for review viewed",
+    "measure.defined": "Measures of your own saved",
+    "measure.archived": "Measures of your own archived",
+    "measure.recorded": "Measures recorded",
+    "measure.listed": "Measures viewed",
+    "measure.viewed": "Measure charts viewed",
+    "measure.voided": "Measure results marked in error",
+    "measure.flags_listed": "Flagged answers checked",
+    "measure.flag_acknowledged": "Flagged answers seen",
+    "measure.printed": "Measures printed",
+    "measure.exported": "Measures exported",
+    "form.defined": "Forms of your own saved",
+    "form.archived": "Forms of your own archived",
+    "form.sent": "Forms sent",
+    "form.answered": "Forms answered",
+    "form.refused": "Form answers not kept",
+    "form.expired": "Form links run out",
+    "form.withdrawn": "Form links withdrawn",
+    "form.listed": "Forms viewed",
+    "form.response_opened": "Form answers read",
+    "consent.signed": "Consents signed",
     "billing.superbill_created": "Superbills made",
 }
 
