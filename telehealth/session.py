@@ -68,7 +68,11 @@ _RELAY_REFUSALS: Final[dict[int, str]] = {
     CloseCode.ROOM_QUOTA: "your practice already has as many sessions open on the session "
     "service as its key allows; end another session first",
 }  # reconnect attempts to the relay before the session fails
-RESTART_ATTEMPT_SECONDS: Final = 6.0  # a new offer that has not connected by then is replaced
+RESTART_ATTEMPT_SECONDS: Final = 6.0  # an answered new offer not connected by then is replaced
+# A new offer still unanswered this long is sent again (it may be lost); sooner only when the
+# page cannot have it any more (it said hello again, or our relay socket is a new one).
+RESTART_UNANSWERED_SECONDS: Final = 15.0
+RELAY_PROBE_INTERVAL: Final = 1.0  # seconds between pings while the relay socket is unproven
 VERIFY_SECONDS: Final = 5.0  # connected this long without a code: tell the therapist
 MAX_ICE_JSON_BYTES: Final = 16 * 1024
 
@@ -221,6 +225,16 @@ class TherapistSession:
         self._restart_wakeup = asyncio.Event()
         self._relay_retry: asyncio.Task[None] | None = None
         self.restart_count = 0  # new offers sent to get a dropped call back (diagnostics)
+        # Whether the relay socket works *now*: a new offer goes out only through a socket that
+        # carried a ping and its pong since the media stalled and since the previous new offer
+        # (see _restart_loop). Loop times; the probe's payload is a counter.
+        self._stalled_at: float | None = None
+        self._relay_opened_at = -1e9
+        self._relay_proven_at = -1e9
+        self._probe: tuple[bytes, float] | None = None
+        self._probes = 0
+        self._offered_at = -1e9  # when the last new offer went out
+        self._unanswered = False  # ...and its answer has not come back
         self._verify_task: asyncio.Task[None] | None = None
         self._client_device: bytes | None = None
         self._commit: protocol.Commit | None = None
@@ -418,15 +432,25 @@ class TherapistSession:
                 ssl=self._ssl if self._ssl is not None else True,
                 headers=self._relay_headers,
                 heartbeat=20.0,
-                autoping=True,
+                autoping=False,  # pongs prove the socket alive: _read_relay answers pings
                 max_msg_size=128 * 1024,
             )
         except (aiohttp.ClientError, OSError) as exc:
             raise CallConnectionError("the session relay cannot be reached") from exc
+        self._relay_opened_at = self._loop.time()
+        self._probe = None
+        self._unanswered = False  # an offer still in the old socket will never arrive
         self._reader = self._loop.create_task(self._read_relay(self._ws))
 
     async def _read_relay(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
+            if msg.type is aiohttp.WSMsgType.PING:
+                with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+                    await ws.pong(msg.data)
+                continue
+            if msg.type is aiohttp.WSMsgType.PONG:
+                self._pong(ws, bytes(msg.data))
+                continue
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
             await self._receive(str(msg.data))
@@ -469,6 +493,33 @@ class TherapistSession:
             with contextlib.suppress(CallConnectionError):
                 await self._connect_relay()
                 self._restart_wakeup.set()
+
+    def _pong(self, ws: aiohttp.ClientWebSocketResponse, data: bytes) -> None:
+        probe = self._probe
+        if ws is not self._ws or probe is None or data != probe[0]:
+            return  # a late answer to an older ping, or another socket's
+        self._probe = None
+        self._relay_proven_at = probe[1]
+        self._restart_wakeup.set()
+
+    def _relay_proven_since(self, moment: float) -> bool:
+        """The relay socket carried something both ways after ``moment``: opened, or a ping sent
+        after it answered."""
+        return max(self._relay_opened_at, self._relay_proven_at) >= moment
+
+    async def _probe_relay(self) -> None:
+        """Ping the relay (at most one ping a second); its pong wakes the restart loop up. A cut
+        link stalls this socket too: TCP then holds what we send and delivers it seconds after
+        the network returns, so nothing that matters (a new offer) may wait in it."""
+        ws, now = self._ws, self._loop.time()
+        if ws is None or ws.closed:
+            return
+        if self._probe is not None and now - self._probe[1] < RELAY_PROBE_INTERVAL:
+            return
+        self._probes += 1
+        self._probe = (self._probes.to_bytes(8, "big"), now)
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+            await ws.ping(self._probe[0])
 
     async def _close_relay(self) -> None:
         retry, self._relay_retry = self._relay_retry, None
@@ -612,6 +663,7 @@ class TherapistSession:
                 await self._send_others()
                 await self._send(protocol.Offer(sdp=self._offer))
         else:
+            self._unanswered = False  # a new socket: an offer sent to its old one is lost
             self._restart_wakeup.set()  # reconnecting: a new offer now reaches it
 
     def _start_verify_timer(self) -> None:
@@ -707,6 +759,7 @@ class TherapistSession:
         self._verifier.set_remote_sdp(sdp)
         await asyncio.wrap_future(self._engine.accept_answer(sdp))
         self._answer_applied = True
+        self._unanswered = False
         await self._maybe_reveal()
 
     async def _maybe_reveal(self) -> None:
@@ -801,25 +854,46 @@ class TherapistSession:
     # -- reconnecting --------------------------------------------------------------------------
 
     def _start_restarts(self) -> None:
+        self._stalled_at = self._loop.time()
         if self._restarts is None or self._restarts.done():
             self._restarts = self._loop.create_task(self._restart_loop())
 
     async def _restart_loop(self) -> None:
         """While ``reconnecting``: a new offer whenever the client can be reached, replaced by
-        another when it has not connected within a few seconds or it failed; the reconnect
-        timer (a lifecycle effect) ends the attempts."""
+        another when it was answered and has not connected within a few seconds or it failed;
+        the reconnect timer (a lifecycle effect) ends the attempts.
+
+        A new offer goes out only through a relay socket known to work now: one that answered a
+        ping sent after the media stalled and after the previous new offer (or was opened since).
+        A cut link stalls the relay socket as well as the media; offers sent into it used to pile
+        up and reach the page seconds after the network returned, when the call had already
+        resumed on its old path, and the page then left that path for each of them in turn.
+        Now nothing is sent while the socket is stalled, and when the media comes back first
+        (the old connection is kept, see :meth:`CallEngine.restart_offer`) nothing needs to be.
+        One new offer at a time: while it is unanswered no other follows (the page answers the
+        offers it gets in order, and an answer must meet the offer it was made for), unless the
+        page cannot have it any more or :data:`RESTART_UNANSWERED_SECONDS` have passed."""
         while self.state is CallState.RECONNECTING:
             self._restart_wakeup.clear()
-            sent = False
+            wait = 1.0
+            now = self._loop.time()
+            stalled_at = self._stalled_at if self._stalled_at is not None else now
             if (
-                self._ws is not None
-                and self._peer_present
-                and self._seat_confirmed
-                and self._engine is not None
+                self._ws is None
+                or not self._peer_present
+                or not self._seat_confirmed
+                or self._engine is None
             ):
+                pass  # wait for the relay, the page's presence or its hello
+            elif self._unanswered and now - self._offered_at < RESTART_UNANSWERED_SECONDS:
+                wait = RESTART_UNANSWERED_SECONDS - (now - self._offered_at)
+            elif not self._relay_proven_since(max(stalled_at, self._offered_at)):
+                await self._probe_relay()  # its pong wakes us up
+                wait = RELAY_PROBE_INTERVAL
+            else:
                 try:
                     await self._renegotiate(self._engine)
-                    sent = True
+                    wait = RESTART_ATTEMPT_SECONDS
                 except TelehealthError as exc:
                     self._report(exc)
                     self._bye_reason = "error"
@@ -828,9 +902,7 @@ class TherapistSession:
                 except Exception:  # aiortc could not build the new connection; try again
                     log.exception("could not restart the media connection")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._restart_wakeup.wait(), RESTART_ATTEMPT_SECONDS if sent else 1.0
-                )
+                await asyncio.wait_for(self._restart_wakeup.wait(), wait)
 
     async def _renegotiate(self, engine: CallEngine) -> None:
         verifier = self._verifier
@@ -843,6 +915,7 @@ class TherapistSession:
         self.restart_count += 1
         log.info("sent a new offer to reconnect (attempt %d)", self.restart_count)
         self._offer = offer
+        self._offered_at, self._unanswered = self._loop.time(), True
         await self._send_others()
         await self._send(protocol.Offer(sdp=offer))
 

@@ -21,6 +21,7 @@ import pytest
 from aiortc import AudioStreamTrack, MediaStreamTrack
 
 from telehealth import protocol
+from telehealth import session as session_module
 from telehealth.engine import CallEngine, EngineCallbacks, RgbFrame
 from telehealth.errors import TelehealthError
 from telehealth.invite import Invite, new_invite
@@ -251,13 +252,23 @@ class Watch:
         return sum(1 for s, _ in self.states if s is state)
 
 
+async def eventually(predicate: Callable[[], bool], timeout: float) -> None:
+    """Poll ``predicate`` (for what the page sees: Watch.until hears only the session)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
 def run(coro: Coroutine[Any, Any, None], timeout: float = 60) -> None:
     asyncio.run(asyncio.wait_for(coro, timeout=timeout))
 
 
 async def connected_call(
-    base: str, **session_options: Any
+    base: str, *, page_origin: str | None = None, **session_options: Any
 ) -> tuple[TherapistSession, AnsweringPage, Watch]:
+    """A connected call; ``page_origin``: the page reaches the relay there (the therapist's
+    session through ``base``)."""
     watch = Watch()
     invite = new_invite(base)
     session = TherapistSession(
@@ -270,7 +281,7 @@ async def connected_call(
         **session_options,
     )
     await asyncio.wrap_future(session.start())
-    page = AnsweringPage(invite)
+    page = AnsweringPage(Invite(page_origin, invite.secret) if page_origin else invite)
     await page.connect()
     await watch.until(lambda: True in watch.present)
     await page.send(protocol.Hello(name="Ana"))
@@ -427,7 +438,7 @@ def test_media_resumes_on_the_old_path_before_the_new_offer_gets_through(
                 page.hold_offers = True
                 blackout.active.set()
                 await watch.until(lambda: watch.count(CallState.RECONNECTING) == 1, 10)
-                await watch.until(lambda: bool(page.held), 10)  # a new offer was sent
+                await eventually(lambda: bool(page.held), 10)  # a new offer was sent
                 blackout.active.clear()
                 returned = time.monotonic()
                 await watch.until(lambda: watch.count(CallState.CONNECTED) == 2, 10)
@@ -446,6 +457,158 @@ def test_media_resumes_on_the_old_path_before_the_new_offer_gets_through(
                 assert await asyncio.to_thread(page.frames.wait_for_more, c_before, 20, 20)
                 await watch.until(lambda: session.state is CallState.CONNECTED, 10)
             finally:
+                await asyncio.wait_for(asyncio.wrap_future(session.hang_up()), 10)
+                await page.close()
+                await asyncio.to_thread(session.stop)
+
+    run(main())
+
+
+class StallingLink:
+    """A TCP forwarder for the therapist's relay socket that a test can stall, as a cut link
+    stalls a TCP connection: while stalled nothing is read on either side, so what the session
+    sends waits (in the kernel's buffers, as in TCP's retransmission queue) and is delivered
+    only when the link is released."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await self.flowing.wait()
+                data = await reader.read(65536)
+                if not data:
+                    break
+                await self.flowing.wait()  # read just before the stall: held too
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def close(self) -> None:
+        self.flowing.set()
+        if self.server is not None:
+            self.server.close()
+
+
+def test_a_cut_link_sends_no_offer_into_the_stalled_relay_socket(
+    relay_server: Any, loopback_only: None, blackout: Any
+) -> None:
+    """Issue 11's client-side recovery: a cut link stalls the media and the therapist's relay
+    socket together. When the link returns, the media resumes on the connection it had, at
+    once; what the session sent into the stalled socket arrives seconds later (TCP's
+    retransmission back-off). A new offer sent then made the page leave the path that worked
+    (media back at the client 3-5 s after the link, in bench_network.py). The session must send
+    none while the socket is stalled, and none once the media is back."""
+
+    async def main() -> None:
+        async with relay_server() as (_server, base):
+            link = StallingLink(int(base.rsplit(":", 1)[1]))
+            await link.start()
+            # The page talks to the relay directly; the therapist's socket crosses the link.
+            session, page, watch = await connected_call(
+                f"http://127.0.0.1:{link.port}", page_origin=base
+            )
+            try:
+                link.flowing.clear()
+                blackout.active.set()
+                await watch.until(lambda: watch.count(CallState.RECONNECTING) == 1, 10)
+                await asyncio.sleep(3.0)  # down long enough for a new offer or two
+                blackout.active.clear()
+                returned = time.monotonic()
+                await watch.until(lambda: watch.count(CallState.CONNECTED) == 2, 10)
+                assert time.monotonic() - returned < 2.0
+                await asyncio.sleep(1.5)  # the stalled socket recovers later than the media
+                link.flowing.set()
+                await asyncio.sleep(2.0)  # whatever was held has reached the page by now
+                assert page.offers == 1, "a new offer reached the page after the media was back"
+                assert session.restart_count == 0
+                # The page stayed on its connection and the picture kept moving.
+                c_before, t_before = page.frames.count, watch.frames.count
+                assert await asyncio.to_thread(page.frames.wait_for_more, c_before, 10, 5)
+                assert await asyncio.to_thread(watch.frames.wait_for_more, t_before, 10, 5)
+                assert session.state is CallState.CONNECTED
+            finally:
+                await asyncio.wait_for(asyncio.wrap_future(session.hang_up()), 10)
+                await page.close()
+                await asyncio.to_thread(session.stop)
+                await link.close()
+
+    run(main())
+
+
+def test_a_new_offer_waits_for_the_relay_socket_then_goes_out_once(
+    relay_server: Any, loopback_only: None, blackout: Any
+) -> None:
+    """The media stays down after the relay socket works again: the session proves the socket
+    (a ping and its pong) and sends one new offer through it, which brings the call back."""
+
+    async def main() -> None:
+        async with relay_server() as (_server, base):
+            link = StallingLink(int(base.rsplit(":", 1)[1]))
+            await link.start()
+            session, page, watch = await connected_call(
+                f"http://127.0.0.1:{link.port}", page_origin=base
+            )
+            try:
+                link.flowing.clear()
+                blackout.active.set()
+                await watch.until(lambda: watch.count(CallState.RECONNECTING) == 1, 10)
+                await asyncio.sleep(2.5)
+                assert session.restart_count == 0  # nothing sent into the stalled socket
+                link.flowing.set()  # the signalling path is back, the media path not yet
+                await asyncio.sleep(1.5)
+                assert session.restart_count == 1 and page.offers == 2
+                blackout.active.clear()
+                await watch.until(lambda: watch.count(CallState.CONNECTED) == 2, 15)
+                c_before = page.frames.count
+                assert await asyncio.to_thread(page.frames.wait_for_more, c_before, 10, 10)
+                assert page.offers == 1 + session.restart_count
+            finally:
+                await asyncio.wait_for(asyncio.wrap_future(session.hang_up()), 10)
+                await page.close()
+                await asyncio.to_thread(session.stop)
+                await link.close()
+
+    run(main())
+
+
+def test_an_unanswered_offer_is_not_piled_on(
+    relay_server: Any, loopback_only: None, blackout: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's own socket may be the stalled one (the relay holds the offer for it): while a
+    new offer is unanswered, no other follows it for RESTART_UNANSWERED_SECONDS (each would make
+    the page build one more connection when they all arrive at once)."""
+    monkeypatch.setattr(session_module, "RESTART_ATTEMPT_SECONDS", 0.5)
+    monkeypatch.setattr(session_module, "RESTART_UNANSWERED_SECONDS", 3.0)
+
+    async def main() -> None:
+        async with relay_server() as (_server, base):
+            session, page, _watch = await connected_call(base)
+            try:
+                page.hold_offers = True
+                blackout.active.set()
+                await eventually(lambda: bool(page.held), 10)
+                await asyncio.sleep(2.0)  # four attempt intervals
+                assert len(page.held) == 1 and session.restart_count == 1
+                await eventually(lambda: len(page.held) == 2, 5)  # unanswered for 3 s: again
+            finally:
+                blackout.active.clear()
                 await asyncio.wait_for(asyncio.wrap_future(session.hang_up()), 10)
                 await page.close()
                 await asyncio.to_thread(session.stop)
