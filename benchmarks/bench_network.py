@@ -155,7 +155,7 @@ class Counters:
     frames: float
     freeze_s: float
     audio_total: float  # samples received (or expected, for the Python receiver: the clock)
-    audio_missing: float  # samples concealed (Chromium) or never received (Python)
+    audio_missing: float  # samples concealed (Chromium), or concealed or never received (Python)
     rtt_ms: float | None
 
 
@@ -295,7 +295,9 @@ class PythonSide:
             frames=s["frames"],
             freeze_s=s["freeze_s"],
             audio_total=expected,
-            audio_missing=expected - s["audio_samples"],
+            # Concealment counts as missing, as Chromium's concealedSamples do; audio rebuilt
+            # from in-band FEC does not, in either stack.
+            audio_missing=expected - s["audio_samples"] + s["audio_concealed"],
             rtt_ms=s["rtt_ms"],
         )
 
@@ -507,6 +509,8 @@ def run_quietroom_stack(
             return (
                 f"therapist sends {s['target'] / 1000:.0f} kbit/s at {s['size']}, "
                 f"state {s['state']}, {s['restarts']} new offers, "
+                f"audio from FEC {s['audio_fec'] / 48000:.1f} s, concealed "
+                f"{s['audio_concealed'] / 48000:.1f} s, "
                 f"therapist process CPU {100 * s['cpu']:.0f} % of a core"
             )
 
@@ -590,6 +594,7 @@ def therapist_main(relay: str, y4m: str, stats_path: str, link_path: str) -> Non
     meter = FreezeMeter()
     state: dict[str, Any] = {
         "audio_samples": 0,
+        "audio_concealed": 0,
         "audio_since": None,
         "stats": {},
         "state": "starting",
@@ -605,6 +610,7 @@ def therapist_main(relay: str, y4m: str, stats_path: str, link_path: str) -> Non
             if state["audio_since"] is None:
                 state["audio_since"] = time.monotonic()
             state["audio_samples"] += len(chunk.data) // (2 * chunk.channels)
+            state["audio_concealed"] += chunk.concealed
 
     def on_stats(stats: dict[str, float]) -> None:
         with lock:
@@ -660,6 +666,8 @@ def therapist_main(relay: str, y4m: str, stats_path: str, link_path: str) -> Non
                     "frames": meter.frames,
                     "freeze_s": meter.freeze_s,
                     "audio_samples": state["audio_samples"],
+                    "audio_concealed": state["audio_concealed"],
+                    "audio_fec": stats.get("inbound-rtp.audio.fecSamples", 0),
                     "audio_since": state["audio_since"],
                     "rtt_ms": None if rtt is None else rtt * 1000,
                     "target": stats.get("sender.video.targetBitrate", 0),

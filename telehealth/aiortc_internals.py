@@ -2,14 +2,16 @@
 
 aiortc has no public API for what a call on a bad network needs: reading the RTCP feedback that
 reaches a sender, setting its encoder's bitrate below aiortc's own floor, and pacing the packets
-a sender puts on the wire. So :mod:`telehealth.sender_control` wraps **instance** attributes
-(never classes, never site-packages) through the helpers below.
+a sender puts on the wire, or concealing lost audio packets. So :mod:`telehealth.sender_control`
+and :mod:`telehealth.concealment` wrap or swap **instance** attributes (never classes, never
+site-packages) through the helpers below.
 ``tests/telehealth/test_aiortc_internals.py`` fails when an aiortc release renames or reshapes
 any of them, and :data:`TESTED_AIORTC` names the version they were read from.
 """
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -26,6 +28,12 @@ RECEIVER_ESTIMATOR: Final = "_RTCRtpReceiver__remote_bitrate_estimator"  # video
 # ...whose add(abs_send_time=, arrival_time_ms=, payload_size=, ssrc=) returns (bps, ssrcs) or
 # None, and the receiver sends what it returns as REMB.
 RECEIVER_NACK_GENERATOR: Final = "_RTCRtpReceiver__nack_generator"  # video only
+# A queue.Queue set in __init__: the receiver puts (codec, JitterFrame) and None (stop) into it;
+# receive() starts aiortc's decoder thread (rtcrtpreceiver.decoder_worker), which takes them
+# with get() and decodes each with codecs.get_decoder(codec) (Opus: FFmpeg's libopus, no
+# concealment, no FEC).
+RECEIVER_DECODER_QUEUE: Final = "_RTCRtpReceiver__decoder_queue"
+RECEIVER_DECODER_THREAD: Final = "_RTCRtpReceiver__decoder_thread"  # None until receive()
 JITTER_FIELDS: Final = ("_origin", "_packets", "_capacity", "_prefetch", "_is_video")
 # The encoders clamp their public ``target_bitrate`` to 250 kbit/s (VP8) or 500 kbit/s (H.264),
 # more than a 500 kbit/s link carries next to audio; the private field takes any value.
@@ -100,6 +108,26 @@ def replace_jitter_buffer(receiver: Any, make: Callable[[int, int, bool], Any]) 
         make(current._capacity, current._prefetch, current._is_video),
     )
     return True
+
+
+def replace_decoder_queue(receiver: Any, replacement: Any) -> bool:
+    """Swap a receiver's decoder queue before its decoder thread starts (aiortc hands the queue
+    to the thread in ``receive()``). False when the thread already runs or the receiver has no
+    queue we know (the caller then leaves aiortc's decoding as it is)."""
+    current = getattr(receiver, RECEIVER_DECODER_QUEUE, None)
+    if (
+        not isinstance(current, queue.Queue)
+        or getattr(receiver, RECEIVER_DECODER_THREAD, "missing") is not None
+    ):
+        return False
+    setattr(receiver, RECEIVER_DECODER_QUEUE, replacement)
+    return True
+
+
+def receiver_track_queue(receiver: Any) -> Any | None:
+    """The asyncio queue a receiver's decoded frames go to (``RemoteStreamTrack._queue``)."""
+    track = getattr(receiver, "_track", None)
+    return getattr(track, "_queue", None)
 
 
 def replace_remote_estimator(receiver: Any, estimator: Any) -> bool:

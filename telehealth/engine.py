@@ -55,6 +55,14 @@ from aiortc import (
 from aiortc.sdp import candidate_from_sdp
 
 from telehealth import aiortc_internals as internals
+from telehealth.concealment import (
+    CONCEALED,
+    AudioJitterBuffer,
+    ConcealingDecoderQueue,
+    ConcealingOpusDecoder,
+    OpusUnavailableError,
+    offer_inband_fec,
+)
 from telehealth.congestion import VideoFormat
 from telehealth.errors import CallConnectionError, MessageFormatError, TelehealthError
 from telehealth.jitter import LossTolerantJitterBuffer, PlayoutDelay, PoliteNackGenerator
@@ -120,11 +128,13 @@ class RgbFrame:
 
 @dataclass(frozen=True)
 class PcmChunk:
-    """Decoded audio: signed 16-bit interleaved samples."""
+    """Decoded audio: signed 16-bit interleaved samples. ``concealed``: how many of its samples
+    (per channel) stand in for lost packets (libopus's concealment), not heard from the client."""
 
     sample_rate: int
     channels: int
     data: bytes = field(repr=False)
+    concealed: int = 0
 
 
 class LinkState(Enum):
@@ -235,6 +245,7 @@ class CallEngine:
         self._failed = False
         self._control: SenderControl | None = None
         self._control_task: asyncio.Task[None] | None = None
+        self._audio_decoders: list[ConcealingOpusDecoder] = []
         self._link: tuple[int, LinkState] | None = None
         self._closing = False
         self._carried_media: set[int] = set()
@@ -381,7 +392,10 @@ class CallEngine:
         def on_track(track: MediaStreamTrack) -> None:
             for transceiver in pc.getTransceivers():
                 if transceiver.receiver.track is track:
-                    internals.replace_jitter_buffer(transceiver.receiver, LossTolerantJitterBuffer)
+                    if track.kind != "audio" or not self._conceal_audio(transceiver.receiver):
+                        internals.replace_jitter_buffer(
+                            transceiver.receiver, LossTolerantJitterBuffer
+                        )
                     internals.replace_nack_generator(transceiver.receiver, PoliteNackGenerator())
                     if self._control is not None and current():
                         internals.replace_remote_estimator(
@@ -416,6 +430,29 @@ class CallEngine:
         if self._stats_interval is not None and generation == 1:
             self._spawn(self._stats_loop(self._stats_interval))
         return pc
+
+    def _conceal_audio(self, receiver: Any) -> bool:
+        """Decode this audio receiver's Opus with concealment and FEC (telehealth.concealment);
+        False leaves aiortc's decoding (libopus missing, or aiortc changed)."""
+        target = internals.receiver_track_queue(receiver)
+        if target is None:
+            return False
+        try:
+            decoder = ConcealingOpusDecoder()
+        except OpusUnavailableError as exc:
+            log.warning("lost audio packets will not be concealed: %s", exc)
+            return False
+        loop = self._loop
+
+        def deliver(frame: av.AudioFrame) -> None:  # on aiortc's decoder thread
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the call is over
+                loop.call_soon_threadsafe(target.put_nowait, frame)
+
+        if not internals.replace_decoder_queue(receiver, ConcealingDecoderQueue(deliver, decoder)):
+            return False
+        internals.replace_jitter_buffer(receiver, AudioJitterBuffer)
+        self._audio_decoders.append(decoder)
+        return True
 
     def _video_format(self, width: int, height: int) -> VideoFormat:
         control = self._control
@@ -535,12 +572,12 @@ class CallEngine:
         pc = self._require_pc()
         await pc.setLocalDescription(await pc.createOffer())
         self._spawn(self._watch_connect(pc))
-        return str(pc.localDescription.sdp)
+        return offer_inband_fec(str(pc.localDescription.sdp))
 
     async def _restart_offer(self) -> str:
         pc = await self._replace_pc(keep_old=True)
         await pc.setLocalDescription(await pc.createOffer())
-        return str(pc.localDescription.sdp)
+        return offer_inband_fec(str(pc.localDescription.sdp))
 
     async def _extend_media(self, media: MediaFactory) -> str | None:
         tracks = list(media())
@@ -557,7 +594,7 @@ class CallEngine:
         for track in tracks:
             pc.addTrack(_BorrowedTrack(track))
         await pc.setLocalDescription(await pc.createOffer())
-        return str(pc.localDescription.sdp)
+        return offer_inband_fec(str(pc.localDescription.sdp))
 
     async def _accept_offer(self, sdp: str) -> str:
         pc = self._require_pc()
@@ -569,7 +606,7 @@ class CallEngine:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         self._spawn(self._watch_connect(pc))
-        return str(pc.localDescription.sdp)
+        return offer_inband_fec(str(pc.localDescription.sdp))
 
     async def _accept_answer(self, sdp: str) -> None:
         pc = self._require_pc()
@@ -687,7 +724,8 @@ class CallEngine:
     def _emit_audio(self, frame: av.AudioFrame) -> None:
         channels = len(frame.layout.channels)
         data = bytes(frame.planes[0])[: frame.samples * channels * 2]
-        self._callbacks.on_audio(PcmChunk(int(frame.sample_rate), channels, data))
+        concealed = frame.samples if frame.opaque == CONCEALED else 0
+        self._callbacks.on_audio(PcmChunk(int(frame.sample_rate), channels, data, concealed))
 
     async def _stats_loop(self, interval: float) -> None:
         while True:
@@ -711,6 +749,12 @@ class CallEngine:
                     if isinstance(value, int | float):
                         key = f"{stats.type}.{getattr(stats, 'kind', '')}.{name}"
                         summary[key] = summary.get(key, 0.0) + float(value)
+            for key, attribute in (
+                ("inbound-rtp.audio.concealedSamples", "concealed_samples"),
+                ("inbound-rtp.audio.fecSamples", "recovered_samples"),
+            ):
+                if self._audio_decoders:
+                    summary[key] = float(sum(getattr(d, attribute) for d in self._audio_decoders))
             if self._control is not None:
                 for name, value in self._control.stats().items():
                     summary[f"sender.video.{name}"] = value
