@@ -188,14 +188,17 @@ def therapist_process(
 
     received = Receiver()
     waiting = threading.Event()
+    stats: dict[str, float] = {}
     session = TherapistSession(
         parse_invite_link(link),
         callbacks=SessionCallbacks(
-            on_client_waiting=lambda _name: waiting.set(), on_video=received.on_video
+            on_client_waiting=lambda _name: waiting.set(),
+            on_video=received.on_video,
+            on_stats=stats.update,
         ),
         media=lambda: [make_track(width, height), AudioStreamTrack()],
         ice_servers=[],
-        stats_interval=None,
+        stats_interval=1.0,
     )
     try:
         session.start().result(10)
@@ -212,7 +215,15 @@ def therapist_process(
         time.sleep(window)
         cpu1, wall1 = os.times(), time.monotonic()
         cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / (wall1 - wall0)
-        out.put(("therapist", {"setup": setup, "cpu": cpu, **received.summary()}))
+        encoder = {
+            "encode_cpu_ms": stats.get("sender.video.encodeCpuMs", 0.0),
+            "encode_ms": stats.get("sender.video.encodeMs", 0.0),
+            "sent_size": (
+                int(stats.get("sender.video.frameWidth", 0)),
+                int(stats.get("sender.video.frameHeight", 0)),
+            ),
+        }
+        out.put(("therapist", {"setup": setup, "cpu": cpu, **encoder, **received.summary()}))
         session.hang_up().result(10)
     except Exception as exc:  # report, do not hang the parent
         out.put(("therapist", {"error": repr(exc)}))
@@ -522,6 +533,12 @@ def main() -> None:
         print(
             f"  therapist process CPU: {100 * t['cpu']:.0f} % of one core "
             f"(client process {100 * c['cpu']:.0f} %)"
+        )
+        size = t["sent_size"]
+        print(
+            f"  therapist's video encoder, per frame ({size[0]}x{size[1]}): "
+            f"{t['encode_cpu_ms']:.1f} ms of processor time, {t['encode_ms']:.1f} ms wall "
+            f"({100 * t['encode_cpu_ms'] * FPS / 1000:.0f} % of one core at {FPS} fps)"
         )
         setup = t["setup"]
         print(

@@ -74,6 +74,10 @@ RTX_SHARE: Final = 0.3  # of the target rate, at most, for retransmissions
 RTX_PACKET_BYTES: Final = 1200
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
 def ntp_now() -> int:
     """Current NTP time (64-bit fixed point), as RTCP uses it."""
     now = time.time() + 2_208_988_800
@@ -180,6 +184,7 @@ class SenderControl:
         self.fraction_lost = 0.0
         self.encoder_changes = 0
         self._encode_times: deque[tuple[float, float]] = deque(maxlen=120)
+        self._encode_cpu: deque[float] = deque(maxlen=120)
         self._last_usage_check = clock()
         self.encode_usage = 0.0
         internals.wrap_rtcp_handler(sender, self._wrap_rtcp)
@@ -325,12 +330,16 @@ class SenderControl:
 
     def _time_encode(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.monotonic()
+            start, cpu_start = time.monotonic(), time.thread_time()
             try:
                 return original(*args, **kwargs)
             finally:
                 end = time.monotonic()
                 self._encode_times.append((end, end - start))  # deque.append is atomic
+                # The encoder's own processor time (aiortc encodes on a worker thread, and
+                # libvpx/x264 run on it): beside the wall time, it tells a slow encoder from
+                # a process that waits for the processor.
+                self._encode_cpu.append(time.thread_time() - cpu_start)
 
         return timed
 
@@ -361,6 +370,8 @@ class SenderControl:
             "framesDropped": float(self._track.dropped if self._track is not None else 0),
             "pacerDelay": self._pacer.delayed,
             "encodeUsage": self.encode_usage,
+            "encodeMs": 1000 * _mean([took for _, took in list(self._encode_times)]),
+            "encodeCpuMs": 1000 * _mean(list(self._encode_cpu)),
             "rembSent": float(self.incoming.estimate),
             "retransmissions": float(self.retransmissions),
             "keyframesForced": float(self.keyframes_sent),
