@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sign Quietroom.app with the hardened runtime, build the .dmg, notarise and staple it
-# (macOS only; UNTESTED here: see docs/install.md). Called by .github/workflows/installers.yml.
+# (macOS only; UNTESTED here: see docs/install.md). Called by the workflow packaging/ci/installers.yml.
 #   sign-and-notarize.sh DIST VERSION
 # Needs, from the environment (secrets in CI, never in the repository):
 #   MACOS_SIGN_IDENTITY  "Developer ID Application: Name (TEAMID)", in the login keychain

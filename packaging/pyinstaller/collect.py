@@ -86,7 +86,7 @@ def collection(
     own_packages: tuple[str, ...] = OWN_PACKAGES,
 ) -> Collection:
     """What to collect for the distribution described by ``pyproject`` (the app's by default;
-    the relay's spec passes deploy/python/pyproject.toml and its two packages)."""
+    the relay's spec passes packaging/deploy/python/pyproject.toml and its two packages)."""
     from PyInstaller.utils.hooks import collect_data_files, collect_submodules, copy_metadata
 
     hidden: list[str] = []

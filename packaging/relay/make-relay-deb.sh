@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Freeze the relay alone and package it as quietroom-relay_VERSION_ARCH.deb (called by build.sh).
 #   make-relay-deb.sh UNUSED_APP_VENV APP_VERSION ARCH DIST WORK
-# The relay is built in its own environment holding only deploy/python (quietroom-relay) and
+# The relay is built in its own environment holding only packaging/deploy/python (quietroom-relay) and
 # its light dependencies, so no Qt, aiortc or SQLCipher can end up in it; the script checks.
 # Layout: /usr/lib/quietroom-relay/ (the bundle), /usr/bin/quietroom-relay, the systemd unit
-# quietroom-relay@.service (from deploy/systemd, ExecStart pointed at /usr/bin), and deploy/'s
+# quietroom-relay@.service (from packaging/deploy/systemd, ExecStart pointed at /usr/bin), and packaging/deploy/'s
 # Caddy, coturn, Redis and relay configuration templates in /usr/share/quietroom-relay/examples/.
 set -euo pipefail
 ARCH=$3 DIST=$4 WORK=$5
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 VENV=${QUIETROOM_RELAY_VENV:-$REPO/build/relay-venv}
-stamp=$(cat "$REPO/deploy/python/pyproject.toml" "$REPO/packaging/requirements-build.txt" | sha256sum | cut -c1-16)
+stamp=$(cat "$REPO/packaging/deploy/python/pyproject.toml" "$REPO/packaging/requirements-build.txt" | sha256sum | cut -c1-16)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$VENV"
   python3 -m venv "$VENV"
@@ -19,8 +19,8 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$sta
   "$VENV/bin/python" -m pip install -q -r "$REPO/packaging/requirements-build.txt" 2>>"$REPO/build/pip.log"
   echo "$stamp" > "$VENV/.stamp"
 fi
-"$VENV/bin/python" -m pip install -q "$REPO/deploy/python" >/dev/null 2>>"$REPO/build/pip.log"
-"$VENV/bin/python" -m pip install -q --force-reinstall --no-deps "$REPO/deploy/python" >/dev/null 2>>"$REPO/build/pip.log"
+"$VENV/bin/python" -m pip install -q "$REPO/packaging/deploy/python" >/dev/null 2>>"$REPO/build/pip.log"
+"$VENV/bin/python" -m pip install -q --force-reinstall --no-deps "$REPO/packaging/deploy/python" >/dev/null 2>>"$REPO/build/pip.log"
 VERSION=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("quietroom-relay"))')
 
 echo "make-relay-deb.sh: freezing quietroom-relay $VERSION" >&2
@@ -43,7 +43,7 @@ grep -q '^ExecStart=/opt/quietroom-relay/bin/quietroom-relay ' "$unit" \
   || { echo "make-relay-deb.sh: $unit's ExecStart changed; update this script" >&2; exit 1; }
 sed 's|^ExecStart=/opt/quietroom-relay/bin/quietroom-relay |ExecStart=/usr/bin/quietroom-relay |' \
   "$unit" > "$ROOT/lib/systemd/system/quietroom-relay@.service"
-(cd "$REPO/deploy" && find caddy coturn redis systemd relay.toml.in ice.json.in -type f -print0 \
+(cd "$REPO/packaging/deploy" && find caddy coturn redis systemd relay.toml.in ice.json.in -type f -print0 \
   | xargs -0 -I{} install -D -m 644 {} "$ROOT/usr/share/quietroom-relay/examples/{}")
 install -m 644 "$HERE/README.Debian" "$ROOT/usr/share/doc/quietroom-relay/README.Debian"
 install -m 644 "$REPO/packaging/linux/copyright" "$ROOT/usr/share/doc/quietroom-relay/copyright"

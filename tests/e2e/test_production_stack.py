@@ -1,5 +1,5 @@
-"""The whole production stack, brought up by deploy/bring-up.sh on this machine (QR_LOCAL=1:
-loopback, Caddy's internal CA): Caddy https in front of two relay instances sharing rooms through
+"""The whole production stack, brought up by packaging/deploy/bring-up.sh on this machine
+(QR_LOCAL=1: loopback, Caddy's internal CA): Caddy https in front of two relay instances sharing rooms through
 a real redis-server, and coturn offering TURN over TLS only, with the relay-only policy.
 
 A real Firefox and a real Chromium (each trusting Caddy's CA and the TURN certificate through its
@@ -45,7 +45,7 @@ from telehealth.session import SessionCallbacks, TherapistSession
 from telehealth.synthetic_media import ShadeVideo
 
 ROOT = Path(__file__).resolve().parents[2]
-BRING_UP = ROOT / "deploy" / "bring-up.sh"
+BRING_UP = ROOT / "packaging" / "deploy" / "bring-up.sh"
 
 
 def _free_port(kind: int = socket.SOCK_STREAM) -> int:

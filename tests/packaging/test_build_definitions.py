@@ -181,9 +181,9 @@ def test_the_inno_setup_script_is_well_formed() -> None:
 
 
 def test_the_installer_workflow_parses_and_names_existing_files() -> None:
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "installers.yml").read_text())
+    workflow = yaml.safe_load((ROOT / "packaging" / "ci" / "installers.yml").read_text())
     assert set(workflow["jobs"]) == {"linux", "windows", "macos"}
-    text = (ROOT / ".github" / "workflows" / "installers.yml").read_text()
+    text = (ROOT / "packaging" / "ci" / "installers.yml").read_text()
     for path in re.findall(r"packaging/[\w./-]+\.(?:sh|spec|iss|txt|plist)", text):
         assert (ROOT / path).is_file(), path
     for path in re.findall(r"packaging\\[\w\\.-]+\.iss", text):
@@ -204,11 +204,13 @@ def test_the_packaging_scripts_pass_shellcheck() -> None:
 def test_the_relay_spec_compiles_and_its_inputs_exist() -> None:
     source = (PACKAGING / "relay" / "relay.spec").read_text(encoding="utf-8")
     compile(source, "relay.spec", "exec")
-    relay_project = ROOT / "deploy" / "python" / "pyproject.toml"
+    relay_project = ROOT / "packaging" / "deploy" / "python" / "pyproject.toml"
     names = collect.runtime_distributions(relay_project)
     assert "aiohttp" in names and not {"pyside6", "aiortc", "sqlcipher3"} & set(names)
     # make-relay-deb.sh rewrites this exact ExecStart to /usr/bin/quietroom-relay.
-    unit = (ROOT / "deploy" / "systemd" / "quietroom-relay@.service").read_text(encoding="utf-8")
+    unit = (ROOT / "packaging" / "deploy" / "systemd" / "quietroom-relay@.service").read_text(
+        encoding="utf-8"
+    )
     assert re.search(r"^ExecStart=/opt/quietroom-relay/bin/quietroom-relay ", unit, re.M)
     for example in ("caddy/Caddyfile.in", "coturn/turnserver.conf.in", "relay.toml.in"):
-        assert (ROOT / "deploy" / example).is_file(), example
+        assert (ROOT / "packaging" / "deploy" / example).is_file(), example

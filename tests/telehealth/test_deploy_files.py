@@ -1,5 +1,5 @@
-"""deploy/: the production configuration that bring-up.sh writes is valid for the real programs
-(Caddy adapts it, coturn's options are the ones it knows), and the systemd unit carries its
+"""packaging/deploy/: the production configuration that bring-up.sh writes is valid for the real
+programs (Caddy adapts it, coturn's options are the ones it knows), and the systemd unit carries its
 hardening. (The local stack itself runs in tests/e2e/test_production_stack.py.)"""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def test_production_configuration_renders_and_caddy_accepts_it(tmp_path: Path) -
         "QR_EMAIL": "ops@example.org",
     }
     done = subprocess.run(
-        ["bash", str(ROOT / "deploy" / "bring-up.sh")],
+        ["bash", str(ROOT / "packaging" / "deploy" / "bring-up.sh")],
         env=env,
         capture_output=True,
         text=True,
@@ -77,7 +77,7 @@ def test_production_configuration_renders_and_caddy_accepts_it(tmp_path: Path) -
 
 
 def test_systemd_unit_is_hardened() -> None:
-    unit = (ROOT / "deploy" / "systemd" / "quietroom-relay@.service").read_text()
+    unit = (ROOT / "packaging" / "deploy" / "systemd" / "quietroom-relay@.service").read_text()
     settings = {
         line.split("=", 1)[0]: line.split("=", 1)[1]
         for line in unit.splitlines()

@@ -1,10 +1,10 @@
-"""The server-only install: deploy/python builds a quietroom-relay wheel that declares only light
-dependencies and runs with nothing but them (no Qt, aiortc or SQLCipher on the path).
+"""The server-only install: packaging/deploy/python builds a quietroom-relay wheel that declares
+only light dependencies and runs with nothing but them (no Qt, aiortc or SQLCipher on the path).
 
 No network: the wheel is built from the checkout, and its declared dependencies are taken, with
 their own dependencies, from this test environment into a fresh folder; the relay then runs with
 ``python -S`` (no site-packages) and only that folder and the wheel's contents on its path.
-``deploy/check-relay-install.sh`` does the same with a real ``pip install`` into a new venv.
+``bash packaging/deploy/bring-up.sh`` does the same with a real ``pip install`` into a new venv.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _copy_distribution(name: str, target: Path) -> None:
 @pytest.mark.slow
 def test_relay_wheel_runs_with_only_its_declared_dependencies(tmp_path: Path) -> None:
     source = tmp_path / "src"
-    for part in ("deploy/python", "telehealth", "resources/web", "resources/__init__.py"):
+    for part in ("packaging/deploy/python", "telehealth", "resources/web", "resources/__init__.py"):
         src, dst = ROOT / part, source / part
         if src.is_dir():
             shutil.copytree(
@@ -92,7 +92,7 @@ def test_relay_wheel_runs_with_only_its_declared_dependencies(tmp_path: Path) ->
             "--disable-pip-version-check",
             "-w",
             str(wheels),
-            str(source / "deploy" / "python"),
+            str(source / "packaging" / "deploy" / "python"),
         ],
         check=True,
         timeout=300,

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The UPPER_CASE settings below are read by render() through ${!name} (every @NAME@ in a template),
+# which shellcheck cannot follow:
+# shellcheck disable=SC2034
 # Bring up a Quietroom relay server: Caddy (https, automatic certificates), two or more relay
 # instances sharing rooms through Redis, and coturn (TURN with relay-minted credentials, TURN over
 # TLS on port 443 of its own address). Run from a Quietroom checkout (or the unpacked source).
@@ -6,7 +9,7 @@
 # On a fresh Debian 12 server, as root:
 #   QR_DOMAIN=relay.example.org QR_TURN_DOMAIN=turn.example.org \
 #   QR_RELAY_IP=203.0.113.10 QR_TURN_IP=203.0.113.11 QR_EMAIL=ops@example.org \
-#     bash deploy/bring-up.sh
+#     bash packaging/deploy/bring-up.sh
 # DNS: QR_DOMAIN -> QR_RELAY_IP, QR_TURN_DOMAIN -> QR_TURN_IP. Firewall: 80+443/tcp on the relay
 # address; 3478/udp+tcp, 443/tcp and 49152-65535/udp on the TURN address.
 # It prints the first practice credential at the end (issue more with
@@ -17,14 +20,14 @@
 # installing anything system-wide: loopback only, Caddy's internal CA ("tls internal"), ports and
 # folders from QR_PREFIX, QR_HTTPS_PORT, QR_HTTP_PORT, QR_TURN_PORT, QR_TURNS_PORT,
 # QR_RELAY_PORTS ("8701 8702"), processes started in the background (pids in $QR_PREFIX/run);
-# 'bash deploy/bring-up.sh stop' (with QR_LOCAL=1 QR_PREFIX=...) stops them.
+# 'bash packaging/deploy/bring-up.sh stop' (with QR_LOCAL=1 QR_PREFIX=...) stops them.
 # QR_RELAY_PYTHON=<python with the relay importable> skips the relay's venv install.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/.." && pwd)"
+repo="$(cd "$here/../.." && pwd)"
 local_mode="${QR_LOCAL:-0}"
 render_only="${QR_RENDER_ONLY:-0}"  # write the production configuration under QR_PREFIX, stop
-instances=(${QR_RELAY_PORTS:-8701 8702})
+read -r -a instances <<< "${QR_RELAY_PORTS:-8701 8702}"
 
 say() { echo "bring-up: $*" >&2; }
 die() { echo "bring-up: $*" >&2; exit 1; }
@@ -208,7 +211,7 @@ else
   if [ ! -x "$venv_dir/bin/quietroom-relay" ]; then
     say "installing the relay into $venv_dir"
     python3 -m venv "$venv_dir"
-    "$venv_dir/bin/pip" install -q --disable-pip-version-check "$repo/deploy/python"
+    "$venv_dir/bin/pip" install -q --disable-pip-version-check "$repo/packaging/deploy/python"
   fi
   relay=("$venv_dir/bin/quietroom-relay")
 fi
