@@ -1,6 +1,7 @@
 """The whole production stack, brought up by packaging/deploy/bring-up.sh on this machine
 (QR_LOCAL=1: loopback, Caddy's internal CA): Caddy https in front of two relay instances sharing
-rooms through a real redis-server, and coturn offering TURN over TLS only, with the relay-only policy.
+rooms through a real redis-server, and coturn offering TURN over TLS only, with the relay-only
+policy.
 
 A real Firefox and a real Chromium (each trusting Caddy's CA and the TURN certificate through its
 own NSS database, as a browser trusts a public CA) open the invitation link, pass the device
