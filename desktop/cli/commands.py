@@ -169,10 +169,8 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from desktop.core.demo import fill_demo
-
     with unlocked(args) as practice:
-        report = fill_demo(practice, args.clients, args.notes_per_client, seed=args.seed)
+        report = practice.fill_demo(args.clients, args.notes_per_client, seed=args.seed)
     print(
         f"Added {report.clients} fake clients, {report.sessions} sessions and {report.notes} "
         f"notes in {report.seconds:.1f} s."

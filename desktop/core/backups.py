@@ -49,6 +49,7 @@ from crypto.vault_backup import (
 from desktop.core.backup_policy import Retention, Schedule, Trigger, health_warning
 from desktop.core.backup_settings import BackupSettings, BackupSettingsStore
 from desktop.core.errors import PracticeError
+from desktop.core.passphrase_strength import check_new_passphrase
 
 # What the UI needs from below, re-exported so that desktop/ui imports only desktop.core.
 __all__ = [
@@ -385,8 +386,6 @@ def _restore_secret(
 ) -> BackupSecret:
     path = request.backup
     if request.key is RestoreKey.RECOVERY_KEY:
-        from desktop.core.practice import check_new_passphrase  # practice imports this module
-
         key = RecoveryKey.parse(request.secret)
         check_new_passphrase(request.passphrase)
         return _secret(path=path, on_step=on_step, cancel=cancel, recovery_key=key)

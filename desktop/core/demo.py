@@ -6,7 +6,7 @@ and inserted in batches (one transaction per batch of clients, holding the audit
 that batch), with the search indexes kept by the usual triggers, so 500 clients x 400 notes takes
 minutes, not hours; demo notes are signed with real signatures but have no per-note signing entry.
 
-``quietroom demo --clients N --notes-per-client M`` calls ``fill_demo``.
+``quietroom demo --clients N --notes-per-client M`` calls ``Practice.fill_demo``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crypto.audit.actions import AuditAction
 from crypto.vault import Vault
@@ -26,9 +26,6 @@ from desktop.core.settings import load_settings
 from desktop.core.signature import SignedContent, note_signature
 from desktop.core.stamps import to_iso
 from desktop.core.templates import Template, builtin_templates
-
-if TYPE_CHECKING:
-    from desktop.core.practice import Practice
 
 CLIENTS_PER_TRANSACTION = 25
 
@@ -287,12 +284,6 @@ class DemoReport:
     sessions: int
     notes: int
     seconds: float
-
-
-def fill_demo(practice: Practice, clients: int, notes_per_client: int, seed: int = 1) -> DemoReport:
-    """Fill the open practice with ``clients`` demo clients of ``notes_per_client`` notes each
-    (the same data for the same seed). This is what ``quietroom demo`` runs."""
-    return practice.fill_demo(clients, notes_per_client, seed)
 
 
 class _Writer:

@@ -11,6 +11,8 @@ from enum import Enum
 
 from zxcvbn import zxcvbn
 
+from desktop.core.errors import PassphraseTooWeakError
+
 MIN_PASSPHRASE_CHARS = 10
 GOOD_ENOUGH = 3  # zxcvbn score 0-4; 3 = "safely unguessable: moderate protection from offline
 # slow-hash attacks", which an Argon2id vault is
@@ -137,3 +139,13 @@ def judge_new_passphrase(
     elif confirmation != passphrase:
         problem = Problem.DIFFERENT if confirmation else Problem.UNCONFIRMED
     return Choice(strength, problem, len(passphrase))
+
+
+def check_new_passphrase(passphrase: str, user_inputs: Sequence[str] = ()) -> None:
+    """The one rule for every new passphrase, whichever door it comes through (wizard, Settings,
+    recovery, restore, backup passphrase, command line): at least ``MIN_PASSPHRASE_CHARS`` and a
+    zxcvbn estimate that is not guessable (``judge_new_passphrase``). Cheap (milliseconds), so
+    callers check before any slow key derivation."""
+    choice = judge_new_passphrase(passphrase, passphrase, user_inputs)
+    if not choice.ok:
+        raise PassphraseTooWeakError(f"passphrase refused: {choice.refusal}")

@@ -10,7 +10,7 @@ errors derive from ``desktop.core.errors.PracticeError``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -53,10 +53,9 @@ from desktop.core.clients import (
 )
 from desktop.core.clinical.facade import ClinicalRecords
 from desktop.core.disclosure import DisclosureKind, Document
-from desktop.core.errors import PassphraseTooWeakError
 from desktop.core.note_header import NoteHeader
 from desktop.core.notes import Compartment, Note, NoteKind, NoteSummary
-from desktop.core.passphrase_strength import MIN_PASSPHRASE_CHARS, judge_new_passphrase
+from desktop.core.passphrase_strength import MIN_PASSPHRASE_CHARS, check_new_passphrase
 from desktop.core.record import ClientRecord, open_client
 from desktop.core.records.facade import Records
 from desktop.core.records.schema import BILLING_MIGRATIONS
@@ -96,16 +95,6 @@ __all__ = [
     "status",
     "vault_exists",
 ]
-
-
-def check_new_passphrase(passphrase: str, user_inputs: Sequence[str] = ()) -> None:
-    """The one rule for every new passphrase, whichever door it comes through (wizard, Settings,
-    recovery, restore, backup passphrase, command line): at least ``MIN_PASSPHRASE_CHARS`` and a
-    zxcvbn estimate that is not guessable (``judge_new_passphrase``). Cheap (milliseconds), so
-    callers check before any slow key derivation."""
-    choice = judge_new_passphrase(passphrase, passphrase, user_inputs)
-    if not choice.ok:
-        raise PassphraseTooWeakError(f"passphrase refused: {choice.refusal}")
 
 
 def kdf_for_profile(name: str) -> KdfParams:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from desktop.core.demo import demo_batches, fill_demo
+from desktop.core.demo import demo_batches
 from desktop.core.errors import SettingsError
 from desktop.core.notes import SignatureCheck
 from desktop.core.practice import Practice
@@ -50,7 +50,7 @@ def test_demo_is_deterministic_and_obviously_fake(clock: object) -> None:
 
 
 def test_fill_demo_makes_a_usable_practice(practice: Practice) -> None:
-    report = fill_demo(practice, 4, 30, seed=3)
+    report = practice.fill_demo(4, 30, seed=3)
     assert (report.clients, report.notes) == (4, 120)
     listed = practice.list_clients(include_archived=True)
     assert len(listed) == 4
