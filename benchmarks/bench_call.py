@@ -55,14 +55,14 @@ def now_ms() -> int:
     return int(time.monotonic() * 1000) & 0xFFFFFFFF
 
 
-def make_track(width: int, height: int) -> Any:
+def make_track(width: int, height: int, chroma: tuple[int, int] = (110, 150)) -> Any:
     import av
     from aiortc import MediaStreamTrack
 
     period = 128
     base = bytes((i * 2) % 256 for i in range(width + period))
-    chroma_u = bytes([110]) * (width // 2 * height // 2)
-    chroma_v = bytes([150]) * (width // 2 * height // 2)
+    chroma_u = bytes([chroma[0]]) * (width // 2 * height // 2)
+    chroma_v = bytes([chroma[1]]) * (width // 2 * height // 2)
 
     class StampedPattern(MediaStreamTrack):
         """Diagonal stripes that move every frame, the capture time drawn in blocks, 30 fps."""

@@ -144,6 +144,17 @@ class Forwarding:
             self._watch(session.add_forwarded, other.feed.tracks)
         self._tell_everyone()
 
+    def set_video(self, on: bool) -> None:
+        """Audio only (``False``) for the whole session, or video again: what is re-sent of each
+        device is black while off (their pages stop sending video, and a last picture must not
+        stay frozen on the others' screens)."""
+        with self._lock:
+            devices = list(self._devices.values())
+        for device in devices:
+            device.feed.camera.set(on)
+            if not on:
+                device.feed.put_frame(None)
+
     def _presence(self, number: int, state: CallState, event: CallEvent) -> None:
         device = self._device(number)
         if state is CallState.CONNECTED:

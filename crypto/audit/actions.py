@@ -81,6 +81,7 @@ class AuditAction(StrEnum):
     CALL_VERIFICATION_MISMATCH = "call.verification_mismatch"  # codes differed: call ended
     CALL_ENDED = "call.ended"  # duration, whether it connected; outcome failure if it broke
     CALL_CLIENT_DETAILS = "call.client_details"  # location + emergency number kept (not logged)
+    CALL_DEVICE_LEFT = "call.device_left"  # a client device left; its connected seconds
     # The clinical record (desktop.core.clinical), against the diagnosis, plan version or note
     # (object) and its client (details). Details hold ids, counts, versions and statuses only:
     # never a code's words, a goal's text or a signature's name.

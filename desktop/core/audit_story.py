@@ -319,6 +319,8 @@ class _Story:
     def call(self) -> str:
         a, who = self.e.action, self.who
         session = self.thing("video session")
+        if self.number("device") == 2 or a == "call.device_left":
+            return self.call_device()
         if a == "call.invite_created":
             return f"{who} made the invitation link for {session}"
         if a == "call.client_admitted":
@@ -343,7 +345,8 @@ class _Story:
             minutes = max(1, round(seconds / 60)) if seconds else 0
             length = f" after {minutes} minute{'s' if minutes != 1 else ''}" if minutes else ""
             broke = " (it broke off)" if self.failed else ""
-            return f"The video session with {self.client()} ended{length}{broke}"
+            also = " and a second participant" if self.number("devices") == 2 else ""
+            return f"The video session with {self.client()}{also} ended{length}{broke}"
         text = humanise(a)
         return f"{text} ({self.client()})" if self.client_id() in self.names else text
 
@@ -418,6 +421,36 @@ class _Story:
             return f"{name[:1].upper()}{name[1:]} answered {kind}"
         text = humanise(a)
         return f"{text} ({self.client()})" if self.client_id() in self.names else text
+
+    def call_device(self) -> str:
+        """A couples or family session's second device, and any device leaving."""
+        a, who = self.e.action, self.who
+        session = self.thing("video session")
+        if a == "call.device_left":
+            seconds = self.number("duration_seconds") or 0
+            minutes = max(1, round(seconds / 60)) if seconds else 0
+            length = f" after {minutes} minute{'s' if minutes != 1 else ''}" if minutes else ""
+            person = "The second participant" if self.number("device") == 2 else self.client()
+            return f"{person} left the video session{length}"
+        if a == "call.invite_created":
+            return f"{who} made an invitation link for a second participant's device, for {session}"
+        if a == "call.client_admitted":
+            return f"{who} let the second participant in from the waiting room"
+        if a == "call.client_details":
+            return (
+                f"{who} saw where the second participant was and their emergency number before "
+                "letting them in (kept with the session)"
+            )
+        if a == "call.client_declined":
+            return f"{who} turned away the person waiting at the second participant's link"
+        if a == "call.verified":
+            return f"{who} and the second participant read the same security code"
+        if a == "call.verification_mismatch":
+            return (
+                "The security codes with the second participant's device differed, so that "
+                "device was cut off"
+            )
+        return humanise(a)
 
     def records(self) -> str:
         """Copies, exports, imports and billing (desktop.core.records)."""
@@ -536,6 +569,7 @@ ACTION_LABELS = {
     "call.verified": "Security codes matched",
     "call.verification_mismatch": "Security codes differed",
     "call.ended": "Video sessions ended",
+    "call.device_left": "People who left a video session",
     "record.exported": "Copies of a record made",
     "practice.exported": "Everything exported",
     "import.checked": "Imports checked",

@@ -8,6 +8,11 @@ report to the UI thread to be rendered; the therapist's intents go to the sessio
 hang up) or to the call (verified, codes differ). It keeps nothing of the call: when the call ends
 the picture, the chat and the name leave the widgets, and nothing is ever written to disk.
 
+A couples or family session adds a second client device (**Invite a second person**): a
+:class:`desktop.ui.second_device.SecondDevice` with its own link, session, code, picture and voice,
+joined to the first through :class:`telehealth.forwarding.Forwarding` so that the two clients see
+and hear each other. The session ends when every device's session has.
+
 Its signals tell the rest of the UI what to show (they record nothing): ``client_waiting(name)``,
 ``client_admitted(name)``, ``client_declined(name)``, ``call_started()``, ``verified(code)``,
 ``verification_mismatch(code)``, ``call_ended(duration_seconds)`` (only for a call that
@@ -19,12 +24,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import ssl
 import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
 from desktop.core.calls import VideoCall
+from desktop.core.errors import PracticeError
 from desktop.ui.audio_player import AudioPlayer
 from desktop.ui.background import run_in_background
 from desktop.ui.call_bridge import CallBridge, describe_error
@@ -49,6 +56,7 @@ from desktop.ui.qt import (
     QPlainTextEdit,
     QPushButton,
     QResizeEvent,
+    QScrollArea,
     QShortcut,
     QSizePolicy,
     Qt,
@@ -58,11 +66,14 @@ from desktop.ui.qt import (
     Signal,
 )
 from desktop.ui.screen_share import ScreenShare, ShareSource, available_sources
+from desktop.ui.second_device import SecondDevice
 from desktop.ui.video_widget import VideoView
 from telehealth.engine import MAX_CHAT_CHARS, IceServer
 from telehealth.errors import TelehealthError
+from telehealth.forwarding import Forwarding
+from telehealth.invite import Invite
 from telehealth.lifecycle import CallEvent, CallState
-from telehealth.session import VERIFY_SECONDS, TherapistSession
+from telehealth.session import VERIFY_SECONDS, SessionCallbacks, TherapistSession
 
 Q = Qt.ConnectionType.QueuedConnection
 TITLE: Final = "Quietroom - video session"  # never the client's name (see _on_client_waiting)
@@ -85,6 +96,8 @@ QPushButton#endCall { background: #b3261e; color: white; border-radius: 6px; pad
 QPushButton#endCall:disabled { background: #d8b5b2; }
 QPushButton#admit { background: #2e6b3a; color: white; border-radius: 6px; padding: 6px 14px; }
 QPlainTextEdit#chatLog { background: #fbfaf7; border: 1px solid #e4ded4; }
+QLabel#tileLabel { background: rgba(20, 22, 24, 180); color: #f2f2f2; border-radius: 9px;
+  padding: 2px 8px; }
 """
 
 
@@ -130,12 +143,20 @@ def panel(title: str) -> tuple[QFrame, QVBoxLayout]:
 
 
 class VideoStage(QWidget):
-    """The client's video filling the stage, the therapist's own picture in the corner."""
+    """The client's video filling the stage, the therapist's own picture in the corner; in a
+    couples or family session the second person's video beside it, each with a name."""
 
     def __init__(self, *, mirror_self: bool = True) -> None:
         super().__init__()
         self.remote = VideoView("Your client's video will appear here.", parent=self)
         self.remote.setAccessibleName("Client's video")
+        self.second: VideoView | None = None
+        self.labels = (plain_label("", name="Name"), plain_label("", name="Name"))
+        for label in self.labels:
+            label.setParent(self)
+            label.setObjectName("tileLabel")
+            label.setWordWrap(False)
+            label.hide()
         # A camera's self view is mirrored, as people expect; a test pattern is not.
         self.local = VideoView("Camera starting...", mirrored=mirror_self, framed=True, parent=self)
         self.local.setAccessibleName("Your camera")
@@ -143,13 +164,46 @@ class VideoStage(QWidget):
         self.setMinimumSize(480, 320)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
-        self.remote.setGeometry(self.rect())
+    def set_second(self, view: VideoView | None) -> None:
+        """The second person's tile (``None``: back to one picture)."""
+        if self.second is not None and self.second is not view:
+            self.second.hide()
+            self.second.setParent(None)
+        self.second = view
+        if view is not None:
+            view.setParent(self)
+            view.show()
+        for label in self.labels:
+            label.setVisible(view is not None)
+        self._arrange()
+
+    def set_names(self, first: str, second: str) -> None:
+        """The names on the two tiles (plain text: one of them was typed by a client)."""
+        for label, text in zip(self.labels, (first, second), strict=True):
+            label.setText(text)
+            label.adjustSize()
+        self._arrange()
+
+    def _arrange(self) -> None:
+        rect = self.rect()
+        if self.second is None:
+            self.remote.setGeometry(rect)
+        else:
+            half = rect.width() // 2
+            self.remote.setGeometry(0, 0, half - 1, rect.height())
+            self.second.setGeometry(half + 1, 0, rect.width() - half - 1, rect.height())
+            for label, x in zip(self.labels, (8, half + 9), strict=True):
+                label.adjustSize()
+                label.move(x, 8)
+                label.raise_()
         margin = 12
         self.local.move(
             self.width() - self.local.width() - margin, self.height() - self.local.height() - margin
         )
         self.local.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        self._arrange()
         super().resizeEvent(event)
 
 
@@ -204,9 +258,11 @@ class CallWindow(QWidget):
         self.media = media if media is not None else LocalMedia(parent=self)
         self.player = player if player is not None else AudioPlayer(self)
         self.bridge = CallBridge(self)
-        self.session = TherapistSession(
-            call.invite,
-            callbacks=call.observe(self.bridge.callbacks(), on_problem=self.bridge.emit_problem),
+        # Each client device's session is joined to the others' through the app (a couples or
+        # family session); with one device this only watches who is here.
+        self.forwarding = Forwarding()
+        self._make_session = functools.partial(
+            TherapistSession,
             media=self.media.feed.tracks,
             ice_servers=ice_servers,
             connect_timeout=connect_timeout,
@@ -215,6 +271,15 @@ class CallWindow(QWidget):
             verify_timeout=verify_timeout,
             relay_credential=relay_credential,
         )
+        self.session = self._new_session(
+            call.invite,
+            call.observe(
+                self.forwarding.callbacks(1, self.bridge.callbacks()),
+                on_problem=self.bridge.emit_problem,
+            ),
+        )
+        self.second: SecondDevice | None = None  # a couples or family session's second device
+        self._retired_seconds: list[SecondDevice] = []
         self._meter = QualityMeter(clock)
         self._advisor = VideoAdvisor()
         self._advice: Advice | None = None
@@ -238,6 +303,10 @@ class CallWindow(QWidget):
         self._connect_bridge()
         self._fill_devices()
         self.resize(1120, 700)
+
+    def _new_session(self, invite: Invite, callbacks: SessionCallbacks) -> TherapistSession:
+        """A session for one client device, with this window's settings and camera."""
+        return self._make_session(invite, callbacks=callbacks)
 
     # -- the call's state, as the core call holds it -----------------------------------------
 
@@ -296,7 +365,11 @@ class CallWindow(QWidget):
         banner.addWidget(self.admit_button)
         banner.addWidget(self.decline_button)
         self.waiting_banner.hide()
-        outer.addWidget(self.waiting_banner)
+        # One waiting-room banner per client device (a second one in a couples session).
+        self.waiting_layout = QVBoxLayout()
+        self.waiting_layout.setSpacing(6)
+        self.waiting_layout.addWidget(self.waiting_banner)
+        outer.addLayout(self.waiting_layout)
 
         self.advice_banner = QFrame()
         self.advice_banner.setObjectName("adviceBanner")
@@ -349,13 +422,28 @@ class CallWindow(QWidget):
         side = QVBoxLayout()
         side.setSpacing(10)
         side.addWidget(self._invite_panel(link))
+        side.addWidget(self._second_person_panel())
         side.addWidget(self._verification_panel())
+        self._side = side
         side.addWidget(self._chat_panel(), 1)
         side_widget = QWidget()
         side_widget.setLayout(side)
         side_widget.setFixedWidth(330)
         side.setContentsMargins(0, 0, 0, 0)
-        body.addWidget(side_widget)
+        # The column scrolls rather than growing the window past a laptop's screen (two
+        # invitations with their QR codes in a couples session are taller than 700 pixels).
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setWidget(side_widget)
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side_scroll.setFixedWidth(
+            330 + self.side_scroll.verticalScrollBar().sizeHint().width()
+        )
+        self.side_scroll.setStyleSheet("QScrollArea { background: transparent; }")
+        self.side_scroll.viewport().setAutoFillBackground(False)
+        side_widget.setAutoFillBackground(False)
+        body.addWidget(self.side_scroll)
         # Qt sizes a panel by its labels' one-line height; word-wrapped at this width they need
         # more, and the invitation panel would clip its QR code (which then does not scan).
         for fixed in (self.invite_panel, self.verification_panel):
@@ -396,6 +484,14 @@ class CallWindow(QWidget):
         )
         self.share_button.clicked.connect(self._share_clicked)
         row.addWidget(self.share_button)
+        self.invite_second_button = QPushButton("Invite a second person…")
+        self.invite_second_button.setAccessibleName("Invite a second person")
+        self.invite_second_button.setToolTip(
+            "A couples or family session: a second link, for someone joining from their own "
+            "device. Each of you compares a security code with you; they see and hear each other."
+        )
+        self.invite_second_button.clicked.connect(self.ask_second_person)
+        row.addWidget(self.invite_second_button)
         row.addStretch(1)
         row.addWidget(self.end_button)
         return row
@@ -472,6 +568,38 @@ class CallWindow(QWidget):
             layout.addWidget(self.qr_label, 0, Qt.AlignmentFlag.AlignHCenter)
         else:
             self.qr_label.hide()
+        return frame
+
+    def _second_person_panel(self) -> QFrame:
+        """Asks who joins from a second device, before making their link."""
+        frame, layout = panel("A second person")
+        self.ask_panel = frame
+        layout.addWidget(
+            plain_label(
+                "Who will join from their own device? Their name is for your record and the "
+                "progress note; it is never sent over the internet.",
+                name="About the second person",
+            )
+        )
+        self.second_name = QLineEdit()
+        self.second_name.setAccessibleName("Second person's name")
+        self.second_name.setPlaceholderText("Their name")
+        self.second_name.setMaxLength(100)
+        self.second_name.returnPressed.connect(self._second_name_given)
+        layout.addWidget(self.second_name)
+        self.second_note = plain_label("", name="Second person problem")
+        self.second_note.hide()
+        layout.addWidget(self.second_note)
+        row = QHBoxLayout()
+        self.make_second_link = QPushButton("Make their link")
+        self.make_second_link.clicked.connect(self._second_name_given)
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(frame.hide)
+        row.addWidget(self.make_second_link)
+        row.addWidget(cancel)
+        row.addStretch(1)
+        layout.addLayout(row)
+        frame.hide()
         return frame
 
     def _verification_panel(self) -> QFrame:
@@ -586,7 +714,10 @@ class CallWindow(QWidget):
         self.media.select_microphone(self._picked(self.microphone_picker))
 
     def _speaker_picked(self) -> None:
-        self.player.select_speaker(self._picked(self.speaker_picker))
+        speaker = self._picked(self.speaker_picker)
+        self.player.select_speaker(speaker)
+        if self.second is not None:
+            self.second.select_speaker(speaker)
 
     def _note(self, key: str, text: str) -> None:
         self._notes[key] = text
@@ -611,6 +742,78 @@ class CallWindow(QWidget):
         """Open the camera and microphone and join the relay; the link is ready to share."""
         self.media.start()
         self.bridge.watch(self.session.start(), on_failure=self._start_failed)
+        self.forwarding.attach(1, self.session)
+
+    # -- a second person (a couples or family session) -----------------------------------------
+
+    def ask_second_person(self) -> None:
+        """Ask who joins from a second device (the panel in the side column)."""
+        if self._finished or not self._second_allowed():
+            return
+        self.second_note.hide()
+        self.ask_panel.show()
+        self.second_name.setFocus()
+
+    def _second_allowed(self) -> bool:
+        second = self.second
+        return second is None or second.device.state in (CallState.ENDED, CallState.FAILED)
+
+    def _second_name_given(self) -> None:
+        if self.add_second_device(self.second_name.text()) is not None:
+            self.second_name.clear()
+            self.ask_panel.hide()
+
+    def add_second_device(self, participant: str) -> SecondDevice | None:
+        """Invite a second client device for ``participant``: its own link (shown with Copy and
+        a QR code), its own waiting room, code, picture and voice; the two clients see and hear
+        each other through this app."""
+        if self._finished:
+            return None
+        replacing = self.second is not None
+        try:
+            device = self.call.add_device(participant)
+        except PracticeError as exc:
+            self.second_note.setText(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+            self.second_note.show()
+            return None
+        old = self.second
+        if old is not None:  # its session ended: the new invitation takes its place
+            old.finish()
+            old.panel.hide()
+            self._retired_seconds.append(old)
+        second = SecondDevice(
+            device, forwarding=self.forwarding, make_session=self._new_session,
+            replacing=replacing, parent=self,
+        )  # fmt: skip
+        self.second = second
+        second.player.select_speaker(self.player.speaker_id)
+        self.waiting_layout.addWidget(second.banner)
+        self._side.insertWidget(self._side.indexOf(self.verification_panel) + 1, second.panel)
+        second.panel.show()  # (a widget added to a window already shown starts hidden)
+        self.stage.set_second(second.view)
+        self._name_tiles()
+        second.connected.connect(self._call_connected)
+        second.connected.connect(self._name_tiles)
+        second.finished.connect(self._second_finished)
+        second.chat.connect(self._chat_line)
+        second.peer_video.connect(self._on_second_peer_video)
+        second.problem.connect(self.problem)
+        second.bridge.client_waiting.connect(self._name_tiles, Q)
+        self.invite_second_button.setEnabled(False)
+        if self.call.audio_only:
+            second.view.clear("Audio only: video is off to keep the sound clear.")
+        second.start()
+        return second
+
+    def _name_tiles(self, *_args: object) -> None:
+        second = self.second
+        if second is not None:
+            self.stage.set_names(self.client_name or "Your client", second.name)
+
+    def _second_finished(self) -> None:
+        self.invite_second_button.setEnabled(not self._finished)
+        if self.call.finished and not self._finished:
+            self._finish(CallState.ENDED)
 
     def _start_failed(self, exc: Exception) -> None:
         self._on_error(exc)
@@ -634,8 +837,12 @@ class CallWindow(QWidget):
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(TITLE)
-        box.setText("End the session for both of you?")
-        box.setInformativeText("Your client will see that the session has ended.")
+        if self.second is None:
+            box.setText("End the session for both of you?")
+            box.setInformativeText("Your client will see that the session has ended.")
+        else:
+            box.setText("End the session for all of you?")
+            box.setInformativeText("Both people will see that the session has ended.")
         end = box.addButton("End session", QMessageBox.ButtonRole.DestructiveRole)
         keep = box.addButton("Keep the session", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(keep)  # Enter keeps the session going
@@ -655,6 +862,8 @@ class CallWindow(QWidget):
     def hang_up(self) -> None:
         self.end_button.setEnabled(False)
         self._call(self.session.hang_up)
+        if self.second is not None:
+            self.second.hang_up()
 
     def _call(self, action: Callable[[], concurrent.futures.Future[None]]) -> None:
         try:
@@ -710,6 +919,9 @@ class CallWindow(QWidget):
         text = self.chat_input.text().strip()
         if not text or self._finished:
             return
+        second = self.second
+        if second is not None and second.device.state is CallState.CONNECTED:
+            second.send_chat(text)  # everyone in the session reads the therapist's messages
         try:
             future = self.session.send_chat(text)
         except TelehealthError as exc:
@@ -757,20 +969,43 @@ class CallWindow(QWidget):
         elif state is CallState.CONNECTED:
             self._set_status(f"In session with {name}")
             self.error_banner.hide()
-            if not self._shown_connected:
-                self._shown_connected = True
-                self._meter = QualityMeter(self._clock)  # frame rate from the call's start
-                self._elapsed_timer.start()
-                self._tick()
-                self.invite_panel.hide()
-                self.relay_note.hide()
-                self.call_started.emit()
+            self._name_tiles()
+            self._call_connected()
         elif state is CallState.RECONNECTING:
             self._set_status(f"The connection to {name} dropped. Reconnecting...")
         elif state in (CallState.ENDED, CallState.FAILED):
             if event is CallEvent.DECLINE_GIVEN:
                 self.client_declined.emit(self.client_name or "")
-            self._finish(state, event)
+            if self.call.finished:
+                self._finish(state, event)
+            else:
+                self._first_device_ended(state)
+
+    def _call_connected(self) -> None:
+        """The first device to connect starts the call (its duration, the auto-lock hold)."""
+        if self._shown_connected or self._finished:
+            return
+        self._shown_connected = True
+        self._meter = QualityMeter(self._clock)  # frame rate from the call's start
+        self._elapsed_timer.start()
+        self._tick()
+        self.invite_panel.hide()
+        self.relay_note.hide()
+        self.call_started.emit()
+
+    def _first_device_ended(self, state: CallState) -> None:
+        """The first client's device is out for good, and the second one is still in: the
+        session goes on with them."""
+        name = self.client_name or "Your client"
+        self._between_rounds()
+        self.waiting_banner.hide()
+        self.invite_panel.hide()
+        self.remote_view.clear(f"{name} is not in the session.")
+        self.verified_button.setEnabled(False)
+        self.mismatch_button.setEnabled(False)
+        second = self.second.name if self.second is not None else "the second person"
+        broke = " could not continue" if state is CallState.FAILED else " is no longer in"
+        self._set_status(f"{name}{broke} the session. You are still in session with {second}.")
 
     def _hint(self, text: str) -> None:
         """The line above the code, with the panel grown to fit it (Qt sizes the panel by one
@@ -961,10 +1196,24 @@ class CallWindow(QWidget):
         self.advice_banner.hide()
         self.set_audio_only(self._advice == "audio_only")
 
-    def set_audio_only(self, on: bool, *, tell_client: bool = True) -> None:
-        """Sound only (both sides stop sending video: the client is told), or video again."""
+    def set_audio_only(
+        self, on: bool, *, tell_client: bool = True, tell_second: bool | None = None
+    ) -> None:
+        """Sound only (everyone stops sending video: each client is told), or video again.
+        ``tell_client`` / ``tell_second``: whether the first / second device is told (not the
+        one who switched)."""
         if self._finished:
             return
+        self.forwarding.set_video(not on)
+        second = self.second
+        if second is not None:
+            if tell_second if tell_second is not None else tell_client:
+                second.set_video(not on)
+            if on:
+                second.bridge.take_video()
+                second.view.clear("Audio only: video is off to keep the sound clear.")
+            else:
+                second.view.set_placeholder("Video is coming back...")
         was = self._showing_audio_only  # (the call may hold the client's switch already)
         self._showing_audio_only = on
         self.call.set_audio_only(on)
@@ -1000,10 +1249,16 @@ class CallWindow(QWidget):
 
     def _on_peer_video(self, video: bool) -> None:
         name = self.client_name or "Your client"
-        self.set_audio_only(not video, tell_client=False)
+        self.set_audio_only(not video, tell_client=False, tell_second=True)
         self._set_status(
             f"{name} switched to audio only." if not video else f"In session with {name}"
         )
+
+    def _on_second_peer_video(self, video: bool) -> None:
+        second = self.second
+        name = second.name if second is not None else "The second person"
+        self.set_audio_only(not video, tell_client=True, tell_second=False)
+        self._set_status(f"{name} switched to audio only." if not video else "In session.")
 
     def show_quality(self, quality: Quality) -> None:
         self.quality.setText("● " + quality.text())
@@ -1039,6 +1294,10 @@ class CallWindow(QWidget):
         self.stop_sharing()
         self.media.stop()
         self.player.stop()
+        if self.second is not None:
+            self.second.finish()
+        self.ask_panel.hide()
+        self.invite_second_button.setEnabled(False)
         # Nothing of the call stays in the window.
         self.bridge.take_video()
         self.bridge.take_audio()
@@ -1098,10 +1357,22 @@ class CallWindow(QWidget):
             return f"{ended} Duration {format_duration(duration)}."
         return ended
 
+    def stop_sessions(self, timeout: float) -> None:
+        """Hang up every device's session and wait (at most ``timeout`` each) for their
+        threads: the app locks or quits."""
+        for second in (self.second, *self._retired_seconds):
+            if second is not None:
+                with contextlib.suppress(Exception):
+                    second.session.stop(timeout=timeout)
+        self.session.stop(timeout=timeout)
+
     def _stop_session(self) -> None:
         if self._stopping:
             return
         self._stopping = True
+        for second in (self.second, *self._retired_seconds):
+            if second is not None:
+                second.stop()
         run_in_background(self.session.stop, self._stopped, self._stopped)
 
     def _stopped(self, _result: object) -> None:
@@ -1113,5 +1384,7 @@ class CallWindow(QWidget):
         """Closing the window ends the session (the client is told) and releases the devices."""
         self.media.stop()
         self.player.stop()
+        if self.second is not None:
+            self.second.player.stop()
         self._stop_session()
         event.accept()

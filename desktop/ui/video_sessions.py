@@ -275,7 +275,8 @@ class VideoSessions:
             "Write the progress note now?"
         )
         box.setInformativeText(
-            "The note starts with the date, time, duration and modality of this call."
+            "The note starts with the date, time, duration and modality of this call"
+            + (", and who else took part." if offer.participant is not None else ".")
         )
         write = box.addButton("Write a progress note", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
@@ -340,7 +341,7 @@ class VideoSessions:
             # Hang up and wait (briefly) for the goodbye to leave and the threads to stop, so
             # that nothing of the call outlives the lock and the relay stops after the goodbye.
             with contextlib.suppress(Exception):
-                call.window.session.stop(timeout=HANG_UP_WAIT)
+                call.window.stop_sessions(timeout=HANG_UP_WAIT)
             self._retire(call)
         relay, self.local_relay = self.local_relay, None
         if relay is not None:

@@ -415,8 +415,16 @@ def test_a_new_knock_or_the_client_leaving_starts_a_new_verification(
     call.code_ready("111111")
     assert call.mark_verified()
     new_entries()
+    clock.now += 30
     drive(call, (S.INVITED, E.PEER_LEFT))  # the client left; the session stays open
     assert call.client_left and call.code is None and not call.verified and not call.finished
+    assert new_entries() == [("call.device_left", "session", video.id)]
+    assert last_details(practice)[1] == {
+        "client_id": video.client_id,
+        "device": 1,
+        "duration_seconds": 30,
+        "verified": True,
+    }
     drive(call, (S.WAITING, E.HELLO_RECEIVED))  # "Join again"
     assert not call.rejoining and not call.client_left
     drive(call, *ADMIT, *CONNECT)
@@ -428,10 +436,11 @@ def test_a_new_knock_or_the_client_leaving_starts_a_new_verification(
     drive(call, (S.ENDED, E.HANG_UP))
     assert new_entries() == [
         ("call.client_admitted", "session", video.id),  # admitted again; started only once
+        ("call.device_left", "session", video.id),  # another device took the seat
         ("call.ended", "session", video.id),
     ]
     assert last_details(practice)[1]["verified"] is False  # the last admission was not
-    assert last_details(practice)[1]["duration_seconds"] == 60
+    assert last_details(practice)[1]["duration_seconds"] == 90
 
 
 def test_the_clients_location_is_kept_with_the_session_at_admission(

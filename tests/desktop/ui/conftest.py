@@ -270,6 +270,7 @@ class ClientStandIn:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.http: aiohttp.ClientSession | None = None
         self.received: list[protocol.Message] = []
+        self.others: list[protocol.Others] = []
         self.code: str | None = None
         self.chat: list[str] = []
         self.chat_open = threading.Event()
@@ -346,6 +347,9 @@ class ClientStandIn:
         assert isinstance(commit, protocol.Commit)
         verifier.receive_commit(commit)
         offer = await self._next()
+        while isinstance(offer, protocol.Others):  # a couples session: who else is there
+            self.others.append(offer)
+            offer = await self._next()
         assert isinstance(offer, protocol.Offer)
         verifier.set_remote_sdp(offer.sdp)
         answer = await asyncio.wrap_future(self.engine.accept_offer(offer.sdp))

@@ -426,6 +426,7 @@ def test_an_unverified_call_a_client_who_leaves_and_joins_again(
         "call.invite_created",
         "call.client_admitted",
         "call.started",
+        "call.device_left",  # the client left (how long they were connected)
         "call.client_admitted",  # the second page, admitted again
         "call.verified",
         "call.ended",
