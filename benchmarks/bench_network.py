@@ -132,16 +132,28 @@ def write_media(folder: Path) -> tuple[Path, Path]:
         out.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
         for y, u, v in scene_frames():
             out.write(b"FRAME\n" + y + u + v)
-    audio = folder / "tone.wav"
+    audio = folder / "voice.wav"
     with wave.open(str(audio), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(48000)
-        samples = array.array(
-            "h", (int(8000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(48000 * 5))
-        )
-        out.writeframes(samples.tobytes())
+        out.writeframes(voice_samples(48000 * 5).tobytes())
     return video, audio
+
+
+def voice_samples(count: int, rate: int = 48000) -> array.array[int]:
+    """Something like a voice, as browsers' Opus encoders see one: a pitch between 100 and 160 Hz
+    with its harmonics, in syllables of four a second. (A pure tone is coded as music, CELT only,
+    which never carries in-band FEC; speech is coded with SILK, which does.)"""
+    out = array.array("h")
+    phase = 0.0
+    for i in range(count):
+        t = i / rate
+        phase += 2 * math.pi * (130 + 30 * math.sin(2 * math.pi * 0.7 * t)) / rate
+        envelope = 0.15 + 0.85 * (0.5 + 0.5 * math.sin(2 * math.pi * 4 * t)) ** 2
+        value = sum(math.sin(k * phase) / k for k in range(1, 13))
+        out.append(int(5000 * envelope * value))
+    return out
 
 
 # -- what a receiver saw -------------------------------------------------------------------------

@@ -29,7 +29,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: Quietroom maintainers <maintainers@quietroom.invalid>
 Installed-Size: $SIZE
-Depends: $DEPENDS, fontconfig-config, fonts-dejavu-core | fonts-liberation2 | fonts-noto-core
+Depends: $DEPENDS, fontconfig-config, libopus0, fonts-dejavu-core | fonts-liberation2 | fonts-noto-core
 Recommends: desktop-file-utils, hicolor-icon-theme
 Section: misc
 Priority: optional
