@@ -126,6 +126,10 @@ class AuditAction(StrEnum):
     # client (details). Single appointments keep the session.* actions.
     APPOINTMENTS_SCHEDULED = "appointment.series_created"
     APPOINTMENTS_CHANGED = "appointment.series_changed"
+    # The calendar export (desktop.core.calendar_export): every export (counts, days, whether
+    # client names were in it); with names, a disclosure per client named (recipient, purpose).
+    CALENDAR_EXPORTED = "calendar.exported"
+    CALENDAR_NAMES_DISCLOSED = "calendar.names_disclosed"
 
 
 class Outcome(StrEnum):

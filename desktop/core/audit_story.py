@@ -13,6 +13,7 @@ words ("Measure scored"), never as the raw ``measure.scored``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -306,6 +307,8 @@ class _Story:
             return "Demo data was added" + (f" ({count} made-up clients)" if count else "")
         if a.startswith("call."):
             return self.call()
+        if a.startswith("calendar."):
+            return self.calendar_export()
         if a.split(".")[0] in ("record", "practice", "import", "billing"):
             return self.records()
         if a.split(".")[0] in CLINICAL or a == "note.goals_addressed":
@@ -349,6 +352,31 @@ class _Story:
             return f"The video session with {self.client()}{also} ended{length}{broke}"
         text = humanise(a)
         return f"{text} ({self.client()})" if self.client_id() in self.names else text
+
+    def calendar_export(self) -> str:
+        """The calendar exported for the therapist's own calendar app (a disclosure per client
+        when names were in it)."""
+        a, who, d = self.e.action, self.who, self.e.details
+        count = self.number("events") or 0
+        events = f"{count} appointment{'s' if count != 1 else ''}"
+        if a == "calendar.names_disclosed":
+            recipient = str(d.get("recipient") or "your own calendar app")
+            return f"{who} gave {self.whose()} name with {events} to {recipient}"
+        if a != "calendar.exported":
+            return humanise(a)
+        days = ""
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            first = datetime.fromisoformat(str(d["first_day"]))
+            last = datetime.fromisoformat(str(d["last_day"]))
+            days = f" ({self.date_text(first)} to {self.date_text(last)})"
+        if d.get("names_included") is True:
+            clients = self.number("clients") or 0
+            named = f"{clients} client{'s' if clients != 1 else ''}"
+            return (
+                f"{who} exported {events}{days} for your own calendar app, with the names of "
+                f"{named}"
+            )
+        return f"{who} exported {events}{days} for your own calendar app, without client names"
 
     def measure(self) -> str:
         key = self.e.details.get("measure")
@@ -615,6 +643,8 @@ ACTION_LABELS = {
     "form.response_opened": "Form answers read",
     "consent.signed": "Consents signed",
     "billing.superbill_created": "Superbills made",
+    "calendar.exported": "Calendar exports",
+    "calendar.names_disclosed": "Client names given to your calendar app",
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
@@ -35,7 +35,16 @@ from crypto.kdf import PROFILES, KdfParams, calibrate
 from crypto.paths import default_state_dir, default_vault_dir
 from crypto.recovery_key import RecoveryKey
 from crypto.vault import HEADER_NAME, PendingRekey, UnlockInfo, Vault, VaultOptions, vault_exists
-from desktop.core import calendar, clients, disclosure, note_header, notes, sessions, templates
+from desktop.core import (
+    calendar,
+    calendar_export,
+    clients,
+    disclosure,
+    note_header,
+    notes,
+    sessions,
+    templates,
+)
 from desktop.core import calls as video_calls
 from desktop.core.audit_view import AuditFilter, AuditRecord, view_audit
 from desktop.core.autosave import DraftAutosaver, DraftSaveState
@@ -504,6 +513,22 @@ class Practice:
     ) -> tuple[ScheduledSession, ...]:
         """Appointments that overlap this time (a double booking to warn about)."""
         return calendar.conflicts(self._vault, starts_at, duration_minutes, ignore=ignore)
+
+    # -- calendar export (ics): the therapist's own calendar app ------------------------------
+    def export_calendar(
+        self,
+        to: Path,
+        first_day: date,
+        last_day: date,
+        *,
+        include_names: bool = False,
+        zone: tzinfo | None = None,
+    ) -> calendar_export.CalendarExport:
+        """The appointments of these days as an iCalendar (.ics) file: times and "Session" only
+        unless ``include_names`` (then each named client is audited as a disclosure)."""
+        return calendar_export.export_calendar(
+            self._vault, to, first_day, last_day, include_names=include_names, zone=zone
+        )
 
     # -- note header fields (day) --------------------------------------------------------------
     def set_note_header(self, note_id: str, header: NoteHeader) -> NoteHeader:
