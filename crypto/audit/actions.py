@@ -70,6 +70,7 @@ class AuditAction(StrEnum):
     BILLING_PAYMENT_DELETED = "billing.payment_deleted"
     BILLING_LEDGER_VIEWED = "billing.ledger_viewed"
     BILLING_SUPERBILL_CREATED = "billing.superbill_created"  # a disclosure (recipient, purpose)
+    BILLING_INSURANCE_CHANGED = "billing.insurance_changed"  # field names, or removed (self-pay)
     # Video calls (desktop.core.calls), against the session (object) and its client (details).
     # Details hold ids, whole seconds and flags only: never the name the client typed, the
     # verification code or anything said in the call.

@@ -511,6 +511,10 @@ class _Story:
             return f"{who} changed a fee"
         if a == "billing.profile_changed":
             return f"{who} changed the billing details"
+        if a == "billing.insurance_changed":
+            if self.e.details.get("removed"):
+                return f"{who} removed {self.whose()} insurance: they pay for themselves"
+            return f"{who} changed {self.whose()} insurance details"
         return humanise(a)
 
 
@@ -608,6 +612,7 @@ ACTION_LABELS = {
     "billing.payment_recorded": "Payments recorded",
     "billing.payment_deleted": "Payments removed",
     "billing.ledger_viewed": "Billing viewed",
+    "billing.insurance_changed": "Client insurance changed",
     "clinical.summary_viewed": "Diagnoses and treatment plans viewed",
     "diagnosis.listed": "Diagnoses viewed",
     "diagnosis.added": "Diagnoses added",

@@ -16,6 +16,7 @@ from desktop.core.records.clinical_adapter import ClinicalRecordSource
 from desktop.core.records.clinical_sources import ClinicalSource
 from desktop.core.records.import_layouts import LAYOUT_BY_KEY, CsvTable, ImportKind, read_csv
 from desktop.core.records.importer import ImportPlan, ImportReport
+from desktop.core.records.insurance import Insurance, load_insurance, save_insurance
 from desktop.core.records.ledger import Charge, Ledger, Payment, Service
 from desktop.core.records.practice_export import PracticeExport, export_practice
 from desktop.core.records.record_set import RecordSet, gather
@@ -194,6 +195,16 @@ class Records:
     def ledger(self, client_id: str) -> Ledger:
         """Charges, payments and balance; audited (``billing.ledger_viewed``)."""
         return ledger.view_ledger(self._vault, client_id)
+
+    def client_billing(self, client_id: str) -> tuple[Ledger, Insurance | None]:
+        """What the Billing dialog shows: the ledger and the client's insurance (None:
+        self-pay), under one ``billing.ledger_viewed`` entry."""
+        return ledger.view_ledger(self._vault, client_id), load_insurance(self._vault, client_id)
+
+    def save_insurance(self, client_id: str, insurance: Insurance | None) -> Insurance | None:
+        """Set the client's insurance, or remove it (None: self-pay); checked and audited
+        (``billing.insurance_changed``, field names only)."""
+        return save_insurance(self._vault, client_id, insurance)
 
     def write_superbill(
         self,

@@ -4,9 +4,9 @@ Models come from ``fhir.resources.R4B`` (FHIR 4.3.0). Why R4B and not the R4 (4.
 ``fhir.resources`` dropped R4 with version 7 (its default became R5), and the last line with R4,
 6.x, needs pydantic 1 (it fails to import under pydantic 2). HL7 made R4B strictly compatible
 with R4 outside medication definition, evidence and subscriptions; every element used here
-(Patient, Practitioner, Encounter, Condition, CarePlan, Observation, QuestionnaireResponse,
-DocumentReference, Bundle) is the same in R4 4.0.1. The mapping is documented in
-``docs/records.md``.
+(Patient, Practitioner, RelatedPerson, Coverage, Encounter, Condition, CarePlan, Observation,
+QuestionnaireResponse, DocumentReference, Bundle) is the same in R4 4.0.1. The mapping is
+documented in ``docs/records.md``.
 
 Every resource is a model instance: a wrong element, type or cardinality fails here, before
 anything is written, never in the recipient's system."""
@@ -28,6 +28,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.contactpoint import ContactPoint
+from fhir.resources.R4B.coverage import Coverage, CoverageClass
 from fhir.resources.R4B.documentreference import (
     DocumentReference,
     DocumentReferenceContent,
@@ -49,12 +50,14 @@ from fhir.resources.R4B.questionnaireresponse import (
     QuestionnaireResponseItemAnswer,
 )
 from fhir.resources.R4B.reference import Reference
+from fhir.resources.R4B.relatedperson import RelatedPerson
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from desktop.core.notes import Compartment, Note, NoteKind, NoteStatus
 from desktop.core.records.clinical_sources import Diagnosis, MeasureResult, TreatmentPlan
 from desktop.core.records.errors import ExportError
+from desktop.core.records.insurance import Insurance, Relationship
 from desktop.core.records.record_set import RecordSet
 from desktop.core.sessions import Attendance, Modality, Session
 
@@ -69,6 +72,9 @@ CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
+ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 CLIENT_ID_SYSTEM = "urn:quietroom:client"  # our client id, so a re-import finds the same client
 PROGRESS_NOTE = ("11506-3", "Progress note")  # LOINC
 
@@ -147,6 +153,79 @@ def patient(record: RecordSet) -> Patient:
         address=[Address(text=d.address)] if d.address else None,
         contact=contact,
     )
+
+
+_RELATIONSHIP_DISPLAY = {
+    Relationship.SELF: "Self",
+    Relationship.SPOUSE: "Spouse",
+    Relationship.CHILD: "Child",
+    Relationship.OTHER: "Other",
+}
+# The subscriber as the client's relation (v3-RoleCode): the subscriber of a child is a parent.
+_SUBSCRIBER_ROLE = {
+    Relationship.SPOUSE: ("SPS", "spouse"),
+    Relationship.CHILD: ("PRN", "parent"),
+}
+
+
+def coverage_resources(
+    insurance: Insurance, record: RecordSet
+) -> tuple[Coverage, RelatedPerson | None]:
+    """The client's insurance as a ``Coverage`` (beneficiary the Patient, the payer by name,
+    the member id as ``subscriberId``, the group as a ``class``), and, when the client is not the
+    subscriber, the subscriber as a ``RelatedPerson``."""
+    client_id = record.client.id
+    subscriber: Reference
+    related = None
+    if insurance.client_is_subscriber:
+        subscriber = _ref(client_id)
+    else:
+        role = _SUBSCRIBER_ROLE.get(insurance.relationship)
+        related = RelatedPerson(
+            id=f"{client_id}-subscriber",
+            patient=_ref(client_id),
+            name=[HumanName(text=insurance.subscriber_name)],
+            birthDate=insurance.subscriber_date_of_birth,
+            relationship=[
+                CodeableConcept(coding=[Coding(system=ROLE_CODE, code=role[0], display=role[1])])
+            ]
+            if role
+            else None,
+        )
+        subscriber = _ref(str(related.id), insurance.subscriber_name)
+    klass: dict[str, Any] = (
+        {
+            "class": [
+                CoverageClass(
+                    type=CodeableConcept(
+                        coding=[Coding(system=COVERAGE_CLASS, code="group", display="Group")]
+                    ),
+                    value=insurance.group_number,
+                )
+            ]
+        }
+        if insurance.group_number
+        else {}
+    )
+    coverage = Coverage(
+        id=f"{client_id}-coverage",
+        status="active",
+        subscriber=subscriber,
+        subscriberId=insurance.member_id,
+        beneficiary=_ref(client_id),
+        relationship=CodeableConcept(
+            coding=[
+                Coding(
+                    system=SUBSCRIBER_RELATIONSHIP,
+                    code=str(insurance.relationship),
+                    display=_RELATIONSHIP_DISPLAY[insurance.relationship],
+                )
+            ]
+        ),
+        payor=[Reference(display=insurance.payer_name)],
+        **klass,
+    )
+    return coverage, related
 
 
 def practitioner(record: RecordSet, practitioner_id: str, npi: str) -> Practitioner:
@@ -385,6 +464,9 @@ def build_bundle(record: RecordSet, *, npi: str = "") -> Bundle:
     practitioner_id = uuid.uuid5(uuid.NAMESPACE_URL, f"quietroom:therapist:{record.therapist}").hex
     try:
         resources: list[Resource] = [patient(record), practitioner(record, practitioner_id, npi)]
+        if record.insurance is not None:
+            coverage, subscriber = coverage_resources(record.insurance, record)
+            resources += [coverage] if subscriber is None else [subscriber, coverage]
         resources += [encounter(s, record, practitioner_id) for s in record.sessions]
         resources += [condition(d, i, record) for i, d in enumerate(record.diagnoses, 1)]
         exported = {str(r.id) for r in resources} | {p.id for p in record.treatment_plans}

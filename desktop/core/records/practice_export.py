@@ -34,7 +34,8 @@ from desktop.core.sessions import sessions_of
 README = """\
 Quietroom practice export
 
-clients.csv     every client (archived ones too), one line each
+clients.csv     every client (archived ones too), one line each, with their health insurance
+                (insurance_* columns; empty: self-pay)
 sessions.csv    every session; times are UTC (ISO 8601); service_code and fee_cents are what the
                 session is billed at (empty when it is not billed)
 payments.csv    every payment; amounts in cents
@@ -50,6 +51,10 @@ The mapping to FHIR is described in Quietroom's docs/records.md.
 CLIENT_COLUMNS = (
     "id", "name", "preferred_name", "date_of_birth", "pronouns", "email", "phone", "address",
     "emergency_contact", "diagnosis_codes", "status", "archived_at", "created_at",
+)  # fmt: skip
+INSURANCE_COLUMNS = (
+    "payer_name", "member_id", "group_number", "relationship", "subscriber_name",
+    "subscriber_date_of_birth",
 )  # fmt: skip
 
 
@@ -82,8 +87,14 @@ def export_practice(
     if to.exists():
         raise ExportError(f"{to} already exists; choose a new name")
     files: dict[str, bytes] = {"README.txt": README.encode("utf-8")}
-    clients = vault.query(f"SELECT {', '.join(CLIENT_COLUMNS)} FROM clients ORDER BY seq")  # noqa: S608 (constant SQL)
-    files["clients.csv"] = _csv(CLIENT_COLUMNS, clients)
+    clients = vault.query(
+        f"SELECT {', '.join('c.' + c for c in CLIENT_COLUMNS)},"  # noqa: S608 (constant SQL)
+        f" {', '.join('i.' + c for c in INSURANCE_COLUMNS)}"
+        " FROM clients c LEFT JOIN billing_insurance i ON i.client_id = c.id ORDER BY c.seq"
+    )
+    files["clients.csv"] = _csv(
+        CLIENT_COLUMNS + tuple(f"insurance_{c}" for c in INSURANCE_COLUMNS), clients
+    )
     session_rows: list[tuple[object, ...]] = []
     payment_rows: list[tuple[object, ...]] = []
     notes = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from desktop.core.notes import Compartment, Note, NoteKind
 from desktop.core.records.clinical_sources import Diagnosis
 from desktop.core.records.formats import Formats
+from desktop.core.records.insurance import Insurance, Relationship
 from desktop.core.records.pdf_render import Page
 from desktop.core.records.record_set import RecordSet
 from desktop.core.sessions import Attendance, Modality
@@ -43,6 +44,20 @@ def _dx_status(dx: Diagnosis) -> str:
         dx.clinical_status, dx.clinical_status
     )
     return status + (" (provisional)" if dx.verification == "provisional" else "")
+
+
+def _insurance_text(insurance: Insurance | None) -> str:
+    if insurance is None:
+        return "None on file (self-pay)"
+    parts = [insurance.payer_name, f"member id {insurance.member_id}"]
+    if insurance.group_number:
+        parts.append(f"group {insurance.group_number}")
+    if not insurance.client_is_subscriber:
+        who = {Relationship.SPOUSE: " (spouse or partner)", Relationship.CHILD: " (parent)"}
+        parts.append(
+            f"insured through {insurance.subscriber_name}{who.get(insurance.relationship, '')}"
+        )
+    return ", ".join(parts)
 
 
 def _note_heading(note: Note, formats: Formats) -> str:
@@ -85,6 +100,7 @@ def record_pdf(
             ("Phone", d.phone),
             ("Address", d.address),
             ("Emergency contact", d.emergency_contact),
+            ("Insurance", _insurance_text(record.insurance)),
         ]
     )
     page.heading("Diagnoses")

@@ -1,5 +1,6 @@
 """The designated record set of one client, gathered once for an export: details, sessions,
-signed notes and their linked entries, diagnoses, treatment plans and measures.
+signed notes and their linked entries, diagnoses, treatment plans, measures, and the client's
+health insurance (billing records are part of the designated record set).
 
 Psychotherapy notes are part of it only when the therapist includes them for this one export
 (HIPAA §164.524 excludes them from a client's right of access). Drafts are left out: a draft is
@@ -20,6 +21,7 @@ from desktop.core.records.clinical_sources import (
     MeasureResult,
     TreatmentPlan,
 )
+from desktop.core.records.insurance import Insurance, load_insurance
 from desktop.core.sessions import Session, sessions_of
 
 
@@ -35,6 +37,7 @@ class RecordSet:
     therapist: str  # how the therapist signs ("Name, credentials")
     service_codes: dict[str, str]  # session id -> CPT code billed for it (may be partial)
     generated_at: datetime
+    insurance: Insurance | None = None  # None: the client pays for themselves
 
     @property
     def psychotherapy_note_count(self) -> int:
@@ -91,4 +94,5 @@ def gather(
         therapist=therapist,
         service_codes=dict(service_codes or {}),
         generated_at=vault.options.clock(),
+        insurance=load_insurance(vault, client_id),
     )

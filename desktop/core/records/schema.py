@@ -52,8 +52,26 @@ _V1 = (
     " PRIMARY KEY (source, external_key))",
 )
 
+# The client's health insurance, as a superbill and a claim form ask for it: the payer, the
+# member (subscriber) id, the group number, and who the subscriber is when not the client. No
+# row: the client pays for themselves (self-pay).
+_V2 = (
+    "CREATE TABLE billing_insurance("
+    " client_id TEXT PRIMARY KEY REFERENCES clients(id) ON DELETE CASCADE,"
+    " payer_name TEXT NOT NULL CHECK (length(payer_name) BETWEEN 1 AND 200),"
+    " member_id TEXT NOT NULL CHECK (length(member_id) BETWEEN 1 AND 80),"
+    " group_number TEXT NOT NULL DEFAULT '' CHECK (length(group_number) <= 80),"
+    " relationship TEXT NOT NULL"
+    "  CHECK (relationship IN ('self', 'spouse', 'child', 'other')),"
+    " subscriber_name TEXT NOT NULL DEFAULT '' CHECK (length(subscriber_name) <= 200),"
+    " subscriber_date_of_birth TEXT,"
+    " updated_at TEXT NOT NULL,"
+    " CHECK (relationship = 'self' OR length(subscriber_name) > 0))",
+)
+
 BILLING_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "billing details, fees, session charges, payments, import links", statements(*_V1)
     ),
+    Migration(2, "the client's health insurance", statements(*_V2)),
 )

@@ -1,6 +1,8 @@
 """Superbills: the statement a client sends their insurer to claim out-of-network benefits, for
 one session or a period. It carries what a claims clerk looks for: the provider's name,
-credentials, license, NPI and tax id; the client's name, date of birth and address; ICD-10-CM
+credentials, license, NPI and tax id; the client's name, date of birth and address; the client's
+insurance (payer, member id, group number, the subscriber when not the client), or "self-pay"
+when none is on file; ICD-10-CM
 diagnoses with pointer letters; each service's date, place of service, CPT code, diagnosis
 pointers, units and fee; payments; and the balance. Made as a PDF and audited as a disclosure."""
 
@@ -21,6 +23,7 @@ from desktop.core.records.billing_profile import BillingProfile
 from desktop.core.records.clinical_sources import ClinicalSource, Diagnosis
 from desktop.core.records.errors import BillingError
 from desktop.core.records.files import write_private
+from desktop.core.records.insurance import Insurance, Relationship, load_insurance
 from desktop.core.records.ledger import Ledger, ledger_of
 from desktop.core.sessions import load_session
 
@@ -39,6 +42,7 @@ class Superbill:
     first_day: date
     last_day: date
     issued_at: datetime
+    insurance: Insurance | None = None  # None: self-pay
 
     @property
     def pointers(self) -> str:
@@ -100,7 +104,17 @@ def build_superbill(
         first_day=first_day,
         last_day=last_day,
         issued_at=vault.options.clock(),
+        insurance=load_insurance(vault, client_id),
     )
+
+
+# The client's relationship to the subscriber, as a claim form's box 6 words it.
+_RELATION_TO_SUBSCRIBER = {
+    Relationship.SELF: "Self",
+    Relationship.SPOUSE: "Spouse or partner of the subscriber",
+    Relationship.CHILD: "Child of the subscriber",
+    Relationship.OTHER: "Other",
+}
 
 
 def superbill_pdf(bill: Superbill, formats: Formats | None = None) -> bytes:
@@ -148,6 +162,36 @@ def superbill_pdf(bill: Superbill, formats: Formats | None = None) -> bytes:
             ("Phone", d.phone),
         ]
     )
+    page.heading("Insurance")
+    cover = bill.insurance
+    if cover is None:
+        page.text(
+            "Self-pay: no health insurance is on file for this client. "
+            "The client paid for these services themselves."
+        )
+    else:
+        subscriber = (
+            [("Insured (subscriber)", "The client")]
+            if cover.client_is_subscriber
+            else [
+                ("Insured (subscriber)", cover.subscriber_name),
+                (
+                    "Subscriber's date of birth",
+                    formats.date(cover.subscriber_date_of_birth)
+                    if cover.subscriber_date_of_birth
+                    else "",
+                ),
+                ("Client's relationship", _RELATION_TO_SUBSCRIBER[cover.relationship]),
+            ]
+        )
+        page.key_values(
+            [
+                ("Insurance company", cover.payer_name),
+                ("Member id", cover.member_id),
+                ("Group number", cover.group_number),
+                *subscriber,
+            ]
+        )
     page.heading("Diagnoses (ICD-10-CM)")
     if bill.diagnoses:
         page.table(
@@ -249,6 +293,7 @@ def export_superbill(
                 "charged_cents": bill.ledger.charged_cents,
                 "paid_cents": bill.ledger.paid_cents,
                 "diagnoses": len(bill.diagnoses),
+                "self_pay": bill.insurance is None,
             },
         )
     except BaseException:

@@ -10,6 +10,7 @@ from desktop.core.audit_story import ACTION_LABELS, sentence
 from desktop.core.practice import Practice
 from desktop.core.records.access_request import ExportFormat, ExportRequest
 from desktop.core.records.import_layouts import ImportKind, parse_csv
+from desktop.core.records.insurance import Insurance
 
 from .conftest import RichClient
 from .test_billing import PROFILE
@@ -31,6 +32,7 @@ def test_records_entries_read_as_sentences(
         rich_client.id, tmp_path / "bill.pdf", first_day=date(2025, 12, 1),
         last_day=date(2025, 12, 31),
     )  # fmt: skip
+    records.save_insurance(rich_client.id, Insurance("Aetna", "W123"))
     table = parse_csv("Name\nHarper Sampleton\n\n")
     records.check_import(table, ImportKind.CLIENTS, "generic")
     records.run_import(table, ImportKind.CLIENTS, "generic")
@@ -44,6 +46,7 @@ def test_records_entries_read_as_sentences(
     assert told["billing.superbill_created"].startswith("You made a superbill for Zoë Å.")
     assert told["billing.payment_recorded"] == "You recorded a payment from Zoë Å."
     assert told["billing.profile_changed"] == "You changed the billing details"
+    assert told["billing.insurance_changed"] == "You changed Zoë Å.'s insurance details"
     assert told["import.checked"] == "You checked an import of clients: 1 to add, 0 refused"
     assert told["import.completed"] == "You imported 1 client from another program"
     for action in told:

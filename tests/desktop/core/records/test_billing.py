@@ -101,6 +101,9 @@ def test_destroying_a_client_removes_their_billing_rows(
 
     practice.records.set_charge(rich_client.sessions[0], "90791")
     practice.records.record_payment(rich_client.id, 100, date(2025, 12, 1), "cash")
+    from desktop.core.records.insurance import Insurance
+
+    practice.records.save_insurance(rich_client.id, Insurance("Aetna", "W123"))
     practice.archive_client(rich_client.id)
     practice.destroy_client(
         rich_client.id,
@@ -111,6 +114,7 @@ def test_destroying_a_client_removes_their_billing_rows(
     vault = practice.vault_for_backups()
     assert vault.query("SELECT count(*) FROM billing_payments")[0][0] == 0
     assert vault.query("SELECT count(*) FROM billing_session_charges")[0][0] == 0
+    assert vault.query("SELECT count(*) FROM billing_insurance")[0][0] == 0
 
 
 def _pdf_text(path: Path) -> str:
