@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, cast
 
-from desktop.cli import backup_commands, commands, records_commands
+from desktop.cli import backup_commands, calendar_commands, commands, records_commands
 from desktop.cli.secrets_input import InputError
 from desktop.core.errors import PracticeError
 from desktop.core.practice import USAGE_ERRORS, CryptoError, default_vault_dir
@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup_commands.register(sub)
     records_commands.register(sub)
+    calendar_commands.register(sub)
     add_relay_parser(sub)
     _vault_everywhere(parser)
     _rollback_choice_everywhere(parser)

@@ -76,11 +76,13 @@ def latest_last_day(now: datetime, zone: tzinfo | None = None) -> date:
     return _local(now, zone).date() + HORIZON - timedelta(days=1)
 
 
-def default_range(now: datetime, zone: tzinfo | None = None) -> tuple[date, date]:
-    """From today through the same day three months on (31 January: 30 April), within
-    ``latest_last_day``."""
-    today = _local(now, zone).date()
-    return today, min(today + relativedelta(months=3), latest_last_day(now, zone))
+def default_range(
+    now: datetime, zone: tzinfo | None = None, first: date | None = None
+) -> tuple[date, date]:
+    """From ``first`` (default: today) through the same day three months on (31 January: 30
+    April), within ``latest_last_day``."""
+    start = first or _local(now, zone).date()
+    return start, min(start + relativedelta(months=3), latest_last_day(now, zone))
 
 
 def _local(moment: datetime, zone: tzinfo | None) -> datetime:
