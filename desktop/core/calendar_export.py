@@ -85,6 +85,21 @@ def default_range(
     return start, min(start + relativedelta(months=3), latest_last_day(now, zone))
 
 
+@dataclass(frozen=True)
+class ExportDays:
+    """What an export offers by default, and how far it may reach, on the vault's clock."""
+
+    first_day: date  # today
+    last_day: date  # the same day three months on
+    latest_last_day: date  # as far ahead as recurring series exist
+
+
+def export_days(vault: Vault, zone: tzinfo | None = None) -> ExportDays:
+    now = vault.options.clock()
+    first, last = default_range(now, zone)
+    return ExportDays(first, last, latest_last_day(now, zone))
+
+
 def _local(moment: datetime, zone: tzinfo | None) -> datetime:
     return moment.astimezone(zone) if zone is not None else moment.astimezone()
 

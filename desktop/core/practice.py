@@ -530,6 +530,10 @@ class Practice:
             self._vault, to, first_day, last_day, include_names=include_names, zone=zone
         )
 
+    def calendar_export_days(self, zone: tzinfo | None = None) -> calendar_export.ExportDays:
+        """Today, three months on, and the latest day an export may reach (no read)."""
+        return calendar_export.export_days(self._vault, zone)
+
     # -- note header fields (day) --------------------------------------------------------------
     def set_note_header(self, note_id: str, header: NoteHeader) -> NoteHeader:
         """When, how long and how the session was held, for a draft (audited as an edit)."""

@@ -4,8 +4,9 @@ Keyboard first: the list has the focus; Alt+Left / Alt+Right move a day or a wee
 back to today, Alt+D / Alt+K switch day and week, Ctrl+N books a new appointment, and each action
 on the selected appointment has its mnemonic (Alt+V start the video session, Alt+W write the
 note, Alt+A attended, Alt+O no-show, Alt+L late cancellation, Alt+C cancel, Alt+M move); Enter
-opens the client. Reads run off the UI thread (``run_in_background``), one audited look at the
-schedule per day or week shown.
+opens the client; Alt+X exports appointments for the therapist's own calendar app
+(``calendar_export_dialog``). Reads run off the UI thread (``run_in_background``), one audited
+look at the schedule per day or week shown.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from desktop.core.errors import PracticeError
 from desktop.core.sessions import DEFAULT_MINUTES, Attendance, Modality, ScheduledSession, Session
 from desktop.ui import formats
 from desktop.ui.background import run_in_background
+from desktop.ui.calendar_export_dialog import start_calendar_export
 from desktop.ui.client_forms import (
     ATTENDANCE_LABELS,
     MODALITY_LABELS,
@@ -106,7 +108,13 @@ class CalendarPage(Page):
             self.new_appointment,
             top,
         )
-        self.export_button = None
+        self.export_button = self._button(
+            "E&xport to your calendar app…",
+            "Export to your calendar app",
+            "Save appointments for your own calendar app: times only, no names unless you ask",
+            self.export_calendar,
+            top,
+        )
         layout.addLayout(top)
 
         bar = QHBoxLayout()
@@ -530,6 +538,10 @@ class CalendarPage(Page):
             return
         dialog = AppointmentDialog(self, self.ctx, None, chosen)
         dialog.open()
+
+    def export_calendar(self) -> None:
+        if self.isVisible():
+            start_calendar_export(self.ctx, self)
 
     def new_appointment(self) -> None:
         if not self.isVisible():

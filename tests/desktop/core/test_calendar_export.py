@@ -19,7 +19,12 @@ from desktop.core import calendar_export
 from desktop.core.audit_story import sentence
 from desktop.core.audit_view import AuditFilter
 from desktop.core.calendar import HORIZON, Repeat
-from desktop.core.calendar_export import CalendarExportError, default_range, latest_last_day
+from desktop.core.calendar_export import (
+    CalendarExportError,
+    ExportDays,
+    default_range,
+    latest_last_day,
+)
 from desktop.core.clients import ClientDetails
 from desktop.core.errors import InvalidFieldError
 from desktop.core.practice import Practice
@@ -245,6 +250,9 @@ def test_recurring_series_reach_as_far_as_the_calendar_shows(
     shown = practice.appointments(NOW, datetime(2026, 7, 6, tzinfo=UTC))
     assert result.events == len(shown)
     assert default_range(NOW, UTC) == (date(2026, 1, 5), date(2026, 4, 5))
+    assert practice.calendar_export_days(UTC) == ExportDays(
+        date(2026, 1, 5), date(2026, 4, 5), date(2026, 7, 5)
+    )
     month_end = datetime(2026, 1, 31, 12, tzinfo=UTC)
     assert default_range(month_end, UTC) == (date(2026, 1, 31), date(2026, 4, 30))
 
