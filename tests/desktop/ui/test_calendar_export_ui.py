@@ -103,7 +103,7 @@ def test_export_without_then_with_client_names(
     )
     assert not dialog.include_names.isChecked()
     assert not dialog.warning.isVisible()
-    look(dialog, "calendar-export.png", tmp_path, screenshot_dir)
+    look(dialog, "calendar-export.png", tmp_path, None)
 
     save(qtbot, dialog)
     saved = tmp_path / "my-sessions.ics"
