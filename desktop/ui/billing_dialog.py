@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from desktop.core.errors import PracticeError
+from desktop.core.records.insurance import Insurance
 from desktop.core.records.ledger import PAYMENT_METHODS, Charge, Ledger
 from desktop.ui import formats, records_common
 from desktop.ui.background import run_in_background
@@ -52,6 +53,7 @@ class BillingDialog(QDialog):
         self.ctx = ctx
         self.client_id = client_id
         self.ledger: Ledger | None = None
+        self.insurance: Insurance | None = None
         self.resize(760, 620)
         locale = QLocale()
 
@@ -60,6 +62,17 @@ class BillingDialog(QDialog):
         self.balance = QLabel()
         self.balance.setAccessibleName("Balance")
         layout.addWidget(self.balance)
+        insurance_row = QHBoxLayout()
+        self.insurance_label = QLabel()
+        self.insurance_label.setWordWrap(True)
+        self.insurance_label.setAccessibleName("Insurance")
+        self.insurance_button = QPushButton("&Insurance…")
+        self.insurance_button.setAccessibleName("Change the client's insurance")
+        self.insurance_button.setEnabled(False)
+        self.insurance_button.clicked.connect(self.edit_insurance)
+        insurance_row.addWidget(self.insurance_label, 1)
+        insurance_row.addWidget(self.insurance_button)
+        layout.addLayout(insurance_row)
         self.charges = QTreeWidget()
         self.charges.setAccessibleName("Billed sessions")
         self.charges.setHeaderLabels(["Date", "Service", "Fee", "Paid"])
@@ -139,10 +152,14 @@ class BillingDialog(QDialog):
     # -- reading ----------------------------------------------------------------------------
     def reload(self) -> None:
         records, client_id = self.ctx.practice.records, self.client_id
-        run_in_background(lambda: records.ledger(client_id), self._show, self._failed, owner=self)
+        run_in_background(
+            lambda: records.client_billing(client_id), self._show, self._failed, owner=self
+        )
 
-    def _show(self, ledger: Ledger) -> None:
+    def _show(self, billing: tuple[Ledger, Insurance | None]) -> None:
+        ledger, insurance = billing
         self.ledger = ledger
+        self._show_insurance(insurance)
         money = records_common.money_text
         self.charges.clear()
         self.for_session.clear()
@@ -166,6 +183,24 @@ class BillingDialog(QDialog):
                f"paid in advance by {money(-owed)}." if owed < 0 else "nothing owed.")
         )  # fmt: skip
         self.error.hide()
+
+    def _show_insurance(self, insurance: Insurance | None) -> None:
+        self.insurance = insurance
+        self.insurance_button.setEnabled(True)
+        if insurance is None:
+            self.insurance_label.setText("Insurance: none on file, the client pays for themselves.")
+            return
+        words = f"Insurance: {insurance.payer_name}, member ID {insurance.member_id}"
+        if insurance.group_number:
+            words += f", group {insurance.group_number}"
+        if not insurance.client_is_subscriber:
+            words += f"; policy holder {insurance.subscriber_name}"
+        self.insurance_label.setText(words + ".")
+
+    def edit_insurance(self) -> None:
+        from desktop.ui.insurance_dialog import start_insurance
+
+        start_insurance(self.ctx, self, self.client_id, self.insurance, self._show_insurance)
 
     def selected_charge(self) -> Charge | None:
         item = self.charges.currentItem()

@@ -1,5 +1,5 @@
 """A client's health insurance, as a superbill and a claim form (CMS-1500 boxes 1a, 4, 6, 7, 11)
-ask for it: the payer (the insurer), the member id the insurer knows the subscriber by, the group
+ask for it: the payer (the insurer), the member ID the insurer knows the subscriber by, the group
 number, and, when the client is covered through someone else's policy, that person's name, date
 of birth and relationship to the client. One policy per client (the primary one).
 
@@ -43,7 +43,7 @@ RELATIONSHIP_LABELS = {
 @dataclass(frozen=True)
 class Insurance:
     payer_name: str  # the insurer, e.g. "Blue Shield of California"
-    member_id: str  # the subscriber's member id on the insurance card
+    member_id: str  # the subscriber's member ID on the insurance card
     group_number: str = ""
     relationship: Relationship = Relationship.SELF  # the client to the subscriber
     subscriber_name: str = ""  # when the client is not the subscriber
@@ -72,11 +72,15 @@ class Insurance:
         if not trimmed.payer_name:
             raise BillingError("name the insurance company (the payer on the insurance card)")
         if not trimmed.member_id:
-            raise BillingError("type the member id from the insurance card")
-        for name, limit in (("payer_name", MAX_NAME), ("subscriber_name", MAX_NAME),
-                            ("member_id", MAX_ID), ("group_number", MAX_ID)):  # fmt: skip
+            raise BillingError("type the member ID from the insurance card")
+        for name, words, limit in (
+            ("payer_name", "insurance company's name", MAX_NAME),
+            ("subscriber_name", "subscriber's name", MAX_NAME),
+            ("member_id", "member ID", MAX_ID),
+            ("group_number", "group number", MAX_ID),
+        ):
             if len(getattr(trimmed, name)) > limit:
-                raise BillingError(f"the {name.replace('_', ' ')} is longer than {limit}")
+                raise BillingError(f"the {words} is longer than {limit} characters")
         if relationship is not Relationship.SELF and not trimmed.subscriber_name:
             raise BillingError(
                 "name the subscriber (the policy holder): the client is covered through them"
@@ -146,7 +150,7 @@ def save_insurance(vault: Vault, client_id: str, insurance: Insurance | None) ->
                     f.name for f in fields(Insurance) if old.get(f.name) != new[f.name]
                 )
             }
-        # Field names, never values: a member id is an identifier of the client.
+        # Field names, never values: a member ID is an identifier of the client.
         tx.audit(
             AuditAction.BILLING_INSURANCE_CHANGED,
             object_type="client",

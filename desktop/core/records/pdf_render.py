@@ -23,7 +23,15 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from desktop.core.records.formats import Formats
 
@@ -48,6 +56,10 @@ def _register_fonts() -> tuple[str, str]:
     pdfmetrics.registerFont(TTFont("QR-Regular", str(regular)))
     pdfmetrics.registerFont(TTFont("QR-Bold", str(bold)))
     return "QR-Regular", "QR-Bold"
+
+
+# A headed section: its heading, and label/value pairs or a sentence.
+Section = tuple[str, Sequence[tuple[str, str]] | str]
 
 
 @dataclass
@@ -80,6 +92,11 @@ class Page:
         """Plain text; line breaks are kept."""
         html = "<br/>".join(escape(line) for line in text.splitlines()) or "&nbsp;"
         self.story.append(Paragraph(html, self.small if small else self.body))
+
+    def keep_together(self, start: int) -> None:
+        """Keep what was added since ``len(story) == start`` on one page (e.g. the totals and
+        the signature line: never a signature alone on a page)."""
+        self.story[start:] = [KeepTogether(self.story[start:])]
 
     def space(self, height_mm: float = 3) -> None:
         self.story.append(Spacer(1, height_mm * mm))
@@ -124,16 +141,24 @@ class Page:
         self.story.append(table)
 
     def key_values(self, pairs: Sequence[tuple[str, str]], label_mm: float = 42) -> None:
+        table = self._key_value_table(pairs, label_mm)
+        if table is not None:
+            self.story.append(table)
+
+    def _key_value_table(
+        self, pairs: Sequence[tuple[str, str]], label_mm: float, width_mm: float | None = None
+    ) -> Table | None:
         rows = [(k, v) for k, v in pairs if v]
         if not rows:
-            return
+            return None
         label = ParagraphStyle("label", parent=self.body, fontName=self.bold, fontSize=9.5)
         value = ParagraphStyle("value", parent=self.body, fontSize=9.5)
         data = [
             [Paragraph(escape(k), label), Paragraph(escape(v).replace("\n", "<br/>"), value)]
             for k, v in rows
         ]
-        table = Table(data, colWidths=[label_mm * mm, None], hAlign="LEFT")
+        widths = [label_mm * mm, None if width_mm is None else (width_mm - label_mm) * mm]
+        table = Table(data, colWidths=widths, hAlign="LEFT")
         table.setStyle(
             TableStyle(
                 [
@@ -144,7 +169,38 @@ class Page:
                 ]
             )
         )
-        self.story.append(table)
+        return table
+
+    def two_columns(self, left: Section, right: Section, label_mm: float = 30) -> None:
+        """Two headed sections side by side (e.g. the client and their insurance); each is a
+        heading and either label/value pairs or a sentence."""
+        column_mm = (self.width_mm - 6) / 2
+        cells: list[list[Flowable]] = []
+        for title, body in (left, right):
+            content: list[Flowable] = [Paragraph(escape(title), self.h2)]
+            if isinstance(body, str):
+                content.append(Paragraph(escape(body), self.body))
+            elif (table := self._key_value_table(body, label_mm, column_mm)) is not None:
+                content.append(table)
+            cells.append(content)
+        table = Table([cells], colWidths=[(column_mm + 6) * mm, column_mm * mm], hAlign="LEFT")
+        table.setStyle(
+            TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                    ("TOPPADDING", (0, 0), (-1, -1), 0),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+                ]
+            )
+        )
+        self.story += [Spacer(1, 3 * mm), table]
+
+    @property
+    def width_mm(self) -> float:
+        """The text width: the paper's less the margins (18 mm each side)."""
+        return float((LETTER if self.formats.letter_paper else A4)[0] / mm - 36)
 
     def render(self) -> bytes:
         out = io.BytesIO()

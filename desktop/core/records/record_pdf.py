@@ -49,7 +49,7 @@ def _dx_status(dx: Diagnosis) -> str:
 def _insurance_text(insurance: Insurance | None) -> str:
     if insurance is None:
         return "None on file (self-pay)"
-    parts = [insurance.payer_name, f"member id {insurance.member_id}"]
+    parts = [insurance.payer_name, f"member ID {insurance.member_id}"]
     if insurance.group_number:
         parts.append(f"group {insurance.group_number}")
     if not insurance.client_is_subscriber:

@@ -110,10 +110,10 @@ def build_superbill(
 
 # The client's relationship to the subscriber, as a claim form's box 6 words it.
 _RELATION_TO_SUBSCRIBER = {
-    Relationship.SELF: "Self",
-    Relationship.SPOUSE: "Spouse or partner of the subscriber",
-    Relationship.CHILD: "Child of the subscriber",
-    Relationship.OTHER: "Other",
+    Relationship.SELF: "the subscriber",
+    Relationship.SPOUSE: "their spouse or partner",
+    Relationship.CHILD: "their child",
+    Relationship.OTHER: "another dependant of theirs",
 }
 
 
@@ -153,45 +153,30 @@ def superbill_pdf(bill: Superbill, formats: Formats | None = None) -> bytes:
             ("E-mail", p.email),
         ]
     )
-    page.heading("Client")
-    page.key_values(
-        [
-            ("Name", d.name),
-            ("Date of birth", formats.date(d.date_of_birth) if d.date_of_birth else ""),
-            ("Address", d.address),
-            ("Phone", d.phone),
-        ]
-    )
-    page.heading("Insurance")
+    client: list[tuple[str, str]] = [
+        ("Name", d.name),
+        ("Date of birth", formats.date(d.date_of_birth) if d.date_of_birth else ""),
+        ("Address", d.address),
+        ("Phone", d.phone),
+    ]
     cover = bill.insurance
+    insurance: list[tuple[str, str]] | str
     if cover is None:
-        page.text(
-            "Self-pay: no health insurance is on file for this client. "
-            "The client paid for these services themselves."
-        )
+        insurance = "Self-pay: no health insurance is on file for this client."
     else:
-        subscriber = (
-            [("Insured (subscriber)", "The client")]
-            if cover.client_is_subscriber
-            else [
-                ("Insured (subscriber)", cover.subscriber_name),
-                (
-                    "Subscriber's date of birth",
-                    formats.date(cover.subscriber_date_of_birth)
-                    if cover.subscriber_date_of_birth
-                    else "",
-                ),
-                ("Client's relationship", _RELATION_TO_SUBSCRIBER[cover.relationship]),
-            ]
-        )
-        page.key_values(
-            [
-                ("Insurance company", cover.payer_name),
-                ("Member id", cover.member_id),
-                ("Group number", cover.group_number),
-                *subscriber,
-            ]
-        )
+        if cover.client_is_subscriber:
+            insured = "The client"
+        else:
+            born = cover.subscriber_date_of_birth
+            insured = cover.subscriber_name + (f", born {formats.date(born)}" if born else "")
+            insured += f"; the client is {_RELATION_TO_SUBSCRIBER[cover.relationship]}"
+        insurance = [
+            ("Insurance company", cover.payer_name),
+            ("Member ID", cover.member_id),
+            ("Group number", cover.group_number),
+            ("Insured (subscriber)", insured),
+        ]
+    page.two_columns(("Client", client), ("Insurance", insurance), label_mm=38)
     page.heading("Diagnoses (ICD-10-CM)")
     if bill.diagnoses:
         page.table(
@@ -243,6 +228,7 @@ def superbill_pdf(bill: Superbill, formats: Formats | None = None) -> bytes:
     if unassigned:
         page.text(f"Payments not tied to one session: {money(unassigned)}.", small=True)
     page.space(3)
+    closing = len(page.story)
     page.key_values(
         [
             ("Total charges", money(bill.ledger.charged_cents)),
@@ -256,9 +242,10 @@ def superbill_pdf(bill: Superbill, formats: Formats | None = None) -> bytes:
         "Dx: the diagnoses above that each service addresses.",
         small=True,
     )
-    page.space(10)
+    page.space(7)
     page.text(f"Provider signature: ______________________________   Date: {issued}")
     page.text(p.signs_as, small=True)
+    page.keep_together(closing)
     return page.render()
 
 

@@ -26,6 +26,7 @@ from desktop.ui import records_common
 from desktop.ui.billing_dialog import BillingDialog
 from desktop.ui.billing_settings_dialog import BillingSettingsDialog
 from desktop.ui.import_dialog import ImportDialog
+from desktop.ui.insurance_dialog import InsuranceDialog
 from desktop.ui.main_window import MainWindow
 from desktop.ui.practice_export_dialog import PracticeExportDialog
 from desktop.ui.qt import QApplication, QDialog, Qt, QWidget
@@ -163,6 +164,53 @@ def test_billing_payment_balance_and_superbill(
     dialog.amount.setText("lots")
     dialog.record_payment()
     assert dialog.error.isVisible()
+
+
+def test_insurance_from_the_billing_dialog(
+    qtbot: QtBot, main_window: MainWindow, practice: Practice, client_id: str,
+    screenshot_dir: Path | None,
+) -> None:  # fmt: skip
+    main_window.open_client(client_id)
+    page = main_window.client_page
+    qtbot.waitUntil(page.billing_button.isEnabled)
+    qtbot.mouseClick(page.billing_button, Qt.MouseButton.LeftButton)
+    billing: BillingDialog = the_dialog(BillingDialog)
+    qtbot.waitUntil(billing.insurance_button.isEnabled)
+    assert "pays for themselves" in billing.insurance_label.text()
+    qtbot.mouseClick(billing.insurance_button, Qt.MouseButton.LeftButton)
+    dialog: InsuranceDialog = the_dialog(InsuranceDialog)
+    assert dialog.self_pay.isChecked() and not dialog.policy.isEnabled()
+    dialog.self_pay.setChecked(False)
+    assert dialog.policy.isEnabled() and not dialog.subscriber_name.isEnabled()
+    dialog.payer.setText("Blue Shield of California")
+    dialog.group_number.setText("GRP-00451")
+    dialog.holder.setCurrentIndex(dialog.holder.findData("spouse"))
+    assert dialog.subscriber_name.isEnabled()
+    dialog.save()  # no member ID: refused, nothing saved
+    qtbot.waitUntil(dialog.error.isVisible)
+    assert "member ID" in dialog.error.text() and dialog.isVisible()
+    qtbot.keyClicks(dialog.member_id, "XEH123456789")
+    assert not dialog.error.isVisible()  # typing clears the message
+    dialog.subscriber_name.setText("Sam Tarrant")
+    dialog.subscriber_born.setDate(dialog.subscriber_born.date().addYears(85))  # 1985-01-01
+    shot(dialog, "insurance.png", screenshot_dir)
+    with qtbot.waitSignal(dialog.finished, timeout=10_000):
+        dialog.save()
+    saved = practice.records.client_billing(client_id)[1]
+    assert saved is not None and saved.member_id == "XEH123456789"
+    assert saved.relationship == "spouse" and saved.subscriber_name == "Sam Tarrant"
+    assert saved.subscriber_date_of_birth == date(1985, 1, 1)
+    assert "Blue Shield of California, member ID XEH123456789" in billing.insurance_label.text()
+    assert "billing.insurance_changed" in actions(practice)
+    # Back to self-pay.
+    qtbot.mouseClick(billing.insurance_button, Qt.MouseButton.LeftButton)
+    dialog = the_dialog(InsuranceDialog)
+    assert dialog.member_id.text() == "XEH123456789"
+    dialog.self_pay.setChecked(True)
+    with qtbot.waitSignal(dialog.finished, timeout=10_000):
+        dialog.save()
+    assert practice.records.client_billing(client_id)[1] is None
+    assert "pays for themselves" in billing.insurance_label.text()
 
 
 def test_billing_details_refuse_a_wrong_npi(

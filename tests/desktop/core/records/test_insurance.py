@@ -43,17 +43,18 @@ SPOUSE_PLAN = Insurance(
 
 
 def _pdf_text(path: Path) -> str:
-    return " ".join(page.extract_text() or "" for page in PdfReader(path).pages)
+    """The text, each run of spaces and line breaks as one space (table cells wrap)."""
+    return " ".join(" ".join(page.extract_text() or "" for page in PdfReader(path).pages).split())
 
 
 @pytest.mark.parametrize(
     ("insurance", "message"),
     [
         (Insurance("", "X1"), "insurance company"),
-        (Insurance("Aetna", "  "), "member id"),
+        (Insurance("Aetna", "  "), "member ID"),
         (Insurance("Aetna", "X1", relationship=Relationship.CHILD), "name the subscriber"),
         (Insurance("Aetna", "X1", relationship="cousin"), "self, spouse, child or other"),  # type: ignore[arg-type]
-        (Insurance("Aetna", "X" * 81), "member id is longer"),
+        (Insurance("Aetna", "X" * 81), "member ID is longer"),
         (
             Insurance("Aetna", "X1", relationship=Relationship.OTHER, subscriber_name="Kim",
                       subscriber_date_of_birth=date(2999, 1, 1)),
@@ -112,7 +113,7 @@ def test_superbill_prints_the_insurance_or_says_self_pay(
     records.write_superbill(rich_client.id, self_pay, session_id=rich_client.sessions[1])
     text = _pdf_text(self_pay)
     assert "Self-pay: no health insurance is on file" in text
-    assert "Member id" not in text
+    assert "Member ID" not in text
     assert json.loads(list(practice.audit_entries())[-1].details)["self_pay"] is True
 
     records.save_insurance(rich_client.id, SPOUSE_PLAN)
@@ -124,14 +125,13 @@ def test_superbill_prints_the_insurance_or_says_self_pay(
         "Blue Shield of California",
         "XEH123456789",
         "GRP-00451",
-        "Sam Novak",
-        "06/02/1985",
-        "Spouse or partner of the subscriber",
+        "Sam Novak, born 06/02/1985; the client is their spouse or partner",
         "03/14/1988",  # the client's own date of birth, as before
         "1 Demo Lane",  # and address
     ):
         assert expected in text, expected
     assert "Self-pay" not in text
+    assert len(PdfReader(insured).pages) == 1  # client and insurance side by side: one page
     assert json.loads(list(practice.audit_entries())[-1].details)["self_pay"] is False
 
 
