@@ -37,6 +37,7 @@ from fhir.resources.R4B.documentreference import (
 )
 from fhir.resources.R4B.duration import Duration
 from fhir.resources.R4B.encounter import Encounter, EncounterParticipant
+from fhir.resources.R4B.extension import Extension
 from fhir.resources.R4B.humanname import HumanName
 from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.meta import Meta
@@ -75,6 +76,7 @@ OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-catego
 SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
 COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
 ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+PRONOUNS_EXTENSION = "http://hl7.org/fhir/StructureDefinition/individual-pronouns"
 CLIENT_ID_SYSTEM = "urn:quietroom:client"  # our client id, so a re-import finds the same client
 PROGRESS_NOTE = ("11506-3", "Progress note")  # LOINC
 
@@ -121,6 +123,59 @@ def _day(value: date | None) -> Any:
     return value
 
 
+# The LOINC answers of HL7's Personal Pronouns value set (terminology.hl7.org ValueSet/pronouns),
+# and the ways a therapist writes each in the client's "Pronouns" field.
+_PRONOUN_CODES = (
+    ("LA29518-0", "he/him/his/his/himself", ("he", "he/him", "he/him/his", "he/him/his/himself")),
+    ("LA29519-8", "she/her/her/hers/herself",
+     ("she", "she/her", "she/her/hers", "she/her/her", "she/her/hers/herself")),
+    ("LA29520-6", "they/them/their/theirs/themselves",
+     ("they", "they/them", "they/them/their", "they/them/theirs", "they/them/their/theirs",
+      "they/them/their/theirs/themselves")),
+)  # fmt: skip
+
+
+def pronoun_coding(pronouns: str) -> Coding | None:
+    """The LOINC answer for he, she or they pronouns as commonly written ("she/her", "They /
+    Them"); None for anything else ("she/they", "ze/zir", "any"), which travels as text."""
+    key = "/".join(part.strip() for part in pronouns.casefold().split("/"))
+    for code, display, spellings in _PRONOUN_CODES:
+        if key in spellings or key == display:
+            return Coding(system=LOINC, code=code, display=display)
+    return None
+
+
+def pronouns_extension(pronouns: str) -> Extension:
+    """HL7's individual-pronouns extension (a complex extension: the pronouns in its ``value``
+    sub-extension as a CodeableConcept, coded when LOINC has a code, always with the client's
+    own words as ``text``)."""
+    coding = pronoun_coding(pronouns)
+    return Extension(
+        url=PRONOUNS_EXTENSION,
+        extension=[
+            Extension(
+                url="value",
+                valueCodeableConcept=CodeableConcept(
+                    coding=[coding] if coding else None, text=pronouns.strip()
+                ),
+            )
+        ],
+    )
+
+
+def pronouns_of(patient: Patient) -> str:
+    """The pronouns a Patient carries in the individual-pronouns extension ("" if none): the
+    text, else the code's display."""
+    for outer in patient.extension or []:
+        if outer.url != PRONOUNS_EXTENSION:
+            continue
+        for inner in outer.extension or []:
+            concept = inner.valueCodeableConcept if inner.url == "value" else None
+            if concept is not None:
+                return concept.text or (concept.coding[0].display if concept.coding else "") or ""
+    return ""
+
+
 def patient(record: RecordSet) -> Patient:
     client, d = record.client, record.client.details
     names = [HumanName(use="official", text=d.name)]
@@ -145,6 +200,7 @@ def patient(record: RecordSet) -> Patient:
     )
     return Patient(
         id=client.id,
+        extension=[pronouns_extension(d.pronouns)] if d.pronouns.strip() else None,
         identifier=[Identifier(system=CLIENT_ID_SYSTEM, value=client.id)],
         active=not client.archived,
         name=names,
