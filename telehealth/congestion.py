@@ -13,7 +13,10 @@ browser reports about our stream and applies what it decides. The browser tells 
 The estimate follows libwebrtc's loss-based controller (``SendSideBandwidthEstimation``): more
 than 10 % lost cuts the rate by half the loss fraction, less than 2 % lets it grow 8 % a second
 (2 % a second just below the rate where loss struck last, for half a minute), in between it
-holds.
+holds. Like libwebrtc, the loss is counted over at least 20 packets (:class:`LossCounter`, from
+the report blocks' cumulative counters), not taken from each report's own ``fraction lost``:
+Chromium sends a receiver report with every NACK, that is right after each loss, over the few
+packets since the previous one, so those fractions read 25-50 % on a path that loses 5 %.
 
 Two guards come on top. A round trip that keeps growing (the slope of the last few reports, like
 GCC's trendline, so that a route that is simply longer is not mistaken for a queue) means a
@@ -62,12 +65,48 @@ REMB_DROP: Final = 0.95  # a REMB below 95 % of the previous one is an overuse s
 FEEDBACK_MAX_AGE: Final = 4.0  # no report for this long: stop growing (the path may be gone)
 
 
+LOSS_MIN_PACKETS: Final = 20  # libwebrtc's kLimitNumPackets: a loss figure needs this many
+
+
 @dataclass(frozen=True)
 class ReceiverReport:
     """What one RTCP receiver report block says about our video stream."""
 
-    fraction_lost: float  # 0..1, since the previous report
+    # 0..1 over the packets since the previous figure, or None when too few packets have been
+    # sent since it for a new one (the controller keeps the previous figure).
+    fraction_lost: float | None
     rtt: float | None  # seconds, or None when the report does not allow computing it
+
+
+class LossCounter:
+    """The share of our packets lost, from the report blocks' cumulative counters (RFC 3550
+    §6.4.1: cumulative number of packets lost, extended highest sequence number received), over
+    at least :data:`LOSS_MIN_PACKETS` packets, as libwebrtc's sender does."""
+
+    def __init__(self, min_packets: int = LOSS_MIN_PACKETS) -> None:
+        self._min = min_packets
+        self._last: tuple[int, int] | None = None
+        self._lost = 0
+        self._expected = 0
+
+    def update(self, cumulative_lost: int, highest_sequence: int) -> float | None:
+        """The loss over the packets since the last figure, or None while they are too few (and
+        for the first report, and for a report older than the previous one)."""
+        last = self._last
+        if last is not None:
+            expected = (highest_sequence - last[1]) & 0xFFFFFFFF
+            if expected == 0 or expected > 0x7FFFFFFF:  # nothing new, or reordered: ignore
+                return None
+        self._last = (cumulative_lost, highest_sequence)
+        if last is None:
+            return None
+        self._lost += cumulative_lost - last[0]  # may be negative: duplicates (RFC 3550 A.3)
+        self._expected += expected
+        if self._expected < self._min:
+            return None
+        fraction = min(1.0, max(0.0, self._lost / self._expected))
+        self._lost = self._expected = 0
+        return fraction
 
 
 def rtt_from_report(lsr: int, dlsr: int, ntp_now: int) -> float | None:
@@ -165,7 +204,8 @@ class RateController:
         elapsed = max(0.0, now - self._last_update)
         self._last_update = now
         self._last_feedback = now
-        loss = min(1.0, max(0.0, report.fraction_lost))
+        fresh = report.fraction_lost is not None
+        loss = self.loss if report.fraction_lost is None else min(1, max(0, report.fraction_lost))
         queued = standing = False
         if report.rtt is not None and report.rtt >= 0:
             self._rtt = report.rtt if self._rtt is None else 0.7 * self._rtt + 0.3 * report.rtt
@@ -180,7 +220,7 @@ class RateController:
         self.loss = loss
         hold_off = 0.3 + (self._rtt or 0.1)
         if loss > HIGH_LOSS:
-            if now - self._last_decrease >= hold_off:
+            if fresh and now - self._last_decrease >= hold_off:  # once per new loss figure
                 last = self._loss_point
                 highest = last[1] if last and now - last[0] < 5.0 else 0.0
                 self._loss_point = (now, max(highest, self._estimate))

@@ -50,6 +50,7 @@ from telehealth import aiortc_internals as internals
 from telehealth.congestion import (
     START_BPS,
     IncomingRate,
+    LossCounter,
     RateController,
     ReceiverReport,
     VideoFormat,
@@ -181,7 +182,8 @@ class SenderControl:
         self.keyframe_requests = 0
         self.nacks = 0
         self.remb: int | None = None
-        self.fraction_lost = 0.0
+        self.fraction_lost = 0.0  # the last loss figure (over at least 20 packets)
+        self._loss = LossCounter()
         self.encoder_changes = 0
         self._encode_times: deque[tuple[float, float]] = deque(maxlen=120)
         self._encode_cpu: deque[float] = deque(maxlen=120)
@@ -253,9 +255,11 @@ class SenderControl:
         if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
             for block in packet.reports:
                 if block.ssrc == ssrc:
-                    self.fraction_lost = block.fraction_lost / 256
+                    fraction = self._loss.update(block.packets_lost, block.highest_sequence)
+                    if fraction is not None:
+                        self.fraction_lost = fraction
                     rtt = rtt_from_report(block.lsr, block.dlsr, ntp_now())
-                    self.controller.on_report(ReceiverReport(self.fraction_lost, rtt))
+                    self.controller.on_report(ReceiverReport(fraction, rtt))
             return False
         if isinstance(packet, RtcpPsfbPacket):
             if packet.fmt == RTCP_PSFB_APP:

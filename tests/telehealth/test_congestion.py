@@ -11,6 +11,7 @@ from telehealth.congestion import (
     RUNGS,
     UPGRADE_AFTER,
     IncomingRate,
+    LossCounter,
     RateController,
     ReceiverReport,
     VideoFormat,
@@ -27,7 +28,7 @@ class Clock:
         return self.now
 
 
-def feed(ctl: RateController, clock: Clock, seconds: int, loss: float, rtt: float) -> None:
+def feed(ctl: RateController, clock: Clock, seconds: int, loss: float | None, rtt: float) -> None:
     for _ in range(seconds):
         clock.now += 1.0
         ctl.on_report(ReceiverReport(loss, rtt))
@@ -210,3 +211,37 @@ def test_a_busy_computer_gets_a_smaller_picture_and_then_the_size_back() -> None
     clock.now += CPU_RELAX_AFTER + 1
     ladder.on_encode_usage(0.2)
     assert ladder.format_for(640, 480) == VideoFormat(640, 480, 30)
+
+
+def test_a_loss_figure_cuts_once_and_reports_without_one_do_not_cut_again() -> None:
+    clock = Clock()
+    ctl = RateController(clock=clock, start=800_000)
+    feed(ctl, clock, 1, 0.30, 0.2)
+    assert ctl.bitrate == int(800_000 * 0.85)
+    feed(ctl, clock, 5, None, 0.2)  # reports with too few packets for a new figure
+    assert ctl.bitrate == int(800_000 * 0.85)
+    assert ctl.loss == 0.30  # the last figure still stands: no growth either
+
+
+def test_loss_is_counted_over_at_least_twenty_packets() -> None:
+    counter = LossCounter()
+    assert counter.update(0, 65_530) is None  # the first report: nothing to compare with
+    # A report after each loss, over the 5 packets since the previous one (Chromium's NACKs):
+    # each says 20 %, the path loses 1 in 20.
+    figures = []
+    lost, highest = 0, 65_530
+    for step in range(12):
+        packets, new = (5, 1) if step % 2 == 0 else (15, 0)
+        lost, highest = lost + new, highest + packets  # crosses 65,535: the extended number
+        figures.append(counter.update(lost, highest))
+    assert figures == [None, 0.05] * 6
+    assert counter.update(lost, highest) is None  # nothing new
+    assert counter.update(lost - 1, highest - 3) is None  # older than the last: ignored
+    assert counter.update(lost - 2, highest + 20) == 0.0  # duplicates counted: never below 0
+    assert counter.update(lost + 40, highest + 40) == 1.0
+
+
+def test_a_counter_wraps_with_the_32_bit_sequence_number() -> None:
+    counter = LossCounter()
+    counter.update(10, 0xFFFF_FFF0)
+    assert counter.update(12, 0x0000_0010) == 2 / 32
