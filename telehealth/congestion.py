@@ -376,6 +376,11 @@ class IncomingRate:
     def estimate(self) -> int:
         return int(self._estimate)
 
+    @property
+    def path_reading(self) -> str:
+        """What the round trip said at the last REMB (diagnostics)."""
+        return self._path.path
+
     def arriving_rate(self, now: float) -> float:
         while self._arrivals and now - self._arrivals[0][0] > INCOMING_WINDOW:
             self._bytes -= self._arrivals.popleft()[1]

@@ -398,4 +398,7 @@ class RembSource:
         self, *, abs_send_time: int, arrival_time_ms: int, payload_size: int, ssrc: int
     ) -> tuple[int, list[int]] | None:
         value = self.incoming.on_packet(payload_size)
-        return None if value is None else (value, [ssrc])
+        if value is None:
+            return None
+        log.debug("REMB sent %d bit/s (path %s)", value, self.incoming.path_reading)
+        return (value, [ssrc])
