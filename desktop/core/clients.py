@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from crypto.audit.actions import AuditAction
-from crypto.vault import Vault
+from crypto.vault import Transaction, Vault
 from desktop.core.errors import (
     ClientArchivedError,
     ClientNotFoundError,
@@ -156,17 +156,27 @@ def require_active(vault: Vault, client_id: str) -> Client:
 
 
 def create_client(vault: Vault, details: ClientDetails, *, client_id: str | None = None) -> Client:
-    client_id = client_id or new_id()
-    now = to_iso(vault.options.clock())
+    now = vault.options.clock()
     with vault.transaction() as tx:
-        tx.execute(
-            "INSERT INTO clients(id, name, preferred_name, date_of_birth, pronouns, email, phone,"
-            " address, emergency_contact, diagnosis_codes, status, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (client_id, *_values(details), now, now),
-        )
-        tx.audit(AuditAction.CLIENT_CREATED, object_type="client", object_id=client_id)
+        client_id = insert_client(tx, details, now, client_id=client_id)
     return load_client(vault, client_id)
+
+
+def insert_client(
+    tx: Transaction, details: ClientDetails, at: datetime, *, client_id: str | None = None
+) -> str:
+    """Add a client and its ``client.created`` entry inside the caller's transaction (an import
+    writes many in one); returns the new id."""
+    client_id = client_id or new_id()
+    now = to_iso(at)
+    tx.execute(
+        "INSERT INTO clients(id, name, preferred_name, date_of_birth, pronouns, email, phone,"
+        " address, emergency_contact, diagnosis_codes, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (client_id, *_values(details), now, now),
+    )
+    tx.audit(AuditAction.CLIENT_CREATED, object_type="client", object_id=client_id)
+    return client_id
 
 
 def update_client(vault: Vault, client_id: str, details: ClientDetails) -> Client:

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from crypto.audit.actions import AuditAction
-from crypto.vault import Vault
+from crypto.vault import Transaction, Vault
 from desktop.core.clients import require_active
 from desktop.core.errors import InvalidFieldError, SessionNotFoundError
 from desktop.core.stamps import from_iso, new_id, to_iso
@@ -102,30 +102,50 @@ def schedule_session(
     attendance: Attendance = Attendance.SCHEDULED,
 ) -> Session:
     require_active(vault, client_id)
-    session_id = new_id()
-    now = to_iso(vault.options.clock())
+    now = vault.options.clock()
     with vault.transaction() as tx:
-        tx.execute(
-            "INSERT INTO sessions(id, client_id, starts_at, duration_minutes, modality,"
-            " attendance, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                session_id,
-                client_id,
-                to_iso(starts_at),
-                _check_duration(duration_minutes),
-                str(Modality(modality)),
-                str(Attendance(attendance)),
-                now,
-                now,
-            ),
-        )
-        tx.audit(
-            AuditAction.SESSION_CREATED,
-            object_type="session",
-            object_id=session_id,
-            details={"client_id": client_id},
-        )
+        session_id = insert_session(
+            tx, client_id, starts_at, now, duration_minutes=duration_minutes, modality=modality,
+            attendance=attendance,
+        )  # fmt: skip
     return load_session(vault, session_id)
+
+
+def insert_session(
+    tx: Transaction,
+    client_id: str,
+    starts_at: datetime,
+    at: datetime,
+    *,
+    duration_minutes: int = DEFAULT_MINUTES,
+    modality: Modality = Modality.IN_PERSON,
+    attendance: Attendance = Attendance.SCHEDULED,
+) -> str:
+    """Add a session and its ``session.created`` entry inside the caller's transaction (an
+    import writes many in one; the caller has checked that the client is active)."""
+    session_id = new_id()
+    now = to_iso(at)
+    tx.execute(
+        "INSERT INTO sessions(id, client_id, starts_at, duration_minutes, modality,"
+        " attendance, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            session_id,
+            client_id,
+            to_iso(starts_at),
+            _check_duration(duration_minutes),
+            str(Modality(modality)),
+            str(Attendance(attendance)),
+            now,
+            now,
+        ),
+    )
+    tx.audit(
+        AuditAction.SESSION_CREATED,
+        object_type="session",
+        object_id=session_id,
+        details={"client_id": client_id},
+    )
+    return session_id
 
 
 def update_session(

@@ -2,7 +2,8 @@
 
 Steps: read the file (``import_layouts.read_csv``), choose a layout and adjust its column
 mapping, ``plan_import`` (a preview and a dry run in one: every row with what would happen and,
-for a refused row, why; nothing written), then ``apply_import`` (audited).
+for a refused row, why; nothing written), then ``apply_import`` (audited, ``BATCH_ROWS`` rows
+per transaction, each row's record committed with its link).
 
 Re-running the same file adds nothing twice: each imported row is linked to the record it made
 by (source, external key), where the key is the other program's id when the file has one, else
@@ -21,9 +22,9 @@ from enum import StrEnum
 from typing import TypeVar
 
 from crypto.audit.actions import AuditAction
-from crypto.vault import Vault
-from desktop.core.clients import ClientDetails, ClientStatus, create_client
-from desktop.core.errors import InvalidFieldError, PracticeError
+from crypto.vault import Transaction, Vault
+from desktop.core.clients import ClientDetails, ClientStatus, insert_client
+from desktop.core.errors import ClientArchivedError, InvalidFieldError, PracticeError
 from desktop.core.records.errors import MappingError
 from desktop.core.records.import_layouts import (
     CsvTable,
@@ -32,7 +33,7 @@ from desktop.core.records.import_layouts import (
     Layout,
     fields_of,
 )
-from desktop.core.sessions import Attendance, Modality, schedule_session
+from desktop.core.sessions import Attendance, Modality, insert_session
 from desktop.core.stamps import to_iso
 
 DEFAULT_MINUTES = 50
@@ -489,10 +490,22 @@ def _counts(plan: ImportPlan) -> dict[str, str | int]:
     }
 
 
-def apply_import(vault: Vault, plan: ImportPlan) -> ImportReport:
-    """Write what the plan adds and links, each record in its own audited transaction (a crash
-    part way leaves what was written, and re-running finds it), then one summary entry."""
-    added = linked = 0
+BATCH_ROWS = 100
+"""Rows written per transaction: each batch's records, their links and their audit entries
+commit together (one seal, one header write), so an interruption leaves whole batches."""
+
+
+@dataclass
+class _Written:
+    added: int = 0
+    linked: int = 0
+
+
+def apply_import(vault: Vault, plan: ImportPlan, *, batch_rows: int = BATCH_ROWS) -> ImportReport:
+    """Write what the plan adds and links, ``batch_rows`` rows per audited transaction, then one
+    summary entry. An interruption (a crash, a full disk, a closed laptop) leaves the batches
+    already committed, each with its links: re-running the same file finds those rows
+    ("imported before") and writes the rest, so nothing is added twice and nothing is lost."""
     existing_clients: dict[str, str] = {}
     if plan.kind is ImportKind.CLIENTS:
         for cid, name, born in vault.query("SELECT id, name, date_of_birth FROM clients"):
@@ -500,40 +513,31 @@ def apply_import(vault: Vault, plan: ImportPlan) -> ImportReport:
     existing_sessions = {
         (c, s): sid for sid, c, s in vault.query("SELECT id, client_id, starts_at FROM sessions")
     }
-    for outcome in plan.outcomes:
-        if outcome.action not in (RowAction.ADD, RowAction.LINK):
-            continue
-        row = plan.rows[outcome.line]
-        if isinstance(row, ClientRow):
-            record_id = (
-                existing_clients.get(_client_key(row.details))
-                if outcome.action is RowAction.LINK
-                else None
-            )
-            if record_id is None:
-                record_id = create_client(vault, row.details).id
-                added += 1
-            else:
-                linked += 1
-            _link(vault, "import_client_links", "client_id", plan.source, outcome.key, record_id)
-        else:
-            record_id = existing_sessions.get((row.client_id, to_iso(row.starts_at)))
-            if record_id is None:
+    active = {cid for (cid,) in vault.query("SELECT id FROM clients WHERE archived_at IS NULL")}
+    todo = [o for o in plan.outcomes if o.action in (RowAction.ADD, RowAction.LINK)]
+    written = _Written()
+    for first in range(0, len(todo), max(1, batch_rows)):
+        batch = todo[first : first + max(1, batch_rows)]
+        try:
+            with vault.transaction() as tx:
+                counts = _Written()
+                for outcome in batch:
+                    _write_row(tx, vault, plan, outcome, existing_clients, existing_sessions,
+                               active, counts)  # fmt: skip
+        except PracticeError:
+            # A row the vault refuses (its client archived since the check, say): write this
+            # batch again one row per transaction, leaving out only the refused rows.
+            counts = _Written()
+            for outcome in batch:
                 try:
-                    record_id = schedule_session(
-                        vault,
-                        row.client_id,
-                        row.starts_at,
-                        duration_minutes=row.duration_minutes,
-                        modality=row.modality,
-                        attendance=row.attendance,
-                    ).id
+                    with vault.transaction() as tx:
+                        _write_row(tx, vault, plan, outcome, existing_clients,
+                                   existing_sessions, active, counts)  # fmt: skip
                 except PracticeError:
-                    continue  # e.g. archived since the dry run: counted as refused below
-                added += 1
-            else:
-                linked += 1
-            _link(vault, "import_session_links", "session_id", plan.source, outcome.key, record_id)
+                    continue  # counted as refused below
+        written.added += counts.added
+        written.linked += counts.linked
+    added, linked = written.added, written.linked
     report = ImportReport(
         added,
         linked,
@@ -552,9 +556,45 @@ def apply_import(vault: Vault, plan: ImportPlan) -> ImportReport:
     return report
 
 
-def _link(vault: Vault, table: str, column: str, source: str, key: str, record_id: str) -> None:
-    with vault.transaction() as tx:
-        tx.execute(
-            f"INSERT OR IGNORE INTO {table}(source, external_key, {column}) VALUES (?, ?, ?)",  # noqa: S608 (two fixed table names)
-            (source, key, record_id),
+def _write_row(
+    tx: Transaction,
+    vault: Vault,
+    plan: ImportPlan,
+    outcome: RowOutcome,
+    existing_clients: Mapping[str, str],
+    existing_sessions: Mapping[tuple[str, str], str],
+    active: set[str],
+    counts: _Written,
+) -> None:
+    """One row's record (or the one it matches), its link and its audit entry, in ``tx``."""
+    row = plan.rows[outcome.line]
+    now = vault.options.clock()
+    if isinstance(row, ClientRow):
+        record_id = (
+            existing_clients.get(_client_key(row.details))
+            if outcome.action is RowAction.LINK
+            else None
         )
+        if record_id is None:
+            record_id = insert_client(tx, row.details, now)
+            counts.added += 1
+        else:
+            counts.linked += 1
+        table, column = "import_client_links", "client_id"
+    else:
+        record_id = existing_sessions.get((row.client_id, to_iso(row.starts_at)))
+        if record_id is None:
+            if row.client_id not in active:
+                raise ClientArchivedError("the client is archived")
+            record_id = insert_session(
+                tx, row.client_id, row.starts_at, now, duration_minutes=row.duration_minutes,
+                modality=row.modality, attendance=row.attendance,
+            )  # fmt: skip
+            counts.added += 1
+        else:
+            counts.linked += 1
+        table, column = "import_session_links", "session_id"
+    tx.execute(
+        f"INSERT OR IGNORE INTO {table}(source, external_key, {column}) VALUES (?, ?, ?)",  # noqa: S608 (two fixed table names)
+        (plan.source, outcome.key, record_id),
+    )
