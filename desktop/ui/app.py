@@ -12,7 +12,7 @@ from pathlib import Path
 from desktop.core.backup_policy import Trigger
 from desktop.core.backups import BackupService
 from desktop.core.practice import KdfParams, Practice, VaultOptions, vault_exists
-from desktop.ui.background import run_in_background
+from desktop.ui.background import run_in_background, share_the_interpreter
 from desktop.ui.gc_on_ui_thread import UiThreadCollector
 from desktop.ui.idle_lock import Clock
 from desktop.ui.main_window import MainWindow
@@ -43,6 +43,7 @@ class AppController:
         self._lock_finished = threading.Event()  # the unlock window waits on it before unlocking
         self._lock_finished.set()
         self.lock_error: Exception | None = None
+        share_the_interpreter()  # background work (verify, export, reads) never holds up this one
 
     def start(self) -> QWidget:
         if vault_exists(self.vault_dir):

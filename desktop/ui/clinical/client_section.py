@@ -7,7 +7,9 @@ here is read with one audited call (``clinical.summary``), the plan itself when 
 from __future__ import annotations
 
 from desktop.core.clients import Client
+from desktop.core.clinical.facade import ClinicalSummary
 from desktop.core.errors import PracticeError
+from desktop.core.practice import Practice
 from desktop.ui import formats
 from desktop.ui.client_forms import error_text
 from desktop.ui.clinical.diagnoses_tab import DiagnosesTab
@@ -18,6 +20,16 @@ from desktop.ui.clinical.plan_tab import PlanTab
 from desktop.ui.context import UiContext
 from desktop.ui.qt import QTabWidget
 from desktop.ui.widgets import paragraph
+
+
+def read_summary(
+    practice: Practice, client_id: str
+) -> tuple[ClinicalSummary | None, PracticeError | None]:
+    """The summary, or why it could not be read (safe off the UI thread: no widget touched)."""
+    try:
+        return practice.clinical.summary(client_id), None
+    except PracticeError as exc:
+        return None, exc
 
 
 class ClinicalSection:
@@ -58,14 +70,21 @@ class ClinicalSection:
         if self._tabs is not None and self._tabs.widget(index) is self.forms:
             self.forms.load()
 
-    def show_client(self, client: Client) -> None:
-        """After the client page read the record: the clinical summary (one audited read)."""
+    def show_client(
+        self,
+        client: Client,
+        summary: ClinicalSummary | None = None,
+        problem: PracticeError | None = None,
+    ) -> None:
+        """After the client page read the record: the clinical summary (one audited read),
+        given when the page read it with the record off the UI thread (``read_summary``),
+        otherwise read here."""
         self._client = client
-        try:
-            summary = self.ctx.practice.clinical.summary(client.id)
-        except PracticeError as exc:
+        if summary is None and problem is None:
+            summary, problem = read_summary(self.ctx.practice, client.id)
+        if summary is None:
             self.clear()
-            self.banner.setText(error_text(exc))
+            self.banner.setText(error_text(problem or PracticeError()))
             self.banner.show()
             return
         self.diagnoses.show_diagnoses(client.id, summary.diagnoses, archived=client.archived)

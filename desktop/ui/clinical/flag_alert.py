@@ -10,11 +10,12 @@ notice to the UI thread."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from desktop.core.clinical.measures import FlagNotice
 from desktop.core.errors import PracticeError
 from desktop.ui import formats
+from desktop.ui.background import run_in_background
 from desktop.ui.client_forms import error_text
 from desktop.ui.context import UiContext
 from desktop.ui.qt import (
@@ -88,12 +89,17 @@ class FlagAlert(QFrame):
         self.hide()
 
     def load(self) -> None:
-        """At unlock: every flagged answer not yet seen (audited read)."""
-        try:
-            found = self.ctx.practice.clinical.unacknowledged_flags()
-        except PracticeError as exc:
-            self.ctx.nav.notify(error_text(exc))
-            return
+        """At unlock: every flagged answer not yet seen (audited read, off the UI thread)."""
+        run_in_background(
+            self.ctx.practice.clinical.unacknowledged_flags,
+            self._loaded,
+            lambda exc: self.ctx.nav.notify(error_text(exc)),
+            owner=self,
+        )
+
+    def _loaded(self, found: Sequence[FlagNotice]) -> None:
+        if self._remove is None:
+            return  # (locked meanwhile)
         known = {n.result_id for n in self.pending}
         self.pending += [n for n in found if n.result_id not in known]
         self._show()

@@ -10,14 +10,18 @@ audited on its own), and the list is hidden again whenever a client is shown.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from desktop.core.clients import Client, ClientDetails
+from desktop.core.clinical.facade import ClinicalSummary
 from desktop.core.errors import PracticeError
 from desktop.core.notes import Note, NoteKind, NoteStatus, NoteSummary
+from desktop.core.practice import Practice
 from desktop.core.record import ClientRecord
 from desktop.core.sessions import Attendance, Modality, Session
 from desktop.core.templates import FREE_FORM
 from desktop.ui import billing_dialog, disclosure_dialog, formats, record_copy_dialog
+from desktop.ui.background import run_in_background
 from desktop.ui.client_forms import (
     ATTENDANCE_LABELS,
     KIND_LABELS,
@@ -35,7 +39,7 @@ from desktop.ui.client_forms import (
     next_full_hour,
     row_size,
 )
-from desktop.ui.clinical.client_section import ClinicalSection
+from desktop.ui.clinical.client_section import ClinicalSection, read_summary
 from desktop.ui.context import UiContext
 from desktop.ui.pages.base import Page
 from desktop.ui.qt import (
@@ -134,6 +138,8 @@ class ClientPage(Page):
         super().__init__(ctx)
         self._record: ClientRecord | None = None
         self._client_id: str | None = None
+        self._generation = 0  # bumped by every read started (and by clearing)
+        self._loading_id: str | None = None
         self._psychotherapy_notes: tuple[NoteSummary, ...] | None = None
 
         layout = QVBoxLayout(self)
@@ -455,24 +461,60 @@ class ClientPage(Page):
         self._reload()
         self.tabs.setFocus()
 
+    @property
+    def loading(self) -> bool:
+        """The record is being read (off the UI thread)."""
+        return self._loading_id is not None
+
     def _reload(self, *, select_session: str | None = None) -> None:
+        """Read the record and its clinical summary off the UI thread (one audited
+        ``open_client``, one ``clinical.summary``), with the text of every row, then show it.
+        Another client's record is cleared at once, so nothing is done to the wrong one."""
         if self._client_id is None:
             return
         self.load_error.hide()
-        try:
-            record = self.ctx.practice.open_client(self._client_id)
-        except PracticeError as exc:
+        if self._record is not None and self._record.client.id != self._client_id:
             self._clear_record()
-            self.load_error.setText(error_text(exc))
-            self.load_error.show()
+        if self._record is None:
+            self.name_label.setText("Opening…")
+        self._generation += 1
+        generation, client_id = self._generation, self._client_id
+        self._loading_id = client_id
+        practice = self.ctx.practice
+        run_in_background(
+            lambda: read_client(practice, client_id),
+            lambda read: self._loaded(generation, read, select_session),
+            lambda exc: self._load_failed(generation, exc),
+            owner=self,
+        )
+
+    def _load_failed(self, generation: int, exc: Exception) -> None:
+        if generation != self._generation:
             return
+        self._loading_id = None
+        self._clear_record()
+        self.load_error.setText(error_text(exc))
+        self.load_error.show()
+
+    def _loaded(self, generation: int, read: ClientRead, select_session: str | None) -> None:
+        if generation != self._generation:
+            return
+        self._loading_id = None
+        record = read.record
         self._record = record
         self._show_header(record.client)
         self._show_details(record.client)
-        self._show_sessions(record.sessions, select_session)
-        self._show_notes(record)
+        self._show_sessions(read.session_rows, select_session)
+        self._show_notes(record, read.note_rows)
         self._set_enabled(True)
-        self.clinical.show_client(record.client)
+        self.clinical.show_client(record.client, read.summary, read.problem)
+
+    @property
+    def shown_client_id(self) -> str | None:
+        """Whose record is on screen (None while one is being read, or none is)."""
+        if self.loading or self._record is None:
+            return None
+        return self._record.client.id
 
     def _show_header(self, client: Client) -> None:
         d = client.details
@@ -517,29 +559,15 @@ class ClientPage(Page):
         self.restore_button.setVisible(client.archived)
         self.edit_button.setEnabled(True)
 
-    def _show_sessions(self, sessions: Sequence[Session], select: str | None) -> None:
+    def _show_sessions(self, rows: Sequence[Row], select: str | None) -> None:
         current = select or self.current_session_id()
         self.sessions.clear()
-        items = []
-        kinds = {} if self._record is None else {n.id: n.kind for n in self._record.notes}
-        for session in sessions:
-            linked = [kinds.get(i, NoteKind.ORIGINAL) for i in session.note_ids]
-            item = QTreeWidgetItem(
-                [
-                    local_time(session.starts_at),
-                    f"{session.duration_minutes} min",
-                    MODALITY_LABELS[session.modality],
-                    ATTENDANCE_LABELS[session.attendance],
-                    entry_counts(linked) or EMPTY,
-                ]
-            )
-            item.setData(0, ID_ROLE, session.id)
-            item.setSizeHint(0, row_size(self.sessions))
-            items.append(item)
+        size = row_size(self.sessions)
+        items = [_item(row, size) for row in rows]
         self.sessions.addTopLevelItems(items)
         wanted = next((i for i in items if i.data(0, ID_ROLE) == current), None)
-        if wanted is None and items:
-            wanted = self._next_session_item(sessions, items)
+        if wanted is None and items and self._record is not None:
+            wanted = self._next_session_item(self._record.sessions, items)
         if wanted is not None:
             self.sessions.setCurrentItem(wanted)
         self.sessions_empty.setVisible(not items)
@@ -553,9 +581,8 @@ class ClientPage(Page):
         coming = [i for i, s in enumerate(sessions) if s.starts_at >= now]
         return items[coming[-1]] if coming else items[0]
 
-    def _show_notes(self, record: ClientRecord) -> None:
-        sessions = {s.id: s for s in record.sessions}
-        _fill_notes(self.notes, record.notes, sessions, late_column=True)
+    def _show_notes(self, record: ClientRecord, rows: Sequence[Row]) -> None:
+        _fill_notes(self.notes, rows)
         self.notes_empty.setVisible(not record.notes)
         self.notes_count.setText(entry_counts([n.kind for n in record.notes]))
         count = record.psychotherapy_note_count
@@ -727,7 +754,7 @@ class ClientPage(Page):
             return
         self._psychotherapy_notes = found
         sessions = {s.id: s for s in self._record.sessions}
-        _fill_notes(self.psy_notes, found, sessions, late_column=False)
+        _fill_notes(self.psy_notes, note_rows(found, sessions, late_column=False))
         self.open_psy_button.setEnabled(bool(found))
         self._show_psy_list(True)
         self.psy_notes.setFocus()
@@ -828,6 +855,8 @@ class ClientPage(Page):
         self.clinical.clear()
 
     def clear_phi(self) -> None:
+        self._generation += 1  # a record still on its way is dropped
+        self._loading_id = None
         for dialog in self.findChildren(FormDialog):
             dialog.reject()
             dialog.clear_phi()
@@ -853,9 +882,67 @@ def entry_counts(kinds: Sequence[NoteKind]) -> str:
     return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class Row:
+    """A list row, its texts written off the UI thread; the UI thread only makes the item."""
+
+    id: str
+    texts: tuple[str, ...]
+    tooltip: str = ""  # on the kind column (an amendment's reason)
+    draft: bool = False  # the status column in italics
+    children: tuple[Row, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClientRead:
+    """What ``read_client`` brings back to the UI thread."""
+
+    record: ClientRecord
+    summary: ClinicalSummary | None
+    problem: PracticeError | None
+    session_rows: tuple[Row, ...]
+    note_rows: tuple[Row, ...]
+
+
+def read_client(practice: Practice, client_id: str) -> ClientRead:
+    """Off the UI thread: the record (audited ``open_client``), the clinical summary and the
+    text of every session and note row (dates through the locale cost a little each, and a
+    client seen for years has hundreds)."""
+    record = practice.open_client(client_id)
+    summary, problem = read_summary(practice, client_id)
+    sessions = {s.id: s for s in record.sessions}
+    return ClientRead(
+        record,
+        summary,
+        problem,
+        session_rows(record),
+        note_rows(record.notes, sessions, late_column=True),
+    )
+
+
+def session_rows(record: ClientRecord) -> tuple[Row, ...]:
+    kinds = {n.id: n.kind for n in record.notes}
+    rows = []
+    for session in record.sessions:
+        linked = [kinds.get(i, NoteKind.ORIGINAL) for i in session.note_ids]
+        texts = (
+            local_time(session.starts_at),
+            f"{session.duration_minutes} min",
+            MODALITY_LABELS[session.modality],
+            ATTENDANCE_LABELS[session.attendance],
+            entry_counts(linked) or EMPTY,
+        )
+        rows.append(Row(session.id, texts))
+    return tuple(rows)
+
+
 def _note_row(
-    note: NoteSummary, sessions: dict[str, Session], size: QSize, *, late_column: bool
-) -> QTreeWidgetItem:
+    note: NoteSummary,
+    sessions: dict[str, Session],
+    *,
+    late_column: bool,
+    children: tuple[Row, ...] = (),
+) -> Row:
     if note.status is NoteStatus.SIGNED and note.signed_at is not None:
         status = f"Signed {local_date(note.signed_at)}"
     else:
@@ -870,32 +957,21 @@ def _note_row(
     ]
     if late_column:
         columns.append("Late" if note.late else "")
-    item = QTreeWidgetItem(columns)
-    item.setData(0, ID_ROLE, note.id)
-    item.setSizeHint(0, size)
     reason = str(getattr(note, "reason", "") or "")
-    if reason:
-        item.setToolTip(2, f"Reason: {reason}")
-    if note.status is NoteStatus.DRAFT:
-        font = item.font(3)
-        font.setItalic(True)
-        item.setFont(3, font)
-    return item
+    return Row(
+        note.id,
+        tuple(columns),
+        f"Reason: {reason}" if reason else "",
+        note.status is NoteStatus.DRAFT,
+        children,
+    )
 
 
-def _fill_notes(
-    tree: QTreeWidget,
-    notes: Sequence[NoteSummary],
-    sessions: dict[str, Session],
-    *,
-    late_column: bool,
-) -> None:
+def note_rows(
+    notes: Sequence[NoteSummary], sessions: dict[str, Session], *, late_column: bool
+) -> tuple[Row, ...]:
     """Originals newest first; each one's amendments, addenda and late entries under it, in the
     order they were written."""
-    current = tree.currentItem()
-    keep = None if current is None else current.data(0, ID_ROLE)
-    tree.clear()
-    size = row_size(tree)
     originals = [n for n in notes if n.parent_id is None]
     ids = {n.id for n in originals}
     linked: dict[str, list[NoteSummary]] = {}
@@ -904,18 +980,55 @@ def _fill_notes(
             linked.setdefault(note.parent_id, []).append(note)
         elif note.parent_id is not None:
             originals.append(note)  # its original is missing from the list: show it alone
+    return tuple(
+        _note_row(
+            note,
+            sessions,
+            late_column=late_column,
+            children=tuple(
+                _note_row(entry, sessions, late_column=late_column)
+                for entry in sorted(linked.get(note.id, ()), key=lambda n: n.created_at)
+            ),
+        )
+        for note in originals
+    )
+
+
+def _item(row: Row, size: QSize) -> QTreeWidgetItem:
+    item = QTreeWidgetItem(list(row.texts))
+    item.setData(0, ID_ROLE, row.id)
+    item.setSizeHint(0, size)
+    if row.tooltip:
+        item.setToolTip(2, row.tooltip)
+    if row.draft:
+        font = item.font(3)
+        font.setItalic(True)
+        item.setFont(3, font)
+    return item
+
+
+def _fill_notes(tree: QTreeWidget, rows: Sequence[Row]) -> None:
+    """The rows, each original's linked entries under it, expanded; the selection kept."""
+    current = tree.currentItem()
+    keep = None if current is None else current.data(0, ID_ROLE)
+    tree.clear()
+    size = row_size(tree)
     found: QTreeWidgetItem | None = None
-    for note in originals:
-        item = _note_row(note, sessions, size, late_column=late_column)
-        for entry in sorted(linked.get(note.id, ()), key=lambda n: n.created_at):
-            child = _note_row(entry, sessions, size, late_column=late_column)
+    items = []
+    for row in rows:
+        item = _item(row, size)
+        for entry in row.children:
+            child = _item(entry, size)
             item.addChild(child)
             if entry.id == keep:
                 found = child
-        tree.addTopLevelItem(item)
-        item.setExpanded(True)
-        if note.id == keep:
+        items.append(item)
+        if row.id == keep:
             found = item
+    tree.addTopLevelItems(items)
+    for item in items:
+        if item.childCount():
+            item.setExpanded(True)
     first = tree.topLevelItem(0)
     target = found or first
     if target is not None:

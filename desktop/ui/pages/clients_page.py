@@ -12,10 +12,13 @@ from datetime import datetime
 from enum import Enum
 
 from desktop.core.clients import Client, ClientDetails, ClientStatus, ClientSummary
+from desktop.core.practice import Practice
+from desktop.ui.background import run_in_background
 from desktop.ui.client_forms import (
     STATUS_LABELS,
     ClientFormDialog,
     FormDialog,
+    error_text,
     local_time,
     row_size,
 )
@@ -80,26 +83,36 @@ class Column:
     TITLES = ("Name", "Preferred name", "Status", "Next session", "Last session")
 
 
+def row_texts(client: ClientSummary) -> list[str]:
+    """A row's texts (made off the UI thread: dates through the locale, for every client)."""
+    status = STATUS_LABELS[client.status] + (" (archived)" if client.archived else "")
+    return [
+        client.name,
+        client.preferred_name,
+        status,
+        local_time(client.next_session_at) if client.next_session_at else "",
+        local_time(client.last_session_at) if client.last_session_at else "",
+    ]
+
+
+def read_list(practice: Practice) -> tuple[tuple[ClientSummary, ...], list[list[str]]]:
+    """Off the UI thread: the list (one audited ``list_clients``) and every row's texts."""
+    found = practice.list_clients(include_archived=True)
+    return found, [row_texts(client) for client in found]
+
+
 class ClientItem(QTreeWidgetItem):
     """A row; sorts by the value kept under ``SORT_ROLE`` (dates as dates, names case-blind)."""
 
-    def __init__(self, client: ClientSummary) -> None:
-        status = STATUS_LABELS[client.status] + (" (archived)" if client.archived else "")
-        super().__init__(
-            [
-                client.name,
-                client.preferred_name,
-                status,
-                local_time(client.next_session_at) if client.next_session_at else "",
-                local_time(client.last_session_at) if client.last_session_at else "",
-            ]
-        )
+    def __init__(self, client: ClientSummary, texts: list[str] | None = None) -> None:
+        texts = texts or row_texts(client)
+        super().__init__(texts)
         self.client_id = client.id
         self.search_text = folded(f"{client.name} {client.preferred_name}")
         self.setData(Column.NAME, ID_ROLE, client.id)
         self.setData(Column.NAME, SORT_ROLE, folded(client.name))
         self.setData(Column.PREFERRED, SORT_ROLE, folded(client.preferred_name))
-        self.setData(Column.STATUS, SORT_ROLE, status)
+        self.setData(Column.STATUS, SORT_ROLE, texts[Column.STATUS])
         self.setData(Column.NEXT, SORT_ROLE, _stamp(client.next_session_at, missing=9e12))
         self.setData(Column.LAST, SORT_ROLE, _stamp(client.last_session_at, missing=-9e12))
 
@@ -122,6 +135,9 @@ class ClientsPage(Page):
     def __init__(self, ctx: UiContext) -> None:
         super().__init__(ctx)
         self._clients: tuple[ClientSummary, ...] = ()
+        self._generation = 0
+        self._loading = False
+        self._read_shown = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(12)
@@ -218,13 +234,49 @@ class ClientsPage(Page):
         if focus is None or not focus.isVisible() or self.isAncestorOf(focus):
             self.filter.setFocus()
 
+    @property
+    def loading(self) -> bool:
+        """The list is being read (off the UI thread)."""
+        return self._loading
+
+    @property
+    def shown_read(self) -> bool:
+        """The list on screen is the latest read (none is on its way)."""
+        return self._read_shown and not self._loading
+
     def reload(self) -> None:
-        """Read the list (one audited call) and show it under the current filter."""
-        self._clients = self.ctx.practice.list_clients(include_archived=True)
+        """Read the list off the UI thread (one audited call), then show it under the current
+        filter."""
+        self._generation += 1
+        generation = self._generation
+        self._loading = True
+        if not self._clients:
+            self.count.setText("Reading the client list…")
+        practice = self.ctx.practice
+        run_in_background(
+            lambda: read_list(practice),
+            lambda read: self._loaded(generation, *read),
+            lambda exc: self._failed(generation, exc),
+            owner=self,
+        )
+
+    def _failed(self, generation: int, exc: Exception) -> None:
+        if generation == self._generation:
+            self._loading = False
+            self.count.setText(f"The client list could not be read. {error_text(exc)}")
+
+    def _loaded(
+        self, generation: int, found: tuple[ClientSummary, ...], texts: list[list[str]]
+    ) -> None:
+        if generation != self._generation:
+            return
+        self._loading = False
+        self._read_shown = True
+        self._clients = found
         selected = self.current_client_id()
         self.table.setSortingEnabled(False)
         self.table.clear()
-        items = [ClientItem(c) for c in self._clients]
+        items = [ClientItem(c, t) for c, t in zip(self._clients, texts, strict=True)]
         size = row_size(self.table)
         for item in items:
             item.setSizeHint(Column.NAME, size)
@@ -306,6 +358,9 @@ class ClientsPage(Page):
 
     # -- lock ------------------------------------------------------------------------------------
     def clear_phi(self) -> None:
+        self._generation += 1
+        self._loading = False
+        self._read_shown = False
         for dialog in self.findChildren(FormDialog):
             dialog.reject()
             dialog.clear_phi()

@@ -31,6 +31,7 @@ from desktop.core.notes import (
 )
 from desktop.core.sessions import Modality
 from desktop.ui import formats
+from desktop.ui.background import run_in_background, wait_in_order
 from desktop.ui.client_forms import MODALITY_LABELS
 from desktop.ui.clinical.note_goals import GoalsAddressed
 from desktop.ui.context import UiContext
@@ -162,6 +163,10 @@ def word_count(texts: list[str]) -> int:
     return sum(len(text.split()) for text in texts)
 
 
+def error_message(exc: Exception) -> str:
+    return "The draft could not be saved just now; Quietroom will try again as you type."
+
+
 def _save_label(state: DraftSaveState) -> str:
     if state.pending:
         return "Saving…"
@@ -260,6 +265,9 @@ class NoteEditorPage(Page):
         self.dialogs: list[QWidget] = []  # open confirmations and reason dialogs
         self._loading = False
         self._filling_history = False
+        self._writes = 0  # writes of the draft started (each numbered)
+        self._in_flight = 0  # writes started and not yet reported back
+        self._typed_at = 0  # number of the latest write carrying newly typed text
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 16, 24, 12)
@@ -573,6 +581,7 @@ class NoteEditorPage(Page):
         note = self.note
         self.note = None
         self.timer.stop()
+        wait_in_order()  # autosaves still on their way land first, then the last text below
         if note is not None and note.status is NoteStatus.DRAFT and self.ctx.practice.is_open:
             try:
                 if self.editors:  # (sections not shown would be saved as empty)
@@ -803,44 +812,80 @@ class NoteEditorPage(Page):
         if self._loading or not self.is_draft:
             return
         self._count_words()
-        self._save(lambda note_id: self.ctx.practice.save_draft(note_id, self.texts()))
+        texts, practice = self.texts(), self.ctx.practice  # read on the UI thread, written off it
+        self._save(lambda note_id: practice.save_draft(note_id, texts), typed=True)
 
-    def _save(self, write: Callable[[str], DraftSaveState]) -> None:
+    @property
+    def writing(self) -> bool:
+        """A write of this draft is on its way (off the UI thread) and not yet reported back."""
+        return self._in_flight > 0
+
+    def _save(self, write: Callable[[str], DraftSaveState | None], *, typed: bool) -> None:
+        """Run ``write`` off the UI thread, after every write started before it (autosaves of
+        a draft never overtake each other), then show the result. ``typed``: the write carries
+        new text, so the indicator says "Saving…" at once, and only this write's result (or a
+        later one's) may change it: an earlier write reporting back late never shows "Saved"
+        over text typed since."""
         assert self.note is not None
-        try:
-            state = write(self.note.id)
-        except PracticeError as exc:
-            self.save_state.setText("Unsaved changes")
-            self.error.setText(str(exc))
-            self.error.show()
+        note_id = self.note.id
+        self._writes += 1
+        self._in_flight += 1
+        number = self._writes
+        if typed:
+            self._typed_at = number
+            self.save_state.setText("Saving…")
+        run_in_background(
+            lambda: write(note_id),
+            lambda state: self._written(number, note_id, state),
+            lambda exc: self._write_failed(number, note_id, exc),
+            owner=self,
+            in_order=True,
+        )
+
+    def _reported(self, number: int, note_id: str) -> bool:
+        """Count a write as back; True when its result is still the one to show."""
+        self._in_flight = max(0, self._in_flight - 1)
+        return self.note is not None and self.note.id == note_id and number >= self._typed_at
+
+    def _written(self, number: int, note_id: str, state: DraftSaveState | None) -> None:
+        if self._reported(number, note_id) and state is not None:
+            self.error.hide()
+            self.save_state.setText(_save_label(state))
+
+    def _write_failed(self, number: int, note_id: str, exc: Exception) -> None:
+        self._reported(number, note_id)
+        if self.note is None or self.note.id != note_id:
             return
-        self.error.hide()
-        self.save_state.setText(_save_label(state))
+        self.save_state.setText("Unsaved changes")
+        self.error.setText(str(exc) if isinstance(exc, PracticeError) else error_message(exc))
+        self.error.show()
 
     def tick(self) -> None:
-        """The autosave timer: write a pause's pending text, then show it as saved."""
+        """The autosave timer: write a pause's pending text (off the UI thread), then show it
+        as saved."""
         if not self.is_draft or not self.ctx.practice.is_open:
             return
-        assert self.note is not None
-        try:
-            written = self.ctx.practice.autosave_tick()
-        except PracticeError:
-            return
-        if self.note.id in written:
-            self._save(lambda note_id: self.ctx.practice.save_draft(note_id, self.texts()))
+        texts, practice = self.texts(), self.ctx.practice
+
+        def write(note_id: str) -> DraftSaveState | None:
+            if note_id not in practice.autosave_tick():
+                return None
+            return practice.save_draft(note_id, texts)
+
+        self._save(write, typed=False)
 
     def save_now(self) -> None:
         """Ctrl+S: write what is pending now."""
         if not self.is_draft:
             return
+        texts, practice = self.texts(), self.ctx.practice
 
         def flush(note_id: str) -> DraftSaveState:
-            practice = self.ctx.practice
-            practice.save_draft(note_id, self.texts())
+            practice.save_draft(note_id, texts)
             practice.flush_drafts()
-            return practice.save_draft(note_id, self.texts())
+            return practice.save_draft(note_id, texts)
 
-        self._save(flush)
+        self._save(flush, typed=True)
 
     def sign(self) -> None:
         if not self.is_draft or self._dialog_open():
@@ -861,6 +906,7 @@ class NoteEditorPage(Page):
         if note is None or note.status is not NoteStatus.DRAFT:
             return
         practice = self.ctx.practice
+        wait_in_order()  # autosaves still on their way land first
         try:
             practice.save_draft(note.id, self.texts())
             signed = practice.sign_note(note.id)
@@ -892,6 +938,7 @@ class NoteEditorPage(Page):
             return
         self.note = None  # nothing to save or close any more
         self.timer.stop()
+        wait_in_order()
         try:
             self.ctx.practice.discard_draft(note.id)
         except PracticeError as exc:

@@ -20,6 +20,8 @@ from desktop.ui.qt import (
     QWidget,
 )
 
+from .waiting import client_shown
+
 CONTROLS = (QAbstractButton, QLineEdit, QComboBox, QAbstractItemView, QPlainTextEdit, QTextEdit,
             QAbstractSpinBox)  # fmt: skip
 
@@ -70,6 +72,7 @@ def test_every_page_names_its_controls(
             main_window.show_page(page)
             problems += unnamed_controls(main_window)
     main_window.open_client(client.id)
+    client_shown(qtbot, main_window, client.id)
     problems += unnamed_controls(main_window)
     main_window.open_note(note.id)
     problems += unnamed_controls(main_window)

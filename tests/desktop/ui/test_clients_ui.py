@@ -23,6 +23,8 @@ from desktop.ui.pages.client_page import ClientPage
 from desktop.ui.qt import QApplication, QEvent, QLocale, Qt, QWidget
 from telehealth.forms import FormReply, Signature
 
+from .waiting import client_shown, list_shown
+
 D = TypeVar("D", bound=FormDialog[Any])
 
 ALT = Qt.KeyboardModifier.AltModifier
@@ -91,6 +93,7 @@ def test_create_a_client_then_find_open_and_edit_it(
     activate(qtbot, main_window)
     clients = main_window.clients_page
     main_window.show_clients()
+    list_shown(qtbot, main_window)
     assert clients.count.text() == "2 clients"
 
     qtbot.keyClick(clients.filter, Qt.Key.Key_N, CTRL)  # Ctrl+N: new client
@@ -118,7 +121,7 @@ def test_create_a_client_then_find_open_and_edit_it(
 
     # The new client opens at once.
     page = client_page_of(main_window)
-    assert page.name_label.text() == FULL.name
+    qtbot.waitUntil(lambda: page.name_label.text() == FULL.name)
     assert "Mari" in page.subtitle.text() and "she/her" in page.subtitle.text()
     assert page.status_chip.text() == "Waitlist"
     assert page.detail_labels["date_of_birth"].text() == formats.date_text(date(1988, 7, 14))
@@ -127,7 +130,9 @@ def test_create_a_client_then_find_open_and_edit_it(
     assert main_window.windowTitle() == "Quietroom"
 
     # Back to the list: type to filter, Enter opens the one match.
+    activate(qtbot, main_window)  # (offscreen, no window is active once the dialog is gone)
     main_window.show_clients()
+    list_shown(qtbot, main_window)
     assert clients.filter.hasFocus()
     qtbot.keyClicks(clients.filter, "mari")
     assert len(clients.client_ids_shown()) == 2  # Marianne and Marisol
@@ -135,7 +140,7 @@ def test_create_a_client_then_find_open_and_edit_it(
     shown = clients.client_ids_shown()
     assert len(shown) == 1
     qtbot.keyClick(clients.filter, Qt.Key.Key_Return)
-    page = client_page_of(main_window)
+    page = client_shown(qtbot, main_window, shown[0])
     assert page.name_label.text() == FULL.name
 
     # Edit the details from the Details tab.
@@ -150,7 +155,7 @@ def test_create_a_client_then_find_open_and_edit_it(
     qtbot.keyClicks(form.status, "A")  # Active
     qtbot.mouseClick(form.save_button, LEFT)
     qtbot.waitUntil(lambda: not form.isVisible())
-    assert page.detail_labels["phone"].text() == "555-0199"
+    qtbot.waitUntil(lambda: page.detail_labels["phone"].text() == "555-0199")  # read again
     assert page.detail_labels["address"].text() == "14 Demo Lane"
     assert page.status_chip.text() == "Active"
     updated = [e for e in practice.audit_entries() if e.action == "client.updated"]
@@ -173,6 +178,7 @@ def test_status_filter_and_keyboard_navigation(
     practice.archive_client(ids["Gideon Halloran"])
     clients = main_window.clients_page
     main_window.show_clients()
+    list_shown(qtbot, main_window)
     listed = count(practice, "client.listed")
 
     def shown() -> list[str]:
@@ -203,7 +209,8 @@ def test_status_filter_and_keyboard_navigation(
     assert clients.table.hasFocus()
     qtbot.keyClick(clients.table, Qt.Key.Key_Down)
     qtbot.keyClick(clients.table, Qt.Key.Key_Return)
-    assert client_page_of(main_window).name_label.text() == "Constance Dufour"
+    page = client_page_of(main_window)
+    qtbot.waitUntil(lambda: page.name_label.text() == "Constance Dufour")
 
 
 def test_each_activation_lists_once_and_each_opening_reads_once(
@@ -212,9 +219,11 @@ def test_each_activation_lists_once_and_each_opening_reads_once(
     client_id = practice.create_client(FULL).id
     before = count(practice, "client.listed")
     main_window.show_clients()
+    list_shown(qtbot, main_window)
     assert count(practice, "client.listed") == before + 1
     main_window.show_search()
     main_window.show_clients()
+    list_shown(qtbot, main_window)
     assert count(practice, "client.listed") == before + 2
     qtbot.keyClicks(main_window.clients_page.filter, "Marisol")
     main_window.clients_page.status.setCurrentIndex(1)
@@ -222,6 +231,7 @@ def test_each_activation_lists_once_and_each_opening_reads_once(
 
     opened = count(practice, "client.opened")
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     assert count(practice, "client.opened") == opened + 1
     assert count(practice, "client.listed") == before + 2
     assert count(practice, "psychotherapy_note.listed") == 0
@@ -237,6 +247,7 @@ def test_schedule_a_video_session_and_start_it(
     monkeypatch.setattr(main_window, "start_video_session", started.append)
     client_id = practice.create_client(FULL).id
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = client_page_of(main_window)
     activate(qtbot, main_window)
     qtbot.keyClick(page.tabs, Qt.Key.Key_S, ALT)  # the Sessions tab
@@ -259,6 +270,7 @@ def test_schedule_a_video_session_and_start_it(
     qtbot.mouseClick(form.save_button, LEFT)
     qtbot.waitUntil(lambda: not form.isVisible())
 
+    client_shown(qtbot, main_window, client_id)  # read again, the new session in its list
     (session,) = practice.open_client(client_id).sessions
     assert session.starts_at == when.astimezone().astimezone(UTC)
     assert session.duration_minutes == 60
@@ -278,6 +290,7 @@ def test_schedule_a_video_session_and_start_it(
     qtbot.keyClicks(form.attendance, "C")  # Cancelled
     qtbot.keyClick(form.duration, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not form.isVisible())
+    client_shown(qtbot, main_window, client_id)
     assert page.sessions.currentItem().text(3) == "Cancelled"  # type: ignore[union-attr]
     assert not page.video_button.isVisible()
     assert [e.details_dict().get("fields") for e in practice.audit_entries()
@@ -309,6 +322,7 @@ def test_new_soap_note_from_the_notes_tab(
         client_id, datetime.now(UTC) - timedelta(hours=2), attendance=Attendance.ATTENDED
     )
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = client_page_of(main_window)
     activate(qtbot, main_window)
     qtbot.keyClick(page.tabs, Qt.Key.Key_N, ALT)  # the Notes tab
@@ -334,6 +348,7 @@ def test_new_soap_note_from_the_notes_tab(
 
     # Back on the client: the draft is in the timeline, linked to the session; Enter opens it.
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     assert page.tabs.currentIndex() == 2  # the same client keeps its tab
     item = page.notes.currentItem()
     assert item is not None
@@ -344,7 +359,9 @@ def test_new_soap_note_from_the_notes_tab(
     assert spy.calls[-1] == (note_id, False)
 
 
-def test_amendments_sit_under_their_original(main_window: MainWindow, practice: Practice) -> None:
+def test_amendments_sit_under_their_original(
+    qtbot: QtBot, main_window: MainWindow, practice: Practice
+) -> None:
     client_id = practice.create_client(FULL).id
     note = practice.create_note(client_id, "dap")
     practice.save_draft(note.id, {"data": "Reported better sleep."})
@@ -352,6 +369,7 @@ def test_amendments_sit_under_their_original(main_window: MainWindow, practice: 
     amendment = practice.amend_note(note.id, "Wrong medication name")
     later = practice.create_note(client_id, "free")
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     tree = main_window.client_page.notes
     assert tree.topLevelItemCount() == 2
     top = [tree.topLevelItem(i) for i in range(2)]
@@ -373,6 +391,7 @@ def test_psychotherapy_notes_are_listed_only_on_request(
     other_id = practice.create_client(ClientDetails(name="Bertram Okonkwo")).id
     private = practice.create_psychotherapy_note(client_id)
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = client_page_of(main_window)
     activate(qtbot, main_window)
     qtbot.keyClick(page.tabs, Qt.Key.Key_P, ALT)
@@ -390,8 +409,10 @@ def test_psychotherapy_notes_are_listed_only_on_request(
 
     # Showing a client (another, or the same one again) hides the list; nothing is re-read.
     main_window.open_client(other_id)
+    client_shown(qtbot, main_window, other_id)
     assert not page.psychotherapy_list_shown and page.psy_notes.topLevelItemCount() == 0
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     assert not page.psychotherapy_list_shown
     assert count(practice, "psychotherapy_note.listed") == 1
 
@@ -416,6 +437,7 @@ def test_psychotherapy_notes_are_listed_only_on_request(
 def test_archive_and_restore(qtbot: QtBot, main_window: MainWindow, practice: Practice) -> None:
     client_id = practice.create_client(FULL).id
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = client_page_of(main_window)
     activate(qtbot, main_window)
     qtbot.keyClick(page.tabs, Qt.Key.Key_A, ALT)  # Archive client (a mnemonic "animates" the click)
@@ -427,6 +449,8 @@ def test_archive_and_restore(qtbot: QtBot, main_window: MainWindow, practice: Pr
     assert count(practice, "client.archived") == 1
 
     main_window.show_clients()
+
+    list_shown(qtbot, main_window)
     assert main_window.clients_page.client_ids_shown() == []
     clients = main_window.clients_page
     clients.status.setCurrentIndex(clients.status.findText("Archived"))
@@ -456,6 +480,7 @@ def test_print_and_audit_buttons(
     monkeypatch.setattr(main_window, "show_audit", audited.append)
     client_id = practice.create_client(FULL).id
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = client_page_of(main_window)
     qtbot.mouseClick(page.export_button, LEFT)
     assert asked == [(main_window.ctx, page, client_id)]
@@ -483,8 +508,10 @@ def test_lock_leaves_no_client_text_anywhere(
     reply = FormReply(sent.document.id, {"signature": signature}, consent_hash=consent.hash)
     practice.clinical.receive_mailbox_reply(sent.id, sent.box.seal_reply(reply))
     main_window.show_clients()
+    list_shown(qtbot, main_window)
     qtbot.keyClicks(main_window.clients_page.filter, "Quintero")
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = client_page_of(main_window)
     for index in range(page.tabs.count()):  # every tab shown once, the clinical ones included
         page.tabs.setCurrentIndex(index)
@@ -535,12 +562,15 @@ def test_screenshots(
     practice.sign_note(addendum.id)
     main_window.resize(1180, 760)
     main_window.show_clients()
+    list_shown(qtbot, main_window)
     assert main_window.clients_page.table.topLevelItemCount() == len(listed)
     if screenshot_dir is not None:
         qtbot.wait(50)
         main_window.grab().save(str(screenshot_dir / "clients.png"))
 
     main_window.open_client(first.id)
+
+    client_shown(qtbot, main_window, first.id)
     page = client_page_of(main_window)
     page.tabs.setCurrentIndex(2)
     notes = [page.notes.topLevelItem(i) for i in range(page.notes.topLevelItemCount())]

@@ -31,6 +31,7 @@ from desktop.ui.pages.client_page import ClientPage
 from desktop.ui.qt import QApplication, QEvent, QMessageBox, Qt, QWidget
 
 from .vocabulary import texts_of, words_on_screen
+from .waiting import client_shown
 
 D = TypeVar("D", bound=QWidget)
 LEFT = Qt.MouseButton.LeftButton
@@ -99,6 +100,7 @@ def test_a_diagnosis_found_by_words_and_changed(
 ) -> None:
     client_id = practice.create_client(ClientDetails(name=NAME)).id
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     tab = open_tab(page, "Diagnoses")
     assert tab.isVisible() and page.clinical.diagnoses.empty.isVisible()
@@ -138,6 +140,7 @@ def test_write_sign_and_revise_a_treatment_plan(
     client_id = practice.create_client(ClientDetails(name=NAME)).id
     practice.clinical.add_diagnosis(client_id, DiagnosisDetails("F41.0"))
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     plan_tab = page.clinical.plan
     before = actions(practice).count("treatment_plan.opened")
@@ -210,9 +213,11 @@ def test_the_review_reminder_on_the_client_page(
     signed_plan(practice, soon, review_in_days=10)  # the fixture clock: 5 January 2026
     signed_plan(practice, later, review_in_days=60)
     main_window.open_client(later)
+    client_shown(qtbot, main_window, later)
     banner = main_window.client_page.clinical.banner
     assert not banner.isVisible()
     main_window.open_client(soon)
+    client_shown(qtbot, main_window, soon)
     assert banner.isVisible()
     assert banner.text().startswith("Treatment plan review due by 15 January 2026")
     assert words_on_screen([main_window.client_page]) == []
@@ -220,6 +225,7 @@ def test_the_review_reminder_on_the_client_page(
     # archived: no reminder
     practice.archive_client(soon)
     main_window.open_client(soon)
+    client_shown(qtbot, main_window, soon)
     assert not banner.isVisible()
 
 
@@ -231,6 +237,7 @@ def test_lock_clears_the_clinical_record(
     plan_id = signed_plan(practice, client_id, review_in_days=7)
     practice.clinical.revise_plan(plan_id, "Adding a goal")
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     open_tab(page, "Diagnoses")
     open_tab(page, "Treatment plan")
@@ -275,6 +282,7 @@ def test_screenshots(
     signed_plan(practice, client_id, review_in_days=12)
     main_window.resize(1180, 760)
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     open_tab(page, "Diagnoses")
     assert words_on_screen([main_window]) == []
@@ -331,7 +339,7 @@ def test_a_plan_due_for_review_is_on_the_calendar(
     page.tree.setCurrentItem(line)
     page.open_client()
     assert main_window.current_page() is main_window.client_page
-    assert main_window.client_page.name_label.text() == NAME
+    qtbot.waitUntil(lambda: main_window.client_page.name_label.text() == NAME)
 
 
 def test_a_note_says_which_goals_it_addressed(

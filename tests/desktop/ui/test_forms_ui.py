@@ -34,6 +34,7 @@ from telehealth.lifecycle import CallState
 from telehealth.mailbox_box import parse_box_link
 
 from .vocabulary import words_on_screen
+from .waiting import client_shown
 
 LEFT = Qt.MouseButton.LeftButton
 CLIENT = "Avery Applewood"
@@ -207,6 +208,7 @@ def test_forms_tab_sends_by_link_collects_answers_and_reads_the_consent(
     main_window.ctx.now = lambda: VAULT_NOW  # the vault's clock in these tests
     client_id = practice.create_client(ClientDetails(name=CLIENT)).id
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     before = len(list(practice.audit_entries()))
     tab = open_forms_tab(page)
@@ -216,6 +218,7 @@ def test_forms_tab_sends_by_link_collects_answers_and_reads_the_consent(
 
     use_relay(practice, relay)
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     tab = open_forms_tab(page)
     assert tab.send_button.isEnabled() and tab.check_button.isEnabled()
     dialog = send_by_link(qtbot, tab, "Patient Health Questionnaire (PHQ-9)")
@@ -325,6 +328,7 @@ def test_build_a_consent_of_ones_own_and_send_it(
 ) -> None:
     client_id = practice.create_client(ClientDetails(name=CLIENT)).id
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     tab = open_forms_tab(main_window.client_page)
     qtbot.mouseClick(tab.own_button, LEFT)
     builder = visible_dialog(qtbot, tab, FormBuilderDialog)

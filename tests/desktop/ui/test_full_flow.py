@@ -228,7 +228,7 @@ def test_a_therapists_morning(
         qtbot.waitUntil(lambda: not form.isVisible(), timeout=WAIT_MS)
         page = main_window.client_page
         assert main_window.current_page() is page
-        assert page.name_label.text() == CLIENT
+        qtbot.waitUntil(lambda: page.name_label.text() == CLIENT, timeout=WAIT_MS)
         assert page.detail_labels["phone"].text() == PHONE
         assert page.detail_labels["diagnosis_codes"].text() == DIAGNOSIS
         assert_titles_private(main_window)
@@ -254,6 +254,7 @@ def test_a_therapists_morning(
             qtbot.keyClicks(section, SOAP[section.key])
             qtbot.keyClick(section, Qt.Key.Key_Tab)
         assert editor.save_state.text() == "Saving…"  # the rest waits for the autosave interval
+        qtbot.waitUntil(lambda: not editor.writing, timeout=WAIT_MS)  # typing written
         vault_clock.advance(3)
         wait_saved(qtbot, editor)
         assert_titles_private(main_window)
@@ -281,6 +282,7 @@ def test_a_therapists_morning(
         objective.selectAll()
         qtbot.keyClicks(objective, AMENDED_OBJECTIVE)
         assert editor.save_state.text() == "Saving…"
+        qtbot.waitUntil(lambda: not editor.writing, timeout=WAIT_MS)  # typing written
         vault_clock.advance(3)
         wait_saved(qtbot, editor)
         qtbot.keyClick(objective, Qt.Key.Key_Return, CTRL)  # Ctrl+Enter signs

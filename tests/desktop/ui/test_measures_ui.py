@@ -29,6 +29,7 @@ from desktop.ui.pages.client_page import ClientPage
 from desktop.ui.qt import QApplication, QEvent, QScatterSeries, Qt, QWidget
 
 from .vocabulary import words_on_screen
+from .waiting import client_shown
 
 D = TypeVar("D", bound=QWidget)
 LEFT = Qt.MouseButton.LeftButton
@@ -95,6 +96,7 @@ def test_answer_a_phq9_in_the_dialog(
 ) -> None:
     client_id = practice.create_client(ClientDetails(name=NAME)).id
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     tab = page.clinical.measures
     before = actions(practice)
@@ -137,6 +139,7 @@ def test_the_chart_marks_change_and_prints_with_the_measure(
     assert not main_window.flag_alert.isVisible()
     main_window.resize(1180, 800)
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     tab = page.clinical.measures
     open_tab(page, "Measures")
@@ -224,7 +227,8 @@ def test_a_flagged_item_9_is_shown_at_once_wherever_the_therapist_is(
     other = MainWindow(practice, practice_path, lambda: None)
     qtbot.addWidget(other)
     other.show()
-    assert other.flag_alert.isVisible() and len(other.flag_alert.pending) == 1
+    qtbot.waitUntil(other.flag_alert.isVisible)  # read off the UI thread as the window opens
+    assert len(other.flag_alert.pending) == 1
     other.flag_alert.clear_phi()
     other.idle.stop()
 
@@ -237,6 +241,7 @@ def test_define_a_measure_of_ones_own(
 ) -> None:
     client_id = practice.create_client(ClientDetails(name=NAME)).id
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     tab = page.clinical.measures
     open_tab(page, "Measures")
@@ -272,6 +277,7 @@ def test_lock_clears_the_measures(
     client_id = practice.create_client(ClientDetails(name=NAME)).id
     history(practice, client_id)
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     open_tab(page, "Measures")
     qtbot.mouseClick(page.clinical.measures.record_button, LEFT)

@@ -4,7 +4,9 @@ left on screen after locking."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,6 +110,8 @@ def test_write_autosave_sign_amend_and_history(
     first = editor.editors[0]
     type_section(qtbot, first, SOAP["subjective"])
     assert editor.save_state.text() == "Saving…"
+    qtbot.waitUntil(lambda: not editor.writing)  # (written off the UI thread)
+    assert editor.save_state.text() == "Saving…"
     assert edits(practice, note.id) == 1
     clock.advance(3)
     qtbot.waitUntil(lambda: editor.save_state.text().startswith("Saved at"), timeout=3000)
@@ -125,7 +129,7 @@ def test_write_autosave_sign_amend_and_history(
 
     # Ctrl+S writes what is pending; the vault has every section.
     qtbot.keyClick(editor.editors[-1], Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    assert editor.save_state.text().startswith("Saved at")
+    qtbot.waitUntil(lambda: editor.save_state.text().startswith("Saved at"))
     practice.flush_drafts()
     stored = practice.open_note(note.id)
     assert {s.key: s.text for s in stored.sections} == SOAP
@@ -238,6 +242,7 @@ def test_one_edit_entry_per_editing_session(
     main_window.open_note(note.id)
     for word in ("slept", "badly", "most", "nights", "this", "week"):
         type_section(qtbot, editor.editors[0], word + " ")
+        qtbot.waitUntil(lambda: not editor.writing)  # the typing reached the vault
         clock.advance(2.5)  # every word is a separate write
         qtbot.waitUntil(lambda: editor.save_state.text().startswith("Saved at"), timeout=3000)
     assert edits(practice, note.id) == 1
@@ -247,6 +252,7 @@ def test_one_edit_entry_per_editing_session(
     main_window.open_note(note.id)
     assert editor.editors[0].toPlainText() == "slept badly most nights this week "
     type_section(qtbot, editor.editors[0], "again")
+    qtbot.waitUntil(lambda: not editor.writing)
     assert edits(practice, note.id) == 2
 
 
@@ -371,6 +377,57 @@ def test_lock_saves_the_draft_and_leaves_no_note_text(
         reopened.lock()
 
 
+@pytest.mark.parametrize("leave", ["close", "lock"])
+def test_writes_go_in_order_and_a_close_or_lock_right_after_typing_keeps_the_text(
+    qtbot: QtBot,
+    main_window: MainWindow,
+    editor: NoteEditorPage,
+    practice: Practice,
+    clock: Clock,
+    options: VaultOptions,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    leave: str,
+) -> None:
+    """Autosaves are written off the UI thread, one after another in the order typed; the
+    window closing (or the app locking) right after the last keystroke, with writes still on
+    their way behind a busy vault, keeps the last text, not an earlier one."""
+    note = soap_draft(practice, clock)
+    main_window.open_note(note.id)
+    ui_thread = threading.current_thread()
+    written: list[str] = []
+    save_draft = practice.save_draft
+    busy = threading.Event()  # the vault is busy until this is set
+
+    def busy_vault(note_id: str, texts: dict[str, str]) -> object:
+        if threading.current_thread() is not ui_thread:
+            busy.wait(10)  # the writes queue up behind each other meanwhile
+            written.append(texts["subjective"])
+        return save_draft(note_id, texts)
+
+    monkeypatch.setattr(practice, "save_draft", busy_vault)
+    type_section(qtbot, editor.editors[0], "CANARY last words")
+    assert editor.writing  # (writes are still on their way)
+    free = threading.Timer(0.3, busy.set)  # the vault is free again just after the close
+    free.start()
+    # Closing (before the app's on-quit backup) or locking returns only once every write on its
+    # way has landed, in order: none runs later against a copy already taken or a locked vault.
+    if leave == "close":
+        main_window.prepare_quit()
+        assert written[-1:] == ["CANARY last words"]
+        stored = practice.open_note(note.id).text("subjective")
+    else:
+        main_window.lock()
+        assert written[-1:] == ["CANARY last words"]
+        reopened = Practice.unlock(tmp_path / "vault", PASSPHRASE, options=options)
+        try:
+            stored = reopened.open_note(note.id).text("subjective")
+        finally:
+            reopened.lock()
+    assert stored == "CANARY last words"
+    assert written and all(b.startswith(a) for a, b in itertools.pairwise(written))
+
+
 def test_screenshots(
     qtbot: QtBot,
     main_window: MainWindow,
@@ -399,6 +456,7 @@ def test_screenshots(
     }
     for section_editor in editor.editors:
         section_editor.setPlainText(fake[section_editor.key])
+    qtbot.waitUntil(lambda: not editor.writing)
     clock.advance(3)
     qtbot.waitUntil(lambda: editor.save_state.text().startswith("Saved at"), timeout=3000)
     plan = editor.editors[-1]

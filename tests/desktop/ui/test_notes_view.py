@@ -15,6 +15,7 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.pages.note_editor import header_text
 
 from .vocabulary import words_on_screen
+from .waiting import client_shown
 
 
 def test_notes_and_amendments_are_counted_apart(
@@ -29,6 +30,7 @@ def test_notes_and_amendments_are_counted_apart(
     practice.add_addendum(first.id, "results came")
     practice.create_note(client.id, "dap")
     main_window.open_client(client.id)
+    client_shown(qtbot, main_window, client.id)
     page = main_window.client_page
     assert page.notes_count.text() == "2 notes, 1 amendment, 1 addendum"
     row = page.sessions.topLevelItem(0)

@@ -33,6 +33,7 @@ from desktop.ui.qt import QApplication, QDialog, Qt, QWidget
 from desktop.ui.record_copy_dialog import RecordCopyDialog
 
 from .vocabulary import words_on_screen
+from .waiting import client_shown
 
 PROFILE = BillingProfile(
     name="Dr Ada Test", credentials="PsyD", license_number="PSY 12345 (CA)", npi="1234567893",
@@ -100,6 +101,7 @@ def test_copy_of_the_record_from_the_client_page(
     screenshot_dir: Path | None,
 ) -> None:  # fmt: skip
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     qtbot.waitUntil(page.copy_button.isEnabled)
     qtbot.mouseClick(page.copy_button, Qt.MouseButton.LeftButton)
@@ -131,6 +133,7 @@ def test_billing_payment_balance_and_superbill(
 ) -> None:  # fmt: skip
     practice.records.save_billing_profile(PROFILE)
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     page = main_window.client_page
     qtbot.waitUntil(page.billing_button.isEnabled)
     qtbot.mouseClick(page.billing_button, Qt.MouseButton.LeftButton)

@@ -11,6 +11,8 @@ from desktop.core.practice import ClientDetails, Practice, PracticeSettings
 from desktop.ui.main_window import MainWindow
 from desktop.ui.qt import QDialog, QMessageBox, Qt
 
+from .waiting import client_shown
+
 
 def add_client(practice: Practice, name: str = "Rosalind Quarrie") -> str:
     return practice.create_client(ClientDetails(name=name)).id
@@ -121,6 +123,7 @@ def test_no_phi_in_widgets_after_lock(
 ) -> None:
     client_id = add_client(practice, "Zebulon Marchetti")
     main_window.open_client(client_id)
+    client_shown(qtbot, main_window, client_id)
     main_window.lock()
     assert not practice.is_open
     assert "Zebulon" not in widget_text()
@@ -172,6 +175,7 @@ def test_follows_a_dark_system_palette(
         window.resize(1180, 760)
         window.show()
         window.open_client(client_id)
+        client_shown(qtbot, window, client_id)
         image = window.grab().toImage()
         background = image.pixelColor(700, 600)  # empty page area
         assert background.lightness() < 80

@@ -28,6 +28,7 @@ from desktop.ui.unlock_window import NOT_OPENED, UnlockWindow
 from desktop.ui.widgets import TechnicalDetails
 
 from .vocabulary import FORBIDDEN, Finding, scan, words_on_screen
+from .waiting import client_shown
 
 PASSPHRASE = "lantern meadow copper tide"  # conftest.py's
 
@@ -142,6 +143,7 @@ def test_no_forbidden_words_on_any_page_or_dialog(
     walk.look("search results")
 
     window.open_client(ids["client"])
+    client_shown(qtbot, window, ids["client"])
     walk.tabs("client page", window.client_page)
     window.client_page.tabs.setCurrentIndex(3)
     window.client_page.show_psychotherapy_notes()
