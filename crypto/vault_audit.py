@@ -35,6 +35,7 @@ class AuditQuery:
     actions: tuple[str, ...] = ()
     client_id: str | None = None
     limit: int = 1000
+    after_seq: int = 0  # only entries written after this one (e.g. since an earlier query)
 
 
 class AuditLogAccess(VaultCore):
@@ -112,6 +113,7 @@ class AuditLogAccess(VaultCore):
                     actions=q.actions,
                     client_id=q.client_id,
                     limit=q.limit,
+                    after_seq=q.after_seq,
                 )
             ]
 

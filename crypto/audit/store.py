@@ -135,12 +135,16 @@ def filtered(
     actions: tuple[str, ...] = (),
     client_id: str | None = None,
     limit: int = 1000,
+    after_seq: int = 0,
 ) -> list[tuple[AuditEntry, bytes]]:
-    """Entries newest first, filtered by time (``start`` <= at < ``end``, ISO UTC), action and
-    client (``object_type = 'client'`` with that id, or ``details.client_id``), through the
-    ``audit_log_at`` and ``audit_log_client`` indexes."""
+    """Entries newest first, filtered by time (``start`` <= at < ``end``, ISO UTC), action,
+    client (``object_type = 'client'`` with that id, or ``details.client_id``) and position
+    (``seq > after_seq``), through the ``audit_log_at`` and ``audit_log_client`` indexes."""
     where: list[str] = []
     params: list[object] = []
+    if after_seq:
+        where.append("seq > ?")
+        params.append(after_seq)
     if client_id is not None:
         where.append("client_id = ?")
         params.append(client_id)

@@ -12,7 +12,7 @@ import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -32,7 +32,7 @@ from crypto.backup import (
 from crypto.errors import CryptoError, VaultExistsError, VaultLockedError
 from crypto.kdf import KdfParams
 from crypto.recovery_key import RecoveryKey
-from crypto.vault import Vault, VaultOptions, vault_exists
+from crypto.vault import AuditQuery, Vault, VaultOptions, vault_exists
 from crypto.vault_backup import (
     BackupResult,
     BackupSecret,
@@ -79,6 +79,8 @@ _NAME = re.compile(r"-(\d{8}T\d{6})Z-([0-9a-f]{12})\.qrbackup$")
 # The manifest (and its small container prefix) written ahead of the vault's bytes; only used to
 # scale the progress bar, so a rough figure is enough.
 _MANIFEST_ALLOWANCE = 1024
+HISTORY_SLACK = timedelta(days=1)  # a backup's entries are written just after its name's time
+HISTORY_ENTRIES = 10_000  # backup entries read for the history (retention keeps far fewer)
 
 
 @dataclass(frozen=True)
@@ -563,7 +565,17 @@ class BackupService:
         if not listed:
             return []
         state: dict[str, bool] = {}
-        for entry in self._vault.audit_entries():
+        oldest = min((m for b in listed if (m := created_at(b.path)) is not None), default=None)
+        # Only the backup entries since the oldest backup listed, through the log's action and
+        # time index (newest first; read oldest first so that the latest check wins).
+        entries = self._vault.audit_query(
+            AuditQuery(
+                start=None if oldest is None else oldest - HISTORY_SLACK,
+                actions=(AuditAction.BACKUP_CREATED, AuditAction.BACKUP_VERIFIED),
+                limit=HISTORY_ENTRIES,
+            )
+        )
+        for entry in reversed(entries):
             if entry.action == AuditAction.BACKUP_CREATED:
                 state[entry.object_id[:12]] = True
             elif entry.action == AuditAction.BACKUP_VERIFIED:

@@ -86,4 +86,10 @@ def test_audit_filters_by_client_and_period_use_indexes(
     now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     recent = vault.audit_query(AuditQuery(start=now - timedelta(days=30), end=now + timedelta(1)))
     assert len(recent) == min(1000, store.count(vault._require_open()))
+    # What was written since an earlier query, through the same filter.
+    newest = by_client[0].seq
+    vault.audit("note.opened", object_type="note", object_id="x", details={"client_id": "c1"})
+    vault.audit("note.opened", object_type="note", object_id="y", details={"client_id": "c2"})
+    since = vault.audit_query(AuditQuery(client_id="c1", after_seq=newest))
+    assert [e.object_id for e in since] == ["x"]
     vault.lock()

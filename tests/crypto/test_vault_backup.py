@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,24 @@ def test_create_writes_one_verified_file_and_audits(world: tuple[Vault, Recovery
     created = [e for e in vault.audit_entries() if e.action == AuditAction.BACKUP_CREATED]
     assert len(created) == 1 and created[0].object_id == result.backup_id
     assert scan(backups) == [] and scan(vault.path) == []
+    vault.lock()
+
+
+def test_a_backup_hands_its_bytes_to_the_disk_as_it_goes(
+    world: tuple[Vault, RecoveryKey, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large backup is synced every ``_SYNC_EVERY`` bytes, not only at its end, so the
+    vault's own commits never queue behind the whole backup's writeback."""
+    vault, _, backups = world
+    every = 32 * 1024
+    synced: list[int] = []
+    fdatasync = os.fdatasync
+    monkeypatch.setattr(vault_backup, "_SYNC_EVERY", every)
+    monkeypatch.setattr(os, "fdatasync", lambda fd: synced.append(fd) or fdatasync(fd))
+    result = create_backup(vault, backups)
+    size = result.path.stat().st_size
+    assert size > 4 * every
+    assert len(synced) >= size // (2 * every)
     vault.lock()
 
 

@@ -346,3 +346,30 @@ def test_a_cancelled_restore_leaves_the_target_as_it_was(
         "empty", "state", "usb-drive", "vault"
     ]  # fmt: skip
     vault.lock()
+
+
+def test_history_reads_the_backup_entries_through_the_index_not_the_whole_log(
+    setup: tuple[BackupService, Vault, Clock, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At ten years the log holds a million entries: the history asks the log for backup
+    entries since the oldest backup in the folder (action and time index) and never walks it."""
+    service, vault, clock, destination = setup
+    service.save_settings(BackupSettings(destination=str(destination)))
+    first = service.back_up_now()
+    with vault.transaction() as tx:  # a busy practice between two backups
+        for number in range(300):
+            tx.audit("note.opened", object_type="note", object_id=str(number))
+    clock.now += timedelta(days=2)
+    second = service.back_up_now()
+    asked = []
+    query = Vault.audit_query
+    monkeypatch.setattr(Vault, "audit_entries", lambda *_: pytest.fail("walked the whole log"))
+    monkeypatch.setattr(Vault, "audit_query", lambda v, q=None: asked.append(q) or query(v, q))
+    history = service.history()
+    assert [r.path for r in history] == [second.path, first.path]
+    assert all(r.verified for r in history)
+    (wanted,) = asked
+    assert wanted is not None and set(wanted.actions) == {"backup.created", "backup.verified"}
+    made = parse_name(first.path)
+    assert made is not None and wanted.start is not None and wanted.start <= made[0]
+    vault.lock()

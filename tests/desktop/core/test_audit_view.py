@@ -1,0 +1,54 @@
+"""The audit page's view of the log: filters by client and by period go through the vault's
+indexed queries (``Vault.audit_query``) on a snapshot of their own, and the view still includes
+its own entry, so its count agrees with a verification that follows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from crypto.vault import AuditQuery, Vault
+from desktop.core.audit_view import AuditFilter
+from desktop.core.clients import ClientDetails
+from desktop.core.practice import Practice
+
+from .conftest import FakeClock
+
+
+def test_client_and_period_filters_use_the_indexed_query(
+    practice: Practice, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jordan = practice.create_client(ClientDetails(name="Jordan Avery")).id
+    other = practice.create_client(ClientDetails(name="Rosa Blanco")).id
+    note = practice.create_note(jordan, "soap")  # an entry naming the client in its details
+    practice.open_client(other)
+    clock.advance(40 * 86_400)
+    practice.open_client(jordan)
+
+    asked: list[AuditQuery | None] = []
+    query = Vault.audit_query
+    monkeypatch.setattr(Vault, "audit_query", lambda v, q=None: asked.append(q) or query(v, q))
+
+    records = practice.view_audit(AuditFilter(client_id=jordan))
+    assert asked and all(q is not None and q.client_id == jordan for q in asked)
+    assert [(r.action, r.object_id) for r in records] == [
+        ("audit.viewed", jordan),  # this viewing, about Jordan, included
+        ("client.opened", jordan),
+        ("note.created", note.id),
+        ("client.created", jordan),
+    ]
+
+    asked.clear()
+    since = clock.now - timedelta(days=30)
+    records = practice.view_audit(AuditFilter(start=since))
+    assert asked and all(q is not None and q.start == since for q in asked)
+    assert [r.action for r in records] == ["audit.viewed", "audit.viewed", "client.opened"]
+    assert all(r.at >= since for r in records)
+
+
+def test_the_count_shown_agrees_with_verification(practice: Practice) -> None:
+    practice.create_client(ClientDetails(name="Jordan Avery"))
+    shown = practice.view_audit()
+    assert shown[0].action == "audit.viewed"
+    assert len(shown) == practice.verify_audit().entries
