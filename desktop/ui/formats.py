@@ -17,8 +17,22 @@ _WEEKDAY = re.compile(r"\s*d{4}\s*[,.]?\s*")
 _YEAR = re.compile(r"[,\s]*y+[年.]?\s*")
 
 
+# The locale used when the system names none (LANG unset, or C/POSIX: a minimal install, a
+# container, a session started without a language). Qt's "C" locale writes a short date as
+# "7 12 2026", which nobody types; British English keeps what "C" already does well (English
+# names, day before month, the 24-hour clock: "7 December 2026, 15:05") and writes the short
+# date the way most of the world reads it ("07/12/2026"). Year-month-day would be unambiguous,
+# but it reads as a machine's date to a therapist and the app never shows it; typing it is
+# still accepted (``parse_date``).
+FALLBACK_LOCALE = "en_GB"
+
+
 def locale() -> QLocale:
-    return QLocale()
+    """The system's locale (``QLocale()``), or ``FALLBACK_LOCALE`` when that is C/POSIX."""
+    here = QLocale()
+    if here.language() == QLocale.Language.C:
+        return QLocale(FALLBACK_LOCALE)
+    return here
 
 
 def local(moment: datetime) -> datetime:

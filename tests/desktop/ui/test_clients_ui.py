@@ -105,7 +105,7 @@ def test_create_a_client_then_find_open_and_edit_it(
     qtbot.keyClicks(form.name, FULL.name)
     qtbot.keyClicks(form.preferred_name, FULL.preferred_name)
     qtbot.keyClicks(form.pronouns, FULL.pronouns)
-    qtbot.keyClicks(form.date_of_birth, "14/07/1988")
+    qtbot.keyClicks(form.date_of_birth, "07/14/1988")  # month first: not how dates are written here
     qtbot.keyClicks(form.email, FULL.email)
     qtbot.keyClicks(form.phone, FULL.phone)
     qtbot.keyClicks(form.diagnosis_codes, FULL.diagnosis_codes)

@@ -57,6 +57,34 @@ def test_dates_and_times_follow_the_locale(
     assert scan(formats.date_time_text(AFTERNOON)) == []  # no "UTC", no year-month-day
 
 
+@pytest.mark.parametrize("name", ["C", "POSIX"])
+def test_a_system_without_a_locale_gets_british_english_dates(
+    qtbot: QtBot, practice: Practice, in_locale: object, name: str
+) -> None:
+    """Qt's C locale writes a short date as "27 03 1984"; with no locale named, dates read and
+    are typed as in British English (day, month, year; 24-hour clock), never year-month-day."""
+    in_locale(name)  # type: ignore[operator]
+    assert QLocale().language() == QLocale.Language.C  # (what the system said)
+    assert formats.date_input_pattern() == "dd/MM/yyyy"
+    assert formats.short_date(date(1984, 3, 27)) == "27/03/1984"
+    assert formats.date_text(date(2026, 12, 7)) == "7 December 2026"
+    here = AFTERNOON.astimezone()
+    assert formats.time_text(AFTERNOON) == f"{here.hour:02d}:05"
+    assert scan(formats.date_time_text(AFTERNOON)) == []
+    assert formats.parse_date("27/03/1984") == date(1984, 3, 27)
+    assert formats.parse_date("27/3/84", past=True) == date(1984, 3, 27)
+    assert formats.parse_date("1984-03-27") == date(1984, 3, 27)  # still understood
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    saved = []
+    dialog = ClientFormDialog(parent, None, practice.create_client, saved.append)
+    assert "27/03/1984" in dialog.date_of_birth.placeholderText()
+    dialog.name.setText("Jordan Avery")
+    dialog.date_of_birth.setText("27/03/1984")
+    dialog.try_save()
+    assert saved and saved[0].details.date_of_birth == date(1984, 3, 27)
+
+
 def test_two_digit_years_of_birth_are_in_the_past(in_locale: object) -> None:
     in_locale("en_US")  # type: ignore[operator]
     assert formats.parse_date("3/27/84", past=True) == date(1984, 3, 27)
