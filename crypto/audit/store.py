@@ -137,9 +137,10 @@ def filtered(
     limit: int = 1000,
     after_seq: int = 0,
 ) -> list[tuple[AuditEntry, bytes]]:
-    """Entries newest first, filtered by time (``start`` <= at < ``end``, ISO UTC), action,
-    client (``object_type = 'client'`` with that id, or ``details.client_id``) and position
-    (``seq > after_seq``), through the ``audit_log_at`` and ``audit_log_client`` indexes."""
+    """Entries newest first (by time when a period is given), filtered by time (``start`` <=
+    at < ``end``, ISO UTC), action, client (``object_type = 'client'`` with that id, or
+    ``details.client_id``) and position (``seq > after_seq``), through the ``audit_log_at``,
+    ``audit_log_action`` and ``audit_log_client`` indexes."""
     where: list[str] = []
     params: list[object] = []
     if after_seq:
@@ -157,8 +158,12 @@ def filtered(
     if actions:
         where.append(f"action IN ({', '.join('?' * len(actions))})")
         params.extend(actions)
+    # Within a period, newest first by time (then position): SQLite then reads the time index
+    # backwards and stops at the limit. By position alone it would walk the log backwards,
+    # through every older entry whenever the period holds fewer than ``limit`` of them.
+    order = "at DESC, seq DESC" if start is not None or end is not None else "seq DESC"
     sql = (
-        _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC LIMIT ?"
+        _SELECT + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order} LIMIT ?"
     )
     params.append(max(0, limit))
     return [(_entry(row), bytes(row[9])) for row in conn.execute(sql, params).fetchall()]

@@ -5,9 +5,11 @@ its own entry, so its count agrees with a verification that follows."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from crypto.audit import store
 from crypto.vault import AuditQuery, Vault
 from desktop.core.audit_view import AuditFilter
 from desktop.core.clients import ClientDetails
@@ -52,3 +54,39 @@ def test_the_count_shown_agrees_with_verification(practice: Practice) -> None:
     shown = practice.view_audit()
     assert shown[0].action == "audit.viewed"
     assert len(shown) == practice.verify_audit().entries
+
+
+def test_every_filter_searches_an_index_and_never_scans_the_log(
+    practice: Practice, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What SQLite plans for each query the audit page's filters and the Backups history run:
+    a search through an index (client, time, action), never a scan of the whole log, which
+    at ten years holds a million entries."""
+    jordan = practice.create_client(ClientDetails(name="Jordan Avery")).id
+    practice.create_note(jordan, "soap")
+    clock.advance(40 * 86_400)
+    practice.open_client(jordan)
+    plans: list[str] = []
+    filtered = store.filtered
+
+    class Explained:
+        """The reader's connection; each query's plan noted before it runs."""
+
+        def __init__(self, conn: Any) -> None:
+            self.conn = conn
+
+        def execute(self, sql: str, params: Any = ()) -> Any:
+            plan = self.conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+            plans.append(" / ".join(str(row[-1]) for row in plan))
+            return self.conn.execute(sql, params)
+
+    monkeypatch.setattr(store, "filtered", lambda conn, **kw: filtered(Explained(conn), **kw))
+    since = clock.now - timedelta(days=30)
+    practice.view_audit(AuditFilter(client_id=jordan))
+    practice.view_audit(AuditFilter(start=since))
+    practice.view_audit(AuditFilter(start=since, actions=("client.opened",)))
+    practice.backup_service().history()  # (no folder set: nothing listed, nothing asked)
+    assert len(plans) == 6  # each view: its entries, then its own entry and any since
+    for plan in plans:
+        assert plan.startswith("SEARCH audit_log USING"), plan
+        assert "SCAN audit_log" not in plan, plan
