@@ -3,7 +3,9 @@ Python, where Quietroom is installed):
 
 - every file of the ``resources`` package is in the bundle, byte for byte;
 - every library an ELF file in the bundle links is either in the bundle or on this system (the
-  system ones are what the .deb depends on: deb_depends.py).
+  system ones are what the .deb depends on: deb_depends.py);
+- every symbolic link in the bundle points at a file inside the bundle (a dangling link, or one
+  that leaves the bundle, would be packaged as is and break or point elsewhere once installed).
 """
 
 from __future__ import annotations
@@ -31,6 +33,22 @@ def resource_files() -> dict[str, bytes]:
     return found
 
 
+def bad_symlinks(bundle: Path) -> list[str]:
+    """The symbolic links under ``bundle`` that dangle or resolve outside it."""
+    root = bundle.resolve()
+    problems = []
+    for path in sorted(bundle.rglob("*")):
+        if not path.is_symlink():
+            continue
+        name = f"{path.relative_to(bundle)} -> {path.readlink()}"
+        target = path.resolve()
+        if not target.exists():
+            problems.append(f"dangling symbolic link: {name}")
+        elif not target.is_relative_to(root):
+            problems.append(f"symbolic link out of the bundle: {name}")
+    return problems
+
+
 def main() -> int:
     bundle = Path(sys.argv[1])
     internal = bundle / "_internal"
@@ -40,6 +58,7 @@ def main() -> int:
         path = internal / "resources" / name
         if not path.is_file() or path.read_bytes() != data:
             problems.append(f"resource missing or different: resources/{name}")
+    problems += bad_symlinks(bundle)
     lib_dirs = sorted({str(p.parent) for p in internal.rglob("*.so*")} | {str(internal)})
     env = {"LD_LIBRARY_PATH": ":".join(lib_dirs), "PATH": "/usr/bin:/bin"}
     elf = [p for p in bundle.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"]
@@ -51,7 +70,11 @@ def main() -> int:
     if problems:
         print("check_bundle: the bundle is incomplete:", *problems, sep="\n  ", file=sys.stderr)
         return 1
-    print(f"check_bundle: {len(expected)} resource files, {len(elf)} ELF files all resolve")
+    links = sum(1 for p in bundle.rglob("*") if p.is_symlink())
+    print(
+        f"check_bundle: {len(expected)} resource files, {len(elf)} ELF files all resolve,"
+        f" {links} symbolic links all point inside the bundle"
+    )
     return 0
 
 

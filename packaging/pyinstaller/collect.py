@@ -8,6 +8,7 @@ installed; it imports PyInstaller's hook utilities only in the functions that ne
 
 from __future__ import annotations
 
+import posixpath
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -174,13 +175,17 @@ def prune_binaries(binaries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
     """Remove the dropped Qt plugins, and the libraries that only they needed.
 
     A library is removed only when it is linked (directly or not) by a dropped plugin and by
-    nothing that stays, so a library another part of the app links is kept. Returns (kept,
-    removed). ``packaging/build.sh`` then checks that every kept library still resolves.
+    nothing that stays, so a library another part of the app links is kept; PyInstaller's
+    symbolic links to a removed library go with it (drop_links_to). Returns (kept, removed).
+    ``packaging/build.sh`` then checks that every kept library still resolves and that no
+    link dangles (check_bundle.py).
     """
     from PyInstaller.depend.bindepend import get_imports
 
+    # The links PyInstaller adds are not files to read: only the files are walked.
+    files = [e for e in binaries if e[2] != "SYMLINK"]
     by_name: dict[str, Entry] = {}
-    for entry in binaries:
+    for entry in files:
         by_name.setdefault(Path(entry[0]).name, entry)
         by_name.setdefault(Path(entry[1]).name, entry)
 
@@ -203,10 +208,39 @@ def prune_binaries(binaries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
             todo.extend(links(entry))
         return seen
 
-    dropped = [e for e in binaries if is_dropped_plugin(e[0])]
+    dropped = [e for e in files if is_dropped_plugin(e[0])]
     candidates = closure(dropped)
-    roots = [e for e in binaries if e not in candidates]
+    roots = [e for e in files if e not in candidates]
     needed = closure(roots)
-    removed = sorted(candidates - needed)
-    kept = [e for e in binaries if e not in set(removed)]
-    return kept, removed
+    gone = sorted(candidates - needed)
+    kept, their_links = drop_links_to([e for e in binaries if e not in set(gone)], gone)
+    return kept, gone + their_links
+
+
+def symlink_target(entry: Entry) -> str:
+    """Where a SYMLINK entry points, as a path inside the bundle (its target is relative to the
+    link's own folder, as ``os.symlink`` in PyInstaller's COLLECT makes it)."""
+    dest, target, _typecode = entry
+    folder = posixpath.dirname(dest.replace("\\", "/"))
+    return posixpath.normpath(posixpath.join(folder, target.replace("\\", "/")))
+
+
+def drop_links_to(entries: list[Entry], removed: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """Leave out of ``entries`` the SYMLINK entries that point at a ``removed`` entry (or at a
+    link that does). Returns (kept, dropped links).
+
+    For every library it collects into a sub-folder (Qt's go to ``PySide6/Qt/lib/``), PyInstaller
+    adds a symbolic link to it in the bundle's top folder (for ``LD_LIBRARY_PATH``). When
+    prune_binaries removes such a library (QtPdf, QtVirtualKeyboard, the EGLFS integrations), its
+    link would be left dangling in the bundle (check_bundle.py fails the build on any).
+    """
+    gone = {posixpath.normpath(e[0].replace("\\", "/")) for e in removed}
+    kept = list(entries)
+    dropped: list[Entry] = []
+    while True:
+        dangling = [e for e in kept if e[2] == "SYMLINK" and symlink_target(e) in gone]
+        if not dangling:
+            return kept, dropped
+        dropped += dangling
+        gone |= {posixpath.normpath(e[0].replace("\\", "/")) for e in dangling}
+        kept = [e for e in kept if e not in dangling]

@@ -30,6 +30,8 @@ BUNDLE=$WORK/relay-frozen/quietroom-relay
 for heavy in PySide6 shiboken6 aiortc av sqlcipher3; do
   [ ! -e "$BUNDLE/_internal/$heavy" ] || { echo "make-relay-deb.sh: $heavy is in the relay bundle" >&2; exit 1; }
 done
+dangling=$(find "$BUNDLE" -xtype l)
+[ -z "$dangling" ] || { echo "make-relay-deb.sh: dangling symbolic links in the bundle:" $dangling >&2; exit 1; }
 "$BUNDLE/quietroom-relay" --help >/dev/null
 
 ROOT=$WORK/relay-deb-root

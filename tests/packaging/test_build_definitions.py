@@ -214,3 +214,62 @@ def test_the_relay_spec_compiles_and_its_inputs_exist() -> None:
     assert re.search(r"^ExecStart=/opt/quietroom-relay/bin/quietroom-relay ", unit, re.M)
     for example in ("caddy/Caddyfile.in", "coturn/turnserver.conf.in", "relay.toml.in"):
         assert (ROOT / "packaging" / "deploy" / example).is_file(), example
+
+
+def _check_bundle() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "quietroom_check_bundle", PACKAGING / "linux" / "check_bundle.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_links_to_pruned_libraries_are_pruned_with_them() -> None:
+    # PyInstaller links every library it puts in a sub-folder from the top folder; the Qt
+    # libraries only a dropped plugin needs are removed, and their links must go too.
+    import PySide6
+
+    qt = Path(PySide6.__file__).parent / "Qt"
+    plugin = qt / "plugins" / "imageformats" / "libqpdf.so"
+    if not plugin.is_file():
+        pytest.skip("PySide6's plugin folder is laid out differently on this platform")
+    pdf = ("PySide6/Qt/lib/libQt6Pdf.so.6", str(qt / "lib" / "libQt6Pdf.so.6"), "BINARY")
+    core = ("PySide6/Qt/lib/libQt6Core.so.6", str(qt / "lib" / "libQt6Core.so.6"), "BINARY")
+    xcb = (
+        "PySide6/Qt/plugins/platforms/libqxcb.so",
+        str(qt / "plugins/platforms/libqxcb.so"),
+        "BINARY",
+    )
+    binaries = [
+        ("PySide6/Qt/plugins/imageformats/libqpdf.so", str(plugin), "BINARY"),
+        xcb,  # kept, and links QtCore: so QtCore stays
+        pdf,
+        core,
+        ("libQt6Pdf.so.6", "PySide6/Qt/lib/libQt6Pdf.so.6", "SYMLINK"),
+        ("libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6", "SYMLINK"),
+        ("PySide6/libQt6Pdf.so", "../libQt6Pdf.so.6", "SYMLINK"),  # a link to the link
+    ]
+    kept, removed = collect.prune_binaries(binaries)
+    assert [e[0] for e in kept] == [xcb[0], core[0], "libQt6Core.so.6"]
+    assert pdf in removed and core not in removed
+    assert {e[0] for e in removed if e[2] == "SYMLINK"} == {
+        "libQt6Pdf.so.6",
+        "PySide6/libQt6Pdf.so",
+    }
+
+
+def test_the_bundle_check_fails_on_a_dangling_or_escaping_link(tmp_path: Path) -> None:
+    bundle = tmp_path / "quietroom"
+    (bundle / "_internal" / "lib").mkdir(parents=True)
+    (bundle / "_internal" / "lib" / "libkept.so.1").write_bytes(b"")
+    (bundle / "_internal" / "libkept.so.1").symlink_to("lib/libkept.so.1")
+    check = _check_bundle()
+    assert check.bad_symlinks(bundle) == []
+    (bundle / "_internal" / "libgone.so.6").symlink_to("lib/libgone.so.6")
+    (bundle / "_internal" / "hosts").symlink_to("/etc/hosts")
+    assert check.bad_symlinks(bundle) == [
+        "symbolic link out of the bundle: _internal/hosts -> /etc/hosts",
+        "dangling symbolic link: _internal/libgone.so.6 -> lib/libgone.so.6",
+    ]
