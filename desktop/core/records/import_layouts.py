@@ -47,6 +47,11 @@ CLIENT_FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("emergency_contact", "Emergency contact", False),
     ("diagnosis_codes", "Diagnosis codes", False),
     ("status", "Status", False),
+    ("insurance_payer", "Insurance company", False),
+    ("insurance_member_id", "Insurance member ID", False),
+    ("insurance_group_number", "Insurance group number", False),
+    ("insurance_relationship", "Client's relationship to the policy holder", False),
+    ("insurance_subscriber", "Policy holder's name (when not the client)", False),
 )
 APPOINTMENT_FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("external_id", "Appointment number in the other program", False),
@@ -99,6 +104,11 @@ GENERIC = Layout(
         "emergency_contact": ("Emergency contact",),
         "diagnosis_codes": ("Diagnosis codes",),
         "status": ("Status",),
+        "insurance_payer": ("Insurance company",),
+        "insurance_member_id": ("Member ID",),
+        "insurance_group_number": ("Group number",),
+        "insurance_relationship": ("Relationship to policy holder",),
+        "insurance_subscriber": ("Policy holder",),
     },
     appointments={
         "external_id": ("Appointment number",),

@@ -25,13 +25,19 @@ from crypto.audit.actions import AuditAction
 from crypto.vault import Transaction, Vault
 from desktop.core.clients import ClientDetails, ClientStatus, insert_client
 from desktop.core.errors import ClientArchivedError, InvalidFieldError, PracticeError
-from desktop.core.records.errors import MappingError
+from desktop.core.records.errors import BillingError, MappingError
 from desktop.core.records.import_layouts import (
     CsvTable,
     DateOrder,
     ImportKind,
     Layout,
     fields_of,
+)
+from desktop.core.records.insurance import (
+    RELATIONSHIP_WORDS,
+    Insurance,
+    Relationship,
+    write_insurance,
 )
 from desktop.core.sessions import Attendance, Modality, insert_session
 from desktop.core.stamps import to_iso
@@ -76,7 +82,7 @@ _STATUS_WORDS = {
 }
 
 
-_W = TypeVar("_W", ClientStatus, Modality, Attendance)
+_W = TypeVar("_W", ClientStatus, Modality, Attendance, Relationship)
 
 
 class RowAction(StrEnum):
@@ -100,6 +106,7 @@ class RowOutcome:
 @dataclass(frozen=True)
 class ClientRow:
     details: ClientDetails
+    insurance: Insurance | None = None  # None: self-pay (no insurance columns, or empty)
 
 
 @dataclass(frozen=True)
@@ -265,6 +272,7 @@ def _plan_clients(
                 details.check()
             except InvalidFieldError as exc:
                 raise _RefusedError(str(exc)) from None
+            insurance = _insurance(row, mapping)
             external = mapped_value(row, mapping, "external_id")
             key = f"id:{external}" if external else _client_key(details)
             if key in seen:
@@ -290,10 +298,41 @@ def _plan_clients(
                     key,
                 )
             )
-            plan.rows[line] = ClientRow(details)
+            plan.rows[line] = ClientRow(details, insurance)
         else:
             plan.outcomes.append(RowOutcome(line, RowAction.ADD, "", summary, key))
-            plan.rows[line] = ClientRow(details)
+            plan.rows[line] = ClientRow(details, insurance)
+
+
+def _insurance(row: Mapping[str, str], mapping: Mapping[str, tuple[str, ...]]) -> Insurance | None:
+    """The row's insurance, None when its insurance columns are empty (self-pay); refused with
+    the reason when incomplete (a payer without a member ID, a dependant without the holder)."""
+    values = {name: mapped_value(row, mapping, name) for name in _INSURANCE_FIELDS}
+    if not any(values.values()):
+        return None
+    if values["insurance_subscriber"] and not values["insurance_relationship"]:
+        raise _RefusedError(
+            "insurance: a policy holder is named but not how the client is related to them"
+        )
+    relationship = _word(
+        values["insurance_relationship"], RELATIONSHIP_WORDS, "a relationship to a policy holder"
+    )
+    try:
+        return Insurance(
+            payer_name=values["insurance_payer"],
+            member_id=values["insurance_member_id"],
+            group_number=values["insurance_group_number"],
+            relationship=relationship,
+            subscriber_name=values["insurance_subscriber"],
+        ).check()
+    except BillingError as exc:
+        raise _RefusedError(f"insurance: {exc}") from None
+
+
+_INSURANCE_FIELDS = (
+    "insurance_payer", "insurance_member_id", "insurance_group_number", "insurance_relationship",
+    "insurance_subscriber",
+)  # fmt: skip
 
 
 # -- appointments ------------------------------------------------------------------------------
@@ -577,6 +616,8 @@ def _write_row(
         )
         if record_id is None:
             record_id = insert_client(tx, row.details, now)
+            if row.insurance is not None:  # a client found again keeps the insurance they have
+                write_insurance(tx, record_id, row.insurance, now)
             counts.added += 1
         else:
             counts.linked += 1

@@ -9,11 +9,11 @@ Kept in the vault (``billing_insurance``); changes audited by field name only, n
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from crypto.audit.actions import AuditAction
-from crypto.vault import Vault
+from crypto.vault import Transaction, Vault
 from desktop.core.clients import load_client
 from desktop.core.records.errors import BillingError
 from desktop.core.stamps import date_from_text, date_to_text, to_iso
@@ -121,40 +121,66 @@ def save_insurance(vault: Vault, client_id: str, insurance: Insurance | None) ->
     with vault.transaction() as tx:
         if checked is None:
             tx.execute("DELETE FROM billing_insurance WHERE client_id = ?", (client_id,))
-            details: dict[str, str | bool] = {"removed": True}
-        else:
-            tx.execute(
-                "INSERT INTO billing_insurance(client_id, payer_name, member_id, group_number,"
-                " relationship, subscriber_name, subscriber_date_of_birth, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET"
-                " payer_name = excluded.payer_name, member_id = excluded.member_id,"
-                " group_number = excluded.group_number, relationship = excluded.relationship,"
-                " subscriber_name = excluded.subscriber_name,"
-                " subscriber_date_of_birth = excluded.subscriber_date_of_birth,"
-                " updated_at = excluded.updated_at",
-                (
-                    client_id,
-                    checked.payer_name,
-                    checked.member_id,
-                    checked.group_number,
-                    str(checked.relationship),
-                    checked.subscriber_name,
-                    date_to_text(checked.subscriber_date_of_birth),
-                    to_iso(vault.options.clock()),
-                ),
+            tx.audit(
+                AuditAction.BILLING_INSURANCE_CHANGED,
+                object_type="client",
+                object_id=client_id,
+                details={"removed": True},
             )
-            old = asdict(before) if before is not None else {}
-            new = asdict(checked)
-            details = {
-                "fields": ",".join(
-                    f.name for f in fields(Insurance) if old.get(f.name) != new[f.name]
-                )
-            }
-        # Field names, never values: a member ID is an identifier of the client.
-        tx.audit(
-            AuditAction.BILLING_INSURANCE_CHANGED,
-            object_type="client",
-            object_id=client_id,
-            details=details,
-        )
+        else:
+            write_insurance(tx, client_id, checked, vault.options.clock(), before=before)
     return checked
+
+
+def write_insurance(
+    tx: Transaction,
+    client_id: str,
+    insurance: Insurance,
+    at: datetime,
+    *,
+    before: Insurance | None = None,
+) -> None:
+    """Store checked insurance inside the caller's transaction (an import writes it with the
+    new client), with its ``billing.insurance_changed`` entry naming the fields that changed
+    from ``before``: field names, never values (a member ID identifies the client)."""
+    tx.execute(
+        "INSERT INTO billing_insurance(client_id, payer_name, member_id, group_number,"
+        " relationship, subscriber_name, subscriber_date_of_birth, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET"
+        " payer_name = excluded.payer_name, member_id = excluded.member_id,"
+        " group_number = excluded.group_number, relationship = excluded.relationship,"
+        " subscriber_name = excluded.subscriber_name,"
+        " subscriber_date_of_birth = excluded.subscriber_date_of_birth,"
+        " updated_at = excluded.updated_at",
+        (
+            client_id,
+            insurance.payer_name,
+            insurance.member_id,
+            insurance.group_number,
+            str(insurance.relationship),
+            insurance.subscriber_name,
+            date_to_text(insurance.subscriber_date_of_birth),
+            to_iso(at),
+        ),
+    )
+    old = asdict(before) if before is not None else {}
+    new = asdict(insurance)
+    tx.audit(
+        AuditAction.BILLING_INSURANCE_CHANGED,
+        object_type="client",
+        object_id=client_id,
+        details={
+            "fields": ",".join(f.name for f in fields(Insurance) if old.get(f.name) != new[f.name])
+        },
+    )
+
+
+# The words other programs write for the client's relationship to the policy holder.
+RELATIONSHIP_WORDS = {
+    Relationship.SELF: ("", "self", "client", "patient", "insured", "subscriber", "same"),
+    Relationship.SPOUSE: ("spouse", "partner", "wife", "husband", "domestic partner",
+                          "spouse or partner", "life partner"),
+    Relationship.CHILD: ("child", "son", "daughter", "dependent", "dependant", "dependent child",
+                         "stepchild", "foster child"),
+    Relationship.OTHER: ("other", "parent", "mother", "father", "guardian", "grandparent"),
+}  # fmt: skip

@@ -263,3 +263,39 @@ def test_local_times_keep_their_own_daylight_saving_offset(
     finally:
         monkeypatch.delenv("TZ")
         time_module.tzset()
+
+
+def test_insurance_columns_are_imported_checked_and_kept_on_a_re_run(practice: Practice) -> None:
+    records = practice.records
+    table = records.read_import_file(sample("generic-clients.csv"))
+    plan, report = records.run_import(table, ImportKind.CLIENTS, "generic")
+    assert plan.refused == [] and report.added == 2
+    by_name = {c.name: c.id for c in practice.list_clients()}
+    insured = records.client_billing(by_name["Harper Sampleton"])[1]
+    assert insured is not None
+    assert (insured.payer_name, insured.member_id, insured.group_number) == (
+        "Example Health Plan", "EHP000123", "GRP-77",
+    )  # fmt: skip
+    assert (insured.relationship, insured.subscriber_name) == ("spouse", "Quinn Sampleton")
+    assert records.client_billing(by_name["Indigo Fakeworth"])[1] is None  # self-pay
+    changed = [e for e in practice.audit_entries() if e.action == "billing.insurance_changed"]
+    assert [e.object_id for e in changed] == [by_name["Harper Sampleton"]]
+    assert "EHP000123" not in changed[0].details
+    records.run_import(table, ImportKind.CLIENTS, "generic")  # again: nothing added or changed
+    assert sum(1 for e in practice.audit_entries() if e.action == "billing.insurance_changed") == 1
+
+    bad = parse_csv(
+        "Name,Insurance company,Member ID,Relationship to policy holder,Policy holder\n"
+        "No Member Id,Aetna,,,\n"
+        "Unknown Holder,Aetna,W1,child,\n"
+        "Odd Relation,Aetna,W2,cousin,Pat Odd\n"
+        "Holder No Relation,Aetna,W3,,Pat Holder\n"
+        "Fine Self,Aetna,W4,Self,\n"
+    )
+    plan = records.check_import(bad, ImportKind.CLIENTS, "generic")
+    reasons = {o.summary: o.reason for o in plan.refused}
+    assert "member ID" in reasons["No Member Id"]
+    assert "name the subscriber" in reasons["Unknown Holder"]
+    assert "'cousin' is not a relationship" in reasons["Odd Relation"]
+    assert "not how the client is related" in reasons["Holder No Relation"]
+    assert [o.summary for o in plan.outcomes if o.action is RowAction.ADD] == ["Fine Self"]
