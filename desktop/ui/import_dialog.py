@@ -24,6 +24,7 @@ from desktop.ui.qt import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -94,8 +95,12 @@ class ImportDialog(QDialog):
         top.addRow("Exported &by", self.layout_choice)
         layout.addLayout(top)
         self.mapping_box = QWidget()
-        self.mapping_form = QFormLayout(self.mapping_box)
-        self.mapping_form.setContentsMargins(0, 0, 0, 0)
+        # Two columns of "field: column" pairs, so the preview and the check keep their room.
+        self.mapping_grid = QGridLayout(self.mapping_box)
+        self.mapping_grid.setContentsMargins(0, 0, 0, 0)
+        self.mapping_grid.setColumnStretch(1, 1)
+        self.mapping_grid.setColumnStretch(3, 1)
+        self.mapping_grid.setColumnMinimumWidth(2, 160)
         self.columns: dict[str, QComboBox] = {}
         layout.addWidget(self.mapping_box)
 
@@ -169,11 +174,14 @@ class ImportDialog(QDialog):
 
     def _fill_mapping(self) -> None:
         assert self.table is not None
-        while self.mapping_form.rowCount():
-            self.mapping_form.removeRow(0)
+        while (item := self.mapping_grid.takeAt(0)) is not None:
+            if (widget := item.widget()) is not None:
+                widget.deleteLater()
         self.columns.clear()
         preset = self._layout().mapping_for(self.kind, self.table.columns)
-        for name, label, required in fields_of(self.kind):
+        wanted = fields_of(self.kind)
+        per_column = (len(wanted) + 1) // 2
+        for index, (name, label, required) in enumerate(wanted):
             combo = QComboBox()
             combo.setAccessibleName(f"Column for {label}")
             # Item data are the column names joined by _SEP: Qt compares Python objects (a
@@ -186,7 +194,11 @@ class ImportDialog(QDialog):
                 combo.addItem(column, column)
             combo.setCurrentIndex(max(combo.findData(chosen), 0) if chosen else 0)
             combo.currentIndexChanged.connect(self._mapping_changed)
-            self.mapping_form.addRow(label + (" (needed)" if required else ""), combo)
+            caption = QLabel(label + (" (needed)" if required else ""))
+            caption.setBuddy(combo)
+            grid_row, grid_column = index % per_column, 2 * (index // per_column)
+            self.mapping_grid.addWidget(caption, grid_row, grid_column)
+            self.mapping_grid.addWidget(combo, grid_row, grid_column + 1)
             self.columns[name] = combo
         self._mapping_changed()
 
