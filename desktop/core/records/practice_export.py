@@ -4,8 +4,8 @@
     sessions.csv      every session, with the service code and fee it is billed at
     payments.csv      every payment recorded
     audit-log.csv     the whole audit log, with each entry's MAC (as ``quietroom audit export``)
-    fhir/<id>.json    one FHIR R4 Bundle per client: details, sessions, diagnoses, plans,
-                      measures, notes (drafts marked preliminary; psychotherapy notes unless
+    fhir/<id>.json    one FHIR R4 Bundle per client: details, insurance, sessions, diagnoses,
+                      plans, measures, notes (drafts marked preliminary; psychotherapy notes unless
                       left out)
     README.txt        what each file is
 
@@ -40,10 +40,12 @@ sessions.csv    every session; times are UTC (ISO 8601); service_code and fee_ce
                 session is billed at (empty when it is not billed)
 payments.csv    every payment; amounts in cents
 audit-log.csv   the audit log; each entry's MAC lets Quietroom verify it was not changed
-fhir/<id>.json  one FHIR R4 Bundle (JSON) per client: Patient, Encounter for each session,
-                Condition for diagnoses, CarePlan, Observation and QuestionnaireResponse for
-                measures, DocumentReference for each note (the note's text is the attachment;
-                drafts have docStatus "preliminary")
+fhir/<id>.json  one FHIR R4 Bundle (JSON) per client: Patient (pronouns in HL7's
+                individual-pronouns extension), Coverage for the client's insurance (and a
+                RelatedPerson for a policy holder who is not the client), Encounter for each
+                session, Condition for diagnoses, CarePlan, Observation and
+                QuestionnaireResponse for measures, DocumentReference for each note (the note's
+                text is the attachment; drafts have docStatus "preliminary")
 
 The mapping to FHIR is described in Quietroom's docs/records.md.
 """
