@@ -361,7 +361,7 @@ class _Story:
         events = f"{count} appointment{'s' if count != 1 else ''}"
         if a == "calendar.names_disclosed":
             recipient = str(d.get("recipient") or "your own calendar app")
-            return f"{who} gave {self.whose()} name with {events} to {recipient}"
+            return f"{who} disclosed {self.whose()} name and {events} to {recipient}"
         if a != "calendar.exported":
             return humanise(a)
         days = ""
@@ -649,7 +649,7 @@ ACTION_LABELS = {
     "consent.signed": "Consents signed",
     "billing.superbill_created": "Superbills made",
     "calendar.exported": "Calendar exports",
-    "calendar.names_disclosed": "Client names given to your calendar app",
+    "calendar.names_disclosed": "Client names disclosed to your calendar app",
 }
 
 

@@ -158,7 +158,7 @@ def test_names_when_asked_and_a_disclosure_per_client(
     ]
     names = {zoe: NAMES[0], marcus: NAMES[1]}
     assert sentence(mine, names, str) == (
-        "You gave Zoë Q.'s name with 2 appointments to your own calendar app"
+        "You disclosed Zoë Q.'s name and 2 appointments to your own calendar app"
     )
     (summary,) = [r for r in practice.view_audit(AuditFilter()) if r.action == "calendar.exported"]
     assert sentence(summary, names, lambda d: f"{d:%d %b}").endswith(
