@@ -171,21 +171,30 @@ def reproducible_datas(datas: list[Entry]) -> list[Entry]:
     return [entry for entry in datas if not unstable(entry[0])]
 
 
+def prune(
+    binaries: list[Entry], datas: list[Entry]
+) -> tuple[list[Entry], list[Entry], list[Entry]]:
+    """What the spec calls on Analysis' ``binaries`` and ``datas``: the dropped Qt plugins, the
+    libraries only they need (prune_binaries) and PyInstaller's links to those libraries
+    (drop_links_to) are left out. Returns (binaries, datas, removed)."""
+    kept, removed = prune_binaries(binaries)
+    datas, links = drop_links_to(datas, removed)
+    return kept, datas, removed + links
+
+
 def prune_binaries(binaries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
     """Remove the dropped Qt plugins, and the libraries that only they needed.
 
     A library is removed only when it is linked (directly or not) by a dropped plugin and by
-    nothing that stays, so a library another part of the app links is kept; PyInstaller's
-    symbolic links to a removed library go with it (drop_links_to). Returns (kept, removed).
-    ``packaging/build.sh`` then checks that every kept library still resolves and that no
-    link dangles (check_bundle.py).
+    nothing that stays, so a library another part of the app links is kept. Returns (kept,
+    removed). PyInstaller's symbolic links to the removed libraries are in ``a.datas``: the spec
+    removes them with drop_links_to. ``packaging/build.sh`` then checks that every kept library
+    still resolves and that no link dangles (check_bundle.py).
     """
     from PyInstaller.depend.bindepend import get_imports
 
-    # The links PyInstaller adds are not files to read: only the files are walked.
-    files = [e for e in binaries if e[2] != "SYMLINK"]
     by_name: dict[str, Entry] = {}
-    for entry in files:
+    for entry in binaries:
         by_name.setdefault(Path(entry[0]).name, entry)
         by_name.setdefault(Path(entry[1]).name, entry)
 
@@ -208,13 +217,13 @@ def prune_binaries(binaries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
             todo.extend(links(entry))
         return seen
 
-    dropped = [e for e in files if is_dropped_plugin(e[0])]
+    dropped = [e for e in binaries if is_dropped_plugin(e[0])]
     candidates = closure(dropped)
-    roots = [e for e in files if e not in candidates]
+    roots = [e for e in binaries if e not in candidates]
     needed = closure(roots)
-    gone = sorted(candidates - needed)
-    kept, their_links = drop_links_to([e for e in binaries if e not in set(gone)], gone)
-    return kept, gone + their_links
+    removed = sorted(candidates - needed)
+    kept = [e for e in binaries if e not in set(removed)]
+    return kept, removed
 
 
 def symlink_target(entry: Entry) -> str:
@@ -230,7 +239,8 @@ def drop_links_to(entries: list[Entry], removed: list[Entry]) -> tuple[list[Entr
     link that does). Returns (kept, dropped links).
 
     For every library it collects into a sub-folder (Qt's go to ``PySide6/Qt/lib/``), PyInstaller
-    adds a symbolic link to it in the bundle's top folder (for ``LD_LIBRARY_PATH``). When
+    adds a symbolic link to it in the bundle's top folder (for ``LD_LIBRARY_PATH``), as a SYMLINK
+    entry of ``a.datas`` (Analysis sorts every entry that is not BINARY or EXTENSION there). When
     prune_binaries removes such a library (QtPdf, QtVirtualKeyboard, the EGLFS integrations), its
     link would be left dangling in the bundle (check_bundle.py fails the build on any).
     """

@@ -49,7 +49,11 @@ def _tool(name: str) -> str:
 def test_the_spec_compiles_and_uses_the_shared_collection() -> None:
     source = (PACKAGING / "pyinstaller" / "quietroom.spec").read_text(encoding="utf-8")
     compile(source, "quietroom.spec", "exec")
-    for name in ("collect.collection()", "collect.prune_binaries", "collect.EXCLUDES"):
+    for name in (
+        "collect.collection()",
+        "collect.prune(list(a.binaries), list(a.datas))",
+        "collect.EXCLUDES",
+    ):
         assert name in source
 
 
@@ -247,12 +251,17 @@ def test_links_to_pruned_libraries_are_pruned_with_them() -> None:
         xcb,  # kept, and links QtCore: so QtCore stays
         pdf,
         core,
+    ]
+    # After its analysis, PyInstaller puts every entry that is not BINARY or EXTENSION in datas.
+    datas = [
         ("libQt6Pdf.so.6", "PySide6/Qt/lib/libQt6Pdf.so.6", "SYMLINK"),
         ("libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6", "SYMLINK"),
         ("PySide6/libQt6Pdf.so", "../libQt6Pdf.so.6", "SYMLINK"),  # a link to the link
+        ("resources/web/index.html", "/src/index.html", "DATA"),
     ]
-    kept, removed = collect.prune_binaries(binaries)
-    assert [e[0] for e in kept] == [xcb[0], core[0], "libQt6Core.so.6"]
+    kept, kept_datas, removed = collect.prune(binaries, datas)
+    assert kept == [xcb, core]
+    assert [e[0] for e in kept_datas] == ["libQt6Core.so.6", "resources/web/index.html"]
     assert pdf in removed and core not in removed
     assert {e[0] for e in removed if e[2] == "SYMLINK"} == {
         "libQt6Pdf.so.6",
