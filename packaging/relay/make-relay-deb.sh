@@ -40,7 +40,7 @@ mkdir -p "$ROOT/DEBIAN" "$ROOT/usr/lib" "$ROOT/usr/bin" "$ROOT/lib/systemd/syste
   "$ROOT/usr/share/quietroom-relay/examples" "$ROOT/usr/share/doc/quietroom-relay"
 cp -a "$BUNDLE" "$ROOT/usr/lib/quietroom-relay"
 ln -s ../lib/quietroom-relay/quietroom-relay "$ROOT/usr/bin/quietroom-relay"
-unit=$REPO/deploy/systemd/quietroom-relay@.service
+unit=$REPO/packaging/deploy/systemd/quietroom-relay@.service
 grep -q '^ExecStart=/opt/quietroom-relay/bin/quietroom-relay ' "$unit" \
   || { echo "make-relay-deb.sh: $unit's ExecStart changed; update this script" >&2; exit 1; }
 sed 's|^ExecStart=/opt/quietroom-relay/bin/quietroom-relay |ExecStart=/usr/bin/quietroom-relay |' \

@@ -282,3 +282,25 @@ def test_the_bundle_check_fails_on_a_dangling_or_escaping_link(tmp_path: Path) -
         "symbolic link out of the bundle: _internal/hosts -> /etc/hosts",
         "dangling symbolic link: _internal/libgone.so.6 -> lib/libgone.so.6",
     ]
+
+
+def test_every_repository_path_the_build_scripts_name_exists() -> None:
+    # A move of a folder the scripts read (deploy/ -> packaging/deploy/) breaks only the full
+    # build, which CI does not run: every literal "$REPO/..." or "$HERE/..." path must exist.
+    named = 0
+    for script in sorted(PACKAGING.rglob("*.sh")):
+        if "tarball" in script.parts:
+            continue  # shipped in the tarball: they run in the person's install folder
+        text = script.read_text(encoding="utf-8")
+        for match in re.finditer(r"\$\{?(REPO|HERE)\}?/([A-Za-z0-9_.@/-]+)", text):
+            base, path = match.groups()
+            if path.split("/")[0] in ("build", "dist"):
+                continue  # made by the build
+            if text[: match.start()].endswith(":-"):
+                continue  # a default for a variable (the release key's, which only a release has)
+            root = ROOT if base == "REPO" else script.parent
+            if base == "HERE" and "HERE=" not in text:
+                continue
+            named += 1
+            assert (root / path).exists(), f"{script.relative_to(ROOT)} names ${base}/{path}"
+    assert named > 10
