@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from desktop.core.sessions import Attendance, Modality
 from desktop.ui import formats
 from desktop.ui.client_forms import ClientFormDialog, FormDialog, NewNoteDialog, SessionFormDialog
 from desktop.ui.main_window import MainWindow
+from desktop.ui.pages import client_page
 from desktop.ui.pages.client_page import ClientPage
 from desktop.ui.qt import QApplication, QEvent, QLocale, Qt, QWidget
 from telehealth.forms import FormReply, Signature
@@ -578,3 +580,63 @@ def test_screenshots(
     if screenshot_dir is not None:
         qtbot.wait(50)
         main_window.grab().save(str(screenshot_dir / "client-page.png"))
+
+
+class HeldRead:
+    """The client page's background read, held back for one client until released: the record
+    is read, then the worker waits, as on a slow disk."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, page: ClientPage, held_id: str) -> None:
+        self.release = threading.Event()
+        self.read = threading.Event()  # the held client's record has been read
+        self.delivered: list[int] = []  # generations of the reads that reached the page
+        read = client_page.read_client
+
+        def held(practice: Practice, client_id: str) -> Any:
+            record = read(practice, client_id)
+            if client_id == held_id:
+                self.read.set()
+                self.release.wait(10)
+            return record
+
+        loaded = page._loaded
+
+        def spied(generation: int, *rest: Any) -> None:
+            self.delivered.append(generation)
+            loaded(generation, *rest)
+
+        monkeypatch.setattr(client_page, "read_client", held)
+        monkeypatch.setattr(page, "_loaded", spied)
+
+
+def test_a_read_overtaken_by_a_newer_one_is_dropped(
+    qtbot: QtBot, main_window: MainWindow, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = practice.create_client(ClientDetails(name="Hortensia Blackwood")).id
+    second = practice.create_client(ClientDetails(name="Ignatius Merriweather")).id
+    held = HeldRead(monkeypatch, main_window.client_page, first)
+    main_window.open_client(first)  # read, then held back
+    main_window.open_client(second)  # the therapist moved on
+    page = client_shown(qtbot, main_window, second)
+    held.release.set()
+    qtbot.waitUntil(lambda: len(held.delivered) == 2)  # the first read came back late
+    assert page.shown_client_id == second
+    assert page.name_label.text() == "Ignatius Merriweather"
+
+
+def test_a_read_that_comes_back_after_locking_shows_nothing(
+    qtbot: QtBot,
+    main_window: MainWindow,
+    practice: Practice,
+    monkeypatch: pytest.MonkeyPatch,
+    widget_text: Callable[[], str],
+) -> None:
+    client_id = practice.create_client(ClientDetails(name="Hortensia Blackwood")).id
+    held = HeldRead(monkeypatch, main_window.client_page, client_id)
+    main_window.open_client(client_id)
+    qtbot.waitUntil(held.read.is_set)  # the record is in the worker's hands
+    main_window.lock()
+    held.release.set()
+    qtbot.waitUntil(lambda: len(held.delivered) == 1)  # the record reached the page...
+    assert "Hortensia" not in widget_text()  # ... and was dropped: the app is locked
+    assert main_window.client_page.shown_client_id is None
