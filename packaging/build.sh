@@ -32,6 +32,7 @@ bash packaging/system-deps.sh binutils dpkg-dev minisign xz-utils \
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 export SOURCE_DATE_EPOCH PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1 LC_ALL=C.UTF-8 TZ=UTC
 umask 022
+mkdir -p "$REPO/build"
 
 # 1. A build environment with Quietroom installed as users get it (a wheel, not editable), so the
 #    freezer sees exactly the files the wheel ships. Rebuilt when pyproject.toml changes.
@@ -44,8 +45,11 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$sta
   echo "$stamp" > "$VENV/.stamp"
 fi
 # Our own code changes at every commit: reinstall it (and any new dependency) each time.
-"$VENV/bin/python" -m pip install -q . >/dev/null 2>>"$REPO/build/pip.log"
-"$VENV/bin/python" -m pip install -q --force-reinstall --no-deps . >/dev/null 2>>"$REPO/build/pip.log"
+# setuptools builds the wheel inside the source tree (build/lib, build/bdist.*, *.egg-info): two
+# builds at once (check-reproducible.sh) take turns there, or one fails with "File exists".
+LOCK=$REPO/build/.source-tree.lock
+flock "$LOCK" "$VENV/bin/python" -m pip install -q . >/dev/null 2>>"$REPO/build/pip.log"
+flock "$LOCK" "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps . >/dev/null 2>>"$REPO/build/pip.log"
 VERSION=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("quietroom"))')
 
 rm -rf "$WORK" "$DIST"

@@ -19,8 +19,10 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$sta
   "$VENV/bin/python" -m pip install -q -r "$REPO/packaging/requirements-build.txt" 2>>"$REPO/build/pip.log"
   echo "$stamp" > "$VENV/.stamp"
 fi
-"$VENV/bin/python" -m pip install -q "$REPO/packaging/deploy/python" >/dev/null 2>>"$REPO/build/pip.log"
-"$VENV/bin/python" -m pip install -q --force-reinstall --no-deps "$REPO/packaging/deploy/python" >/dev/null 2>>"$REPO/build/pip.log"
+# setuptools builds the wheel inside packaging/deploy/python: builds at once take turns (build.sh).
+LOCK=$REPO/build/.source-tree.lock
+flock "$LOCK" "$VENV/bin/python" -m pip install -q "$REPO/packaging/deploy/python" >/dev/null 2>>"$REPO/build/pip.log"
+flock "$LOCK" "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps "$REPO/packaging/deploy/python" >/dev/null 2>>"$REPO/build/pip.log"
 VERSION=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("quietroom-relay"))')
 
 echo "make-relay-deb.sh: freezing quietroom-relay $VERSION" >&2
