@@ -112,7 +112,7 @@ def test_two_devices_each_admitted_and_verified_then_the_note_names_both(
         ),
     ]
     log = all_details()
-    for secret in (CLIENT, PARTNER, "Tomek", "Marisol", "Rex", "Burgos", "222222", "910"):
+    for secret in (CLIENT, PARTNER, "Tomek", "Marisol", "Rex", "Burgos", "222222", "910 000 000"):
         assert secret not in log
 
     # The audit page tells each step in words, and which device it was about.
