@@ -158,7 +158,10 @@ def reproducible_datas(datas: list[Entry]) -> list[Entry]:
     - ``*.dist-info/RECORD``: it lists the hashes of the console scripts pip wrote into the
       environment's ``bin/``, whose first line names that environment's path;
     - ``__pycache__`` folders inside ``*.dist-info`` (PyAV ships a licence as ``AUTHORS.py``;
-      pip compiles it at install time, with the install time in the header).
+      pip compiles it at install time, with the install time in the header);
+    - ``*.dist-info/direct_url.json`` (PEP 610): pip writes it for what it installs from a folder
+      (Quietroom, the relay), with that folder's path: two checkouts in two folders gave two
+      different relay .debs, and the path would tell anyone where the release was built.
 
     ``importlib.metadata`` needs only METADATA (and entry_points.txt, top_level.txt).
     """
@@ -166,7 +169,8 @@ def reproducible_datas(datas: list[Entry]) -> list[Entry]:
     def unstable(dest: str) -> bool:
         parts = Path(dest.replace("\\", "/")).parts
         in_metadata = any(part.endswith(".dist-info") for part in parts)
-        return in_metadata and (parts[-1] == "RECORD" or "__pycache__" in parts)
+        unstable_file = parts[-1] in ("RECORD", "direct_url.json")
+        return in_metadata and (unstable_file or "__pycache__" in parts)
 
     return [entry for entry in datas if not unstable(entry[0])]
 

@@ -118,6 +118,7 @@ def test_metadata_that_varies_between_build_environments_is_left_out() -> None:
         ("av-18.1.0.dist-info/licenses/__pycache__/AUTHORS.cpython-311.pyc", "/v/a.pyc", "DATA"),
         ("resources/templates/soap.toml", "/v/soap.toml", "DATA"),
         ("somepkg/RECORD", "/v/RECORD", "DATA"),
+        ("quietroom_relay-0.1.0.dist-info/direct_url.json", "/v/direct_url.json", "DATA"),
     ]
     kept = [dest for dest, _src, _type in collect.reproducible_datas(datas)]
     assert kept == [
