@@ -75,8 +75,9 @@ pkill_root() {  # end the processes this script started inside a root (found by 
     sleep 0.1
   done
 }
-fresh_root() {  # unpack the cached base into a new folder, echo its path
-  local root
+fresh_root() {  # unpack the cached base into a new folder, and set $root to its path
+  # (not echoed: in $(...) the ROOTS+= below would be lost, and cleanup would leave the root
+  # behind with its /proc mounted)
   root=$(mktemp -d /tmp/packaging-root.XXXXXX)
   ROOTS+=("$root")
   tar -C "$root" -xf "$BASE"
@@ -84,7 +85,6 @@ fresh_root() {  # unpack the cached base into a new folder, echo its path
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   mount -t proc proc "$root/proc"
   chroot "$root" useradd --create-home --shell /bin/bash therapist
-  echo "$root"
 }
 as_user() {  # as_user ROOT CMD...: run as the plain user, in a clean environment
   local root=$1; shift
@@ -212,7 +212,7 @@ TARBALL=$(cd "$DIST" && find . -maxdepth 1 -name "quietroom-$VERSION-linux-*.tar
 : > "$OUT/start-times.txt"
 
 echo "== $DEB"
-root=$(fresh_root)
+fresh_root
 stage_download "$root" "$DEB"
 check_signatures "$root" "$DEB"
 # apt refuses nothing that verifies, so the refusal is ours: a tampered .deb is never installed.
@@ -229,7 +229,7 @@ apt_in "$root" purge quietroom || fail "$DEB: apt purge failed"
 ok "$DEB: purged; no files left; the therapist's vault is still there"
 
 echo "== $TARBALL"
-root=$(fresh_root)
+fresh_root
 stage_download "$root" "$TARBALL"
 check_signatures "$root" "$TARBALL"
 apt_in "$root" install --no-install-recommends xz-utils
@@ -258,7 +258,7 @@ ok "$TARBALL: uninstalled; no files left; the vault is still there"
 RELAY_DEB=$(cd "$DIST" && find . -maxdepth 1 -name 'quietroom-relay_*.deb' -printf '%f\n' | head -1)
 if [ -n "$RELAY_DEB" ]; then
   echo "== $RELAY_DEB"
-  root=$(fresh_root)
+  fresh_root
   stage_download "$root" "$RELAY_DEB"
   check_signatures "$root" "$RELAY_DEB"
   apt_in "$root" install --no-install-recommends "/home/therapist/Downloads/$RELAY_DEB" \
