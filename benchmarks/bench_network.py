@@ -459,7 +459,11 @@ def wait_for_frames(therapist: Any, client: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while therapist.counters().frames < 30 or client.counters().frames < 30:
         if time.monotonic() > deadline:
-            raise RuntimeError("no media both ways within a minute")
+            raise RuntimeError(
+                "no media both ways within a minute: frames at the therapist "
+                f"{therapist.counters().frames}, at the client {client.counters().frames}; "
+                f"the therapist's side: {getattr(therapist, 'read', dict)().get('inbound_video')}"
+            )
         time.sleep(0.5)
 
 
@@ -688,6 +692,9 @@ def therapist_main(relay: str, y4m: str, stats_path: str, link_path: str) -> Non
                     "state": state["state"],
                     "restarts": session.restart_count,
                     "cpu": cpu_share,
+                    "inbound_video": {
+                        k: v for k, v in stats.items() if k.startswith("inbound-rtp.video")
+                    },
                 }
             tmp = Path(stats_path + ".tmp")
             tmp.write_text(json.dumps(out))

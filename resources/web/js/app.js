@@ -67,6 +67,8 @@ const s = {
   ws: null,
   inbox: Promise.resolve(),
   stream: null,
+  devicesPending: null, // the device check in progress (a promise), if any
+  joining: false,
   stopMeter: () => {},
   name: "",
   pc: null,
@@ -283,7 +285,19 @@ async function main() {
 
 // ---- device check -------------------------------------------------------------------------
 
-async function startDevices() {
+/** The device check; joining waits for one in progress, so that the call starts with the camera
+ * and microphone the person is about to allow. (A name typed faster than the browser's
+ * permission prompt used to join with neither: the page showed the person their own picture
+ * while the therapist saw and heard nothing, for the whole session.) */
+function startDevices() {
+  const pending = checkDevices().finally(() => {
+    if (s.devicesPending === pending) s.devicesPending = null;
+  });
+  s.devicesPending = pending;
+  return pending;
+}
+
+async function checkDevices() {
   const status = $("device-status");
   say(status, "Asking your browser for the camera and microphone…");
   $("device-actions").hidden = true;
@@ -516,8 +530,9 @@ async function showForm(doc) {
   form.dataset.formId = doc.id;
 }
 
-function join(event) {
+async function join(event) {
   event.preventDefault();
+  if (s.joining) return;
   const name = $("name").value.trim();
   try {
     checkName(name);
@@ -531,6 +546,11 @@ function join(event) {
   }
   $("name").removeAttribute("aria-invalid");
   $("name-error").textContent = "";
+  s.joining = true;
+  if (s.devicesPending) {
+    say($("device-status"), "You will join as soon as your browser lets us use the camera and microphone…");
+    await s.devicesPending;
+  }
   s.name = name;
   s.phase = "waiting";
   s.stopMeter();
