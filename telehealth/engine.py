@@ -36,7 +36,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, Literal, TypeVar
@@ -257,11 +257,10 @@ class CallEngine:
     def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         return self._runner.submit(coro)
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        async def wrapped() -> None:
-            await coro
-
-        task = self._loop.create_task(wrapped())
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        # The coroutine itself is the task: one cancelled before it starts is closed by asyncio
+        # (a wrapper cancelled first left it never awaited, with a RuntimeWarning).
+        task = self._loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
